@@ -1,0 +1,41 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "pi_vla_ros"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
+        (f"share/{package_name}", ["package.xml"]),
+        (f"share/{package_name}/launch", glob("launch/*.launch.py")),
+        (f"share/{package_name}/config", glob("config/*.yaml")),
+        (f"share/{package_name}/urdf", glob("urdf/*.urdf")),
+    ],
+    # numpy/yaml come from rosdep on a ROS machine; the ML and simulator stack from pip.
+    install_requires=["setuptools", "numpy", "pyyaml", "urdf-parser-py"],
+    extras_require={
+        "ml": ["torch==2.13.0", "transformers", "safetensors", "tokenizers"],
+        "sim": ["mujoco", "rosbags"],
+        "test": ["pytest"],
+    },
+    zip_safe=True,
+    maintainer="pi_vla_ros maintainers",
+    maintainer_email="maintainers@pi-vla-ros.invalid",
+    description="pi-family VLA policies on ROS 2 robots",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "pi_vla_sim = pi_vla_ros.nodes.sim_node:main",
+            "pi_vla_observation = pi_vla_ros.nodes.observation_node:main",
+            "pi_vla_policy = pi_vla_ros.nodes.policy_node:main",
+            "pi_vla_executor = pi_vla_ros.nodes.executor_node:main",
+            "pi_vla_instruction = pi_vla_ros.nodes.instruction_node:main",
+            "pi-vla = pi_vla_ros.cli:main",
+        ],
+    },
+)
