@@ -24,6 +24,7 @@ try:  # pragma: no cover - exercised only where ROS 2 is installed
     from rclpy.time import Duration, Time  # noqa: F401
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: F401
     from rclpy.parameter import Parameter  # noqa: F401
+    from rclpy.clock import Clock, ClockType  # noqa: F401
 
     from pi_vla_ros.ros import _real_msgs as msgs  # noqa: F401
 
@@ -35,6 +36,7 @@ except ImportError:
     from pi_vla_ros.ros.seam.time import Duration, Time  # noqa: F401
     from pi_vla_ros.ros.seam.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: F401
     from pi_vla_ros.ros.seam.parameter import Parameter  # noqa: F401
+    from pi_vla_ros.ros.seam.clock import Clock, ClockType  # noqa: F401
     from pi_vla_ros.ros.seam import msgs  # noqa: F401
 
     HAVE_RCLPY = False
