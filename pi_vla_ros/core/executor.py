@@ -131,6 +131,10 @@ class ActionExecutor:
         self.stats.chunks_accepted += 1
 
     @property
+    def holding(self) -> bool:
+        return self._holding
+
+    @property
     def ready(self) -> bool:
         """True once there is a measured state to hold (commands start then)."""
         return self._measured is not None or self._last_cmd is not None

@@ -63,7 +63,9 @@ class ThreadedRunner:
                 return None
             chunk, error, compute = self._future.result()
             self._future = None
-            return InferenceResult(chunk, error, compute, compute, self._requested_at)
+            # What the loop experienced: request to hand-over on its own clock (>= compute time).
+            return InferenceResult(chunk, error, max(compute, now - self._requested_at), compute,
+                                   self._requested_at)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

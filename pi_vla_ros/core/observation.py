@@ -117,6 +117,10 @@ class ObservationCore:
         with self._lock:
             return self._states[-1] if self._states else None
 
+    def image_stamps(self) -> dict[str, float]:
+        with self._lock:
+            return {name: stamp for name, (stamp, _) in self._images.items()}
+
     def latest(self, now: float) -> SyncedObservation:
         """The newest synchronized observation, or RejectedInput saying why there is none."""
         with self._lock:

@@ -1,0 +1,81 @@
+"""Verbal-instruction node: typed (topic or terminal) and spoken subtasks -> language conditioning.
+
+Lines arrive on ``/pi_vla/instruction`` (std_msgs/String), from an interactive terminal prompt
+(``interactive:=true``), or from a speech backend (``speech_backend:=<name>``, registered with
+:func:`pi_vla_ros.core.instructions.register_speech_backend`). All go through one
+:class:`SubtaskQueue`; the current subtask is published on ``/pi_vla/language`` (transient local, so
+a policy started later still gets it).
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+
+from pi_vla_ros.core.instructions import SPEECH_BACKENDS, SubtaskQueue
+from pi_vla_ros.nodes.common import LATCHED_QOS, declare, run_node
+from pi_vla_ros.ros import Node, msgs
+
+
+class InstructionNode(Node):
+    # Every parameter the node declares, with its default (launch files may set only these).
+    PARAMETERS = dict(
+        instruction_topic="/pi_vla/instruction",
+        language_topic="/pi_vla/language",
+        initial_instruction="",
+        interactive=False,
+        speech_backend="",
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__("pi_vla_instruction", **kwargs)
+        self.p = declare(self, **self.PARAMETERS)
+        self.queue = SubtaskQueue()
+        self.rejected = 0
+        self.history: list[str] = []            # every conditioning published, in order
+        self.language_pub = self.create_publisher(msgs.String, self.p.language_topic, LATCHED_QOS)
+        self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.handle(m.data, "topic"), 10)
+        # Lines from other threads (terminal, speech) are handed to the executor through a guard condition.
+        self._inbox: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._wake = self.create_guard_condition(self._drain_inbox)
+        if self.p.initial_instruction:
+            self.handle(self.p.initial_instruction, "parameter")
+        if self.p.interactive:
+            threading.Thread(target=self._read_terminal, daemon=True).start()
+        if self.p.speech_backend:
+            if self.p.speech_backend not in SPEECH_BACKENDS:
+                raise ValueError(f"unknown speech backend {self.p.speech_backend!r}; known: {sorted(SPEECH_BACKENDS)}")
+            backend = SPEECH_BACKENDS[self.p.speech_backend]()
+            threading.Thread(target=self._pump, args=(backend.utterances(), "speech"), daemon=True).start()
+
+    def handle(self, text: str, source: str) -> None:
+        before = self.queue.current
+        try:
+            outcome = self.queue.handle(text)
+        except ValueError as e:
+            self.rejected += 1
+            self.get_logger().warning(f"rejected instruction from {source}: {e}")
+            return
+        self.get_logger().info(f"[{source}] {text!r}: {outcome}")
+        if self.queue.current != before or source == "parameter" or not self.history:
+            self.language_pub.publish(msgs.String(data=self.queue.current))
+            self.history.append(self.queue.current)
+
+    def _read_terminal(self) -> None:
+        print("pi_vla instruction> type a task ('a; b' for subtasks), 'next', 'clear' or 'status'", flush=True)
+        self._pump(iter(sys.stdin.readline, ""), "terminal")
+
+    def _pump(self, lines, source: str) -> None:
+        for line in lines:
+            if line.strip():
+                self._inbox.put((line.strip(), source))
+                self._wake.trigger()
+
+    def _drain_inbox(self) -> None:
+        while not self._inbox.empty():
+            self.handle(*self._inbox.get_nowait())
+
+
+def main(args=None):
+    run_node(InstructionNode, args)

@@ -1,0 +1,177 @@
+"""Policy node: the VLA action-chunking loop.
+
+Every tick it (1) hands over a finished inference as a trajectory_msgs/JointTrajectory on
+``/pi_vla/action_chunk`` (header.stamp = observation time, one point per action), and (2) starts
+the next inference when the chunk scheduler says so, on the newest synchronized observation and the
+current language from ``/pi_vla/language``. Inference never blocks this loop (see core/inference.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from pi_vla_ros.core.chunking import ChunkingConfig, ChunkScheduler
+from pi_vla_ros.core.errors import RejectedInput
+from pi_vla_ros.core.inference import SimulatedLatencyRunner, ThreadedRunner
+from pi_vla_ros.core.observation import ObservationCore
+from pi_vla_ros.nodes.common import (LATCHED_QOS, Rejections, declare, now_sec, run_node, to_duration, to_sec,
+                                     to_stamp)
+from pi_vla_ros.policies.base import Observation
+from pi_vla_ros.profiles import load_profile
+from pi_vla_ros.ros import Node, msgs
+
+
+class PolicyNode(Node):
+    # Every parameter the node declares, with its default (launch files may set only these).
+    PARAMETERS = dict(
+        profile="bimanual",
+        policy="pi06_tiny",
+        checkpoint="",
+        allow_untrained=False,         # run random weights (plumbing tests only); refused otherwise
+        device="cpu",
+        execute_steps=25,              # N of H actions executed before the next chunk takes over
+        margin_steps=2,
+        inference_mode="thread",       # "thread" (real time) or "simulated" (deterministic sim-time tests)
+        simulated_latency_s=0.1,
+        torch_threads=1,               # leave the other cores to the control loop and the cameras
+        tick_rate_hz=50.0,
+        observation_prefix="/pi_vla/observation",
+        language_topic="/pi_vla/language",
+        chunk_topic="/pi_vla/action_chunk",
+        max_age_s=0.5,
+        max_skew_s=0.06,
+        seed=0,
+    )
+
+    def __init__(self, policy=None, **kwargs):
+        super().__init__("pi_vla_policy", **kwargs)
+        self.p = declare(self, **self.PARAMETERS)
+        self.profile = load_profile(self.p.profile)
+        self.policy = policy if policy is not None else self._make_policy()
+        meta = self.policy.metadata
+        if meta.action_dim != self.profile.action_dim:
+            raise ValueError(f"policy {meta.name} outputs {meta.action_dim} dims, profile {self.profile.name} "
+                             f"needs {self.profile.action_dim}")
+        self.scheduler = ChunkScheduler(ChunkingConfig(horizon=meta.horizon, execute_steps=self.p.execute_steps,
+                                                       dt=meta.dt, margin_steps=self.p.margin_steps))
+        self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
+        self.rejections = Rejections(self)
+        self.language = ""
+        self.latencies: list[float] = []       # seconds, as experienced by the loop
+        self.compute_times: list[float] = []   # seconds of wall-clock compute
+        self.observation_ages: list[float] = []
+        self.chunk_log: list[dict] = []        # per chunk: stamp, prompt, latency (for reports and tests)
+        self._waiting_logged = False
+        self._blocked_reason: str | None = None
+        self._submitted_prompt = ""
+
+        if self.p.inference_mode == "simulated":
+            self.runner = SimulatedLatencyRunner(self.policy, self.p.simulated_latency_s)
+        elif self.p.inference_mode == "thread":
+            wake = self.create_guard_condition(self._tick)
+            self.runner = ThreadedRunner(self.policy, on_done=wake.trigger)
+        else:
+            raise ValueError(f"inference_mode must be 'thread' or 'simulated', got {self.p.inference_mode!r}")
+
+        prefix = self.p.observation_prefix.rstrip("/")
+        self.create_subscription(msgs.JointState, f"{prefix}/joint_states", self._on_state, 10)
+        for cam in self.profile.cameras:
+            self.create_subscription(msgs.Image, f"{prefix}/{cam.name}/image_raw",
+                                     lambda m, c=cam.name: self._on_image(c, m), 2)
+        self.create_subscription(msgs.String, self.p.language_topic, self._on_language, LATCHED_QOS)
+        self.chunk_pub = self.create_publisher(msgs.JointTrajectory, self.p.chunk_topic, 10)
+        self.latency_pub = self.create_publisher(msgs.Float64, "/pi_vla/inference_latency", 10)
+        self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
+        self.create_timer(1.0 / self.p.tick_rate_hz, self._tick)
+
+    def _make_policy(self):
+        import torch
+
+        from pi_vla_ros.policies.factory import make_policy
+
+        torch.set_num_threads(max(1, int(self.p.torch_threads)))
+        policy = make_policy(self.p.policy, self.profile, self.p.checkpoint or None,
+                             allow_untrained=self.p.allow_untrained, device=self.p.device, seed=self.p.seed)
+        if getattr(policy, "untrained", False):
+            self.get_logger().warning(f"policy {self.p.policy!r} has UNTRAINED random weights: plumbing only")
+        return policy
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _on_state(self, msg) -> None:
+        try:
+            self.obs_core.on_joint_state(to_sec(msg.header.stamp), msg.name, msg.position)
+        except RejectedInput as e:
+            self.rejections(e, "observation state")
+
+    def _on_image(self, camera: str, msg) -> None:
+        try:
+            self.obs_core.on_image(camera, to_sec(msg.header.stamp), msg.width, msg.height, msg.encoding,
+                                   msg.step, msg.data)
+        except RejectedInput as e:
+            self.rejections(e, camera)
+
+    def _on_language(self, msg) -> None:
+        if msg.data != self.language:
+            self.get_logger().info(f"language: {msg.data!r}")
+        self.language = msg.data
+
+    # -- the loop -------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = now_sec(self)
+        result = self.runner.poll(now)
+        if result is not None:
+            self._publish(result, now)
+        if not self.scheduler.should_request(now, self.runner.in_flight):
+            return
+        if not self.language:
+            if not self._waiting_logged:
+                self.get_logger().info(f"waiting for language on {self.p.language_topic}")
+                self._waiting_logged = True
+            return
+        try:
+            synced = self.obs_core.latest(now)
+        except RejectedInput as e:
+            if e.reason != self._blocked_reason and e.reason != "no_data":
+                self.rejections(e, "observation")     # counted once per blocked stretch, not every tick
+            self._blocked_reason = e.reason
+            return
+        self._blocked_reason = None
+        self.observation_ages.append(now - synced.stamp)
+        obs = Observation(images=synced.images, state=synced.state, prompt=self.language, stamp=synced.stamp)
+        self._submitted_prompt = self.language
+        self.runner.submit(obs, now)
+
+    def _publish(self, result, now: float) -> None:
+        if result.error is not None:
+            self.rejections(RejectedInput("inference_error", repr(result.error)), "policy")
+            return
+        chunk = result.chunk
+        actions = np.asarray(chunk.actions, dtype=np.float64)
+        if actions.shape != (self.policy.metadata.horizon, self.profile.action_dim) or not np.all(np.isfinite(actions)):
+            self.rejections(RejectedInput("bad_policy_output", f"shape {actions.shape}, finite "
+                                                              f"{bool(np.all(np.isfinite(actions)))}"), "policy")
+            return
+        msg = msgs.JointTrajectory()
+        msg.header.stamp = to_stamp(chunk.stamp)
+        msg.joint_names = list(self.profile.action_names)
+        msg.points = [msgs.JointTrajectoryPoint(positions=row.tolist(), time_from_start=to_duration(i * chunk.dt))
+                      for i, row in enumerate(actions)]
+        self.chunk_pub.publish(msg)
+        self.scheduler.on_chunk(chunk.stamp, result.latency_s)
+        self.latencies.append(result.latency_s)
+        self.compute_times.append(result.compute_s)
+        info = {"stamp": chunk.stamp, "prompt": self._submitted_prompt, "requested_at": result.requested_at, "latency_s": result.latency_s,
+                "compute_s": result.compute_s, "published_at": now}
+        self.chunk_log.append(info)
+        self.latency_pub.publish(msgs.Float64(data=result.latency_s))
+        self.info_pub.publish(msgs.String(data=json.dumps(info)))
+
+    def destroy_node(self):
+        self.runner.shutdown()
+        return super().destroy_node()
+
+
+def main(args=None):
+    run_node(PolicyNode, args)

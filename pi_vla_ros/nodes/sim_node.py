@@ -1,0 +1,185 @@
+"""Embedded simulator node: a profile's robot in MuJoCo behind the same ROS interfaces as the real one.
+
+Publishes ``/clock`` (it is the clock source: it steps on a steady-clock timer), ``/joint_states``
+(joint order is deliberately not the profile's, as with real drivers), each camera's
+sensor_msgs/Image (rgb8) and ``/sim/status`` (JSON: instruction, success, ...). Accepts exactly the
+controller interfaces of the profile: per joint group a JointTrajectoryController topic and a forward
+position controller topic, and a Twist for a mobile base. Until someone publishes language, it types the
+episode's instruction on ``/pi_vla/instruction``, as an operator would.
+
+Cameras render inline on simulated time (deterministic) or in a worker thread in real time so that
+rendering never stalls the physics and the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+
+import mujoco
+import numpy as np
+
+from pi_vla_ros.core.errors import RejectedInput
+from pi_vla_ros.nodes.common import LATCHED_QOS, Rejections, declare, run_node, to_sec, to_stamp
+from pi_vla_ros.profiles import load_profile
+from pi_vla_ros.ros import Clock, ClockType, Node, msgs
+from pi_vla_ros.sim.controllers import CommandRejected, TrajectoryRejected
+from pi_vla_ros.sim.simulator import Simulator
+
+
+class SimNode(Node):
+    PARAMETERS = dict(
+        profile="bimanual",
+        seed=0,
+        target_object="",               # "" = chosen by the seed
+        step_period_s=0.01,             # physics substeps + controllers + /clock + /joint_states per tick
+        real_time_factor=1.0,           # steady-clock period = step_period_s / real_time_factor
+        render_in_thread=False,         # real-time runs: render cameras off the stepping thread
+        publish_instruction=True,
+        status_period_s=0.5,
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__("pi_vla_sim", **kwargs)
+        self.p = declare(self, **self.PARAMETERS)
+        self.profile = load_profile(self.p.profile)
+        self.sim = Simulator(self.profile, seed=int(self.p.seed))
+        self.sim.reset(int(self.p.seed), self.p.target_object or None)
+        self.substeps = max(1, round(self.p.step_period_s / self.sim.physics_dt))
+        self.rejections = Rejections(self)
+        self._paused: set[str] = set()
+        self._language_seen = False
+        self._next_status = 0.0
+        self._next_frame = {c.name: 0.0 for c in self.profile.cameras}
+        # joint_states in name order, as joint_state_broadcaster does: never assume the profile's order
+        self._js_order = sorted(range(len(self.profile.joints)), key=lambda i: self.profile.joints[i])
+
+        self.clock_pub = self.create_publisher(msgs.Clock, "/clock", 10)
+        self.js_pub = self.create_publisher(msgs.JointState, "/joint_states", 10)
+        self.image_pubs = {c.name: self.create_publisher(msgs.Image, c.topic, 2) for c in self.profile.cameras}
+        self.status_pub = self.create_publisher(msgs.String, "/sim/status", LATCHED_QOS)
+        self.instruction_pub = self.create_publisher(msgs.String, "/pi_vla/instruction", 10)
+        self.create_subscription(msgs.String, "/pi_vla/language", self._on_language, LATCHED_QOS)
+        for ctrl in self.profile.controllers:
+            group = self.sim.controllers[ctrl.name]
+            if ctrl.interface == "twist":
+                self.create_subscription(msgs.Twist, ctrl.twist_topic, lambda m, g=group: self._on_twist(g, m), 10)
+                continue
+            if ctrl.trajectory_topic:
+                self.create_subscription(msgs.JointTrajectory, ctrl.trajectory_topic,
+                                         lambda m, g=group: self._on_trajectory(g, m), 10)
+            if ctrl.position_topic:
+                self.create_subscription(msgs.Float64MultiArray, ctrl.position_topic,
+                                         lambda m, g=group: self._on_position(g, m), 10)
+
+        self._frames: queue.Queue = queue.Queue()
+        self._render_jobs: queue.Queue | None = None
+        if self.p.render_in_thread:
+            self._render_data = mujoco.MjData(self.sim.model)
+            self._render_jobs = queue.Queue(maxsize=2)
+            self._frames_ready = self.create_guard_condition(self._publish_frames)
+            threading.Thread(target=self._render_worker, daemon=True).start()
+        period = self.p.step_period_s / self.p.real_time_factor
+        self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    # -- stepping -------------------------------------------------------------------------------
+    def _step(self) -> None:
+        self.sim.step(self.substeps)
+        t = self.sim.time
+        stamp = to_stamp(t)
+        self.clock_pub.publish(msgs.Clock(clock=stamp))
+        pos, vel, eff = self.sim.joint_positions(), self.sim.joint_velocities(), self.sim.joint_efforts()
+        o = self._js_order
+        self.js_pub.publish(msgs.JointState(header=msgs.Header(stamp=stamp),
+                                            name=[self.profile.joints[i] for i in o],
+                                            position=pos[o].tolist(), velocity=vel[o].tolist(),
+                                            effort=eff[o].tolist()))
+        due = [c for c in self.profile.cameras if t + 1e-9 >= self._next_frame[c.name]]
+        for cam in due:
+            self._next_frame[cam.name] += 1.0 / cam.rate_hz
+        due = [c.name for c in due if c.name not in self._paused]
+        if due:
+            if self._render_jobs is None:
+                for name in due:
+                    self._publish_image(name, t, self.sim.render(name))
+            else:
+                try:
+                    self._render_jobs.put_nowait((t, due, self.sim.data.qpos.copy(), self.sim.data.mocap_pos.copy(),
+                                                  self.sim.data.mocap_quat.copy()))
+                except queue.Full:
+                    self.rejections(RejectedInput("render_overrun", f"renderer behind, frames at {t:.2f} s dropped"))
+        if t + 1e-9 >= self._next_status:
+            self._next_status += self.p.status_period_s
+            self.status_pub.publish(msgs.String(data=json.dumps(self.status())))
+            if self.p.publish_instruction and not self._language_seen:
+                self.instruction_pub.publish(msgs.String(data=self.sim.instruction))
+
+    def _publish_image(self, camera: str, t: float, rgb: np.ndarray) -> None:
+        h, w, _ = rgb.shape
+        self.image_pubs[camera].publish(msgs.Image(header=msgs.Header(stamp=to_stamp(t), frame_id=f"{camera}_link"),
+                                                   height=h, width=w, encoding="rgb8", is_bigendian=0,
+                                                   step=w * 3, data=rgb.tobytes()))
+
+    def _render_worker(self) -> None:
+        m, d = self.sim.model, self._render_data
+        renderer = {}
+        while True:
+            t, cams, qpos, mocap_pos, mocap_quat = self._render_jobs.get()
+            d.qpos[:], d.mocap_pos[:], d.mocap_quat[:] = qpos, mocap_pos, mocap_quat
+            mujoco.mj_forward(m, d)
+            for name in cams:
+                cam = self.profile.camera(name)
+                if (cam.width, cam.height) not in renderer:
+                    renderer[(cam.width, cam.height)] = mujoco.Renderer(m, height=cam.height, width=cam.width)
+                r = renderer[(cam.width, cam.height)]
+                r.update_scene(d, camera=self.sim.scene.cameras[name])
+                self._frames.put((name, t, r.render().copy()))
+            self._frames_ready.trigger()
+
+    def _publish_frames(self) -> None:
+        while not self._frames.empty():
+            self._publish_image(*self._frames.get_nowait())
+
+    # -- controller inputs ----------------------------------------------------------------------
+    def _on_trajectory(self, group, msg) -> None:
+        points = [(to_sec(p.time_from_start), list(p.positions), list(p.velocities) or None,
+                   list(p.accelerations) or None) for p in msg.points]
+        idx = [self.profile.joints.index(j) for j in group.joint_names]
+        try:
+            group.trajectory.accept(list(msg.joint_names), points, to_sec(msg.header.stamp), self.sim.time,
+                                    self.sim.joint_positions()[idx], self.sim.joint_velocities()[idx])
+        except TrajectoryRejected as e:
+            self.rejections(RejectedInput(e.reason, f"{group.name}: {e.message}"), "joint_trajectory")
+
+    def _on_position(self, group, msg) -> None:
+        try:
+            group.position.command(list(msg.data))
+        except CommandRejected as e:
+            self.rejections(RejectedInput(e.reason, f"{group.name}: {e.message}"), "position command")
+
+    def _on_twist(self, twist, msg) -> None:
+        try:
+            twist.command(msg.linear.x, msg.angular.z, self.sim.time)
+        except CommandRejected as e:
+            self.rejections(RejectedInput(e.reason, e.message), "cmd_vel")
+
+    def _on_language(self, msg) -> None:
+        self._language_seen = self._language_seen or bool(msg.data)
+
+    # -- for runners and tests ------------------------------------------------------------------
+    def status(self) -> dict:
+        return {"time": round(self.sim.time, 4), "seed": self.sim.seed, "instruction": self.sim.instruction,
+                "target_object": self.sim.target_object, "success": bool(self.sim.success()),
+                "wrong_object_moved": bool(self.sim.wrong_object_moved())}
+
+    def pause_camera(self, camera: str, paused: bool = True) -> None:
+        (self._paused.add if paused else self._paused.discard)(camera)
+
+    def destroy_node(self):
+        self.sim.close()
+        return super().destroy_node()
+
+
+def main(args=None):
+    run_node(SimNode, args)

@@ -1,0 +1,105 @@
+"""Runs the node graph in one process: ``pi-vla launch``, tests, data collection and evaluation.
+
+Two modes. Real time (default): a multi-threaded executor, the simulator steps on the wall clock and
+inference runs in a worker thread, as on a robot. Fast (``realtime=False``, no ROS 2 needed): the
+seam's virtual clock and a single-threaded deterministic executor; inference results are handed
+over after a fixed simulated latency. Both build the graph from :func:`pi_vla_ros.graph.graph`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+from pi_vla_ros.graph import graph, node_class
+from pi_vla_ros.report import build_report
+from pi_vla_ros.ros import HAVE_RCLPY, MultiThreadedExecutor, Parameter, SingleThreadedExecutor, rclpy
+
+
+class GraphRunner:
+    def __init__(self, robot: str, *, realtime: bool = True, overrides: dict | None = None,
+                 instances: dict | None = None, **launch_args):
+        """``overrides``: executable -> extra parameters; ``instances``: executable -> constructor kwargs
+        (e.g. ``{"pi_vla_policy": {"policy": obj}}`` to hand an in-memory policy to the node)."""
+        self.realtime = realtime
+        self._virtual = None
+        if realtime:
+            sys.setswitchinterval(0.001)  # hand the GIL over quickly: the 50 Hz loop must not wait 5 ms
+        else:
+            if HAVE_RCLPY:
+                raise RuntimeError("fast (virtual-time) runs need the seam: set PI_VLA_FORCE_SEAM=1")
+            from pi_vla_ros.ros.seam.clock import use_virtual_time
+
+            self._virtual = use_virtual_time()
+            self._virtual.__enter__()
+        rclpy.init()
+        overrides = overrides or {}
+        instances = instances or {}
+        self.specs = graph(robot, sim=True, **launch_args)
+        self.nodes: dict = {}
+        try:
+            for spec in self.specs:
+                params = spec.parameters()
+                if not realtime:  # threads would make simulated time racy
+                    if spec.executable == "pi_vla_policy":
+                        params["inference_mode"] = "simulated"
+                    if spec.executable == "pi_vla_sim":
+                        params["render_in_thread"] = False
+                params |= overrides.get(spec.executable, {})
+                self.nodes[spec.executable] = node_class(spec.executable)(
+                    parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
+                    **instances.get(spec.executable, {}))
+        except Exception:
+            self.close()
+            raise
+        self.executor = (MultiThreadedExecutor() if realtime else SingleThreadedExecutor())
+        for node in self.nodes.values():
+            self.executor.add_node(node)
+        self.sim = self.nodes["pi_vla_sim"]
+        self._wall_start = time.perf_counter()
+        self._spin_thread: threading.Thread | None = None
+
+    def node(self, executable: str):
+        return self.nodes[executable]
+
+    def sim_time(self) -> float:
+        return self.sim.sim.time
+
+    def spin_until(self, sim_time_s: float) -> None:
+        if self.realtime:
+            if self._spin_thread is None:
+                self._spin_thread = threading.Thread(target=self.executor.spin, daemon=True)
+                self._spin_thread.start()
+            while self.sim_time() < sim_time_s and self._spin_thread.is_alive():
+                time.sleep(0.005)
+        else:
+            while self.sim_time() < sim_time_s - 1e-9:
+                self.executor.spin_once(timeout_sec=0)
+
+    def spin_for(self, seconds: float) -> None:
+        self.spin_until(self.sim_time() + seconds)
+
+    def report(self) -> dict:
+        return build_report(self.nodes, wall_s=time.perf_counter() - self._wall_start)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.executor.shutdown()
+        if self._spin_thread is not None:
+            self._spin_thread.join(timeout=5)
+        for node in self.nodes.values():
+            with contextlib.suppress(Exception):
+                node.destroy_node()
+        with contextlib.suppress(Exception):
+            rclpy.try_shutdown()
+        if self._virtual is not None:
+            self._virtual.__exit__(None, None, None)
+            self._virtual = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine: system GL for headless MuJoCo rendering, a venv, the package.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Headless rendering needs EGL (Mesa's software renderer is fine on a CPU-only machine).
+if ! python3 -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('EGL') else 1)"; then
+  echo "setup: installing libegl1 + Mesa (headless rendering)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq libegl1 libgl1-mesa-dri >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags, pytest" 2>/dev/null; then
+  echo "setup: installing Python dependencies into .venv"
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v WARNING || true
+  # torch first and pinned: anything unpinned would pull several GB of CUDA wheels.
+  .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v WARNING || true
+  .venv/bin/pip install -q -e ".[ml,sim,test]" 2>&1 | grep -v WARNING || true
+fi
+.venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags" \
+  || { echo "setup: dependency installation failed" >&2; exit 1; }

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export MUJOCO_GL=egl PI_VLA_FORCE_SEAM=1
+exec .venv/bin/python -m pytest -q "$@" test
