@@ -1,0 +1,233 @@
+"""Scripted expert for the pick-and-place tasks, from privileged simulator state.
+
+The expert picks the arm whose base is nearest the named cube, then follows a fixed script of TCP
+waypoints (above the cube, down, close, lift, above the bowl, open, up, back home), each segment a
+minimum-jerk path in Cartesian space with the gripper pointing straight down and its fingers aligned with
+the cube's faces. Joint targets come from damped-least-squares IK on MuJoCo Jacobians (a private MjData,
+warm-started from the previous solution), so actions are absolute joint positions in the profile's action
+layout at the profile's policy rate. A mobile base first drives forward to ``task.base_goal`` (twist in the
+last two action dims), then stops while the arm works.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from pi_vla_ros.sim.simulator import Simulator
+
+
+def min_jerk(s: float) -> float:
+    s = min(max(s, 0.0), 1.0)
+    return s * s * s * (10 - 15 * s + 6 * s * s)
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, s: float) -> np.ndarray:
+    d = float(np.dot(q0, q1))
+    if d < 0:
+        q1, d = -q1, -d
+    if d > 0.9995:
+        q = q0 + s * (q1 - q0)
+    else:
+        th = math.acos(d)
+        q = (math.sin((1 - s) * th) * q0 + math.sin(s * th) * q1) / math.sin(th)
+    return q / np.linalg.norm(q)
+
+
+def top_down_quat(yaw: float) -> np.ndarray:
+    """TCP orientation pointing straight down (z = -world z) with the finger axis (y) at ``yaw``."""
+    y = np.array([math.cos(yaw), math.sin(yaw), 0.0])
+    z = np.array([0.0, 0.0, -1.0])
+    q = np.zeros(4)
+    mujoco.mju_mat2Quat(q, np.column_stack([np.cross(y, z), y, z]).flatten())
+    return q
+
+
+@dataclass
+class Segment:
+    duration: float
+    pos: np.ndarray | None          # TCP target at the end (None: joint-space move home)
+    quat: np.ndarray | None
+    gripper: float                   # gripper opening at the end
+
+
+class ScriptedExpert:
+    """``act()`` returns the action for the current sim time; call once per policy tick.
+
+    Tunables (profile ``sim.expert``): ``grasp_z`` TCP height above the cube centre when closing,
+    ``approach`` / ``lift`` heights above the cube, ``release_z`` TCP height above the table at release,
+    ``speed`` peak TCP speed (m/s), ``gripper_time`` (s) to open or close (keeps the URDF gripper velocity).
+    """
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        self.cfg = {"grasp_z": 0.012, "approach": 0.1, "lift": 0.12, "release_z": 0.1, "speed": 0.4,
+                    "gripper_time": 0.8, "settle": 0.2, **sim.profile.sim.get("expert", {})}
+        self.rate = sim.profile.policy_rate_hz
+        self.ik = mujoco.MjData(sim.model)
+        self.reset()
+
+    # ---- planning ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start a new episode (call after ``sim.reset``); the plan is made once the base has arrived."""
+        sim = self.sim
+        self.action = np.concatenate([sim.home, np.zeros(len(sim.profile.base_dims))])
+        self.joint_index = {j: i for i, j in enumerate(sim.profile.joints)}
+        self.arm = self._choose_arm()
+        self.arm_idx = np.array([self.joint_index[j] for j in self.arm.joints])
+        self.grip_idx = self.joint_index[self.arm.gripper]
+        self.q = sim.home[self.arm_idx].copy()
+        self.t0 = None            # when the arm script started
+        self.segments: list[Segment] = []
+        self._q_home_from = None
+        self.done = False
+
+    def _choose_arm(self):
+        """The arm whose shoulder (first joint) is nearest the named cube in the plane."""
+        d, m = self.sim.data, self.sim.model
+        c = self.sim.object_poses()[self.sim.task.target_object][0]
+        dist = [np.linalg.norm(d.xanchor[m.joint(a.joints[0]).id][:2] - c[:2]) for a in self.sim.scene.arms]
+        return self.sim.scene.arms[int(np.argmin(dist))]
+
+    def _plan(self) -> None:
+        sim, cfg, d = self.sim, self.cfg, self.sim.data
+        c_pos, c_quat = (x.copy() for x in sim.object_poses()[sim.task.target_object])
+        # Finger axis along a cube face, the one closest to the current finger axis (no wrist flips).
+        home_y = d.xmat[self.arm.tcp_body].reshape(3, 3)[:, 1]
+        home_yaw = math.atan2(home_y[1], home_y[0])
+        cube_yaw = 2 * math.atan2(c_quat[3], c_quat[0])
+        yaw = min((cube_yaw + k * math.pi / 2 for k in range(-4, 5)),
+                  key=lambda a: abs(math.remainder(a - home_yaw, 2 * math.pi)))
+        down = top_down_quat(yaw)
+        lo, hi = self.arm.gripper_range
+        bowl = np.array([*sim.task.bowl_xy, sim.task.top_z])
+        grasp = c_pos + [0, 0, cfg["grasp_z"]]
+        above_cube = c_pos + [0, 0, cfg["approach"]]
+        lifted = c_pos + [0, 0, cfg["lift"]]
+        release = bowl + [0, 0, cfg["release_z"]]
+        above_bowl = release + [0, 0, max(0.0, lifted[2] - release[2])]
+        self.tcp0 = (d.xpos[self.arm.tcp_body].copy(), d.xquat[self.arm.tcp_body].copy())
+        gt = cfg["gripper_time"]
+        self.segments = [
+            self._move(self.tcp0[0], above_cube, down, hi, min_t=1.2),
+            self._move(above_cube, grasp, down, hi),
+            Segment(gt + cfg["settle"], grasp, down, lo),            # close
+            self._move(grasp, lifted, down, lo),
+            self._move(lifted, above_bowl, down, lo),
+            self._move(above_bowl, release, down, lo, min_t=0.4),
+            Segment(gt + cfg["settle"], release, down, hi),          # open
+            self._move(release, release + [0, 0, 0.08], down, hi, min_t=0.5),
+            Segment(1.5, None, None, hi),                             # joint-space back home
+        ]
+        self.t0 = sim.time
+
+    def _move(self, a, b, quat, grip, min_t: float = 0.6) -> Segment:
+        return Segment(max(min_t, 1.875 * np.linalg.norm(np.subtract(b, a)) / self.cfg["speed"]), np.array(b), quat, grip)
+
+    # ---- acting --------------------------------------------------------------------------------------
+    def act(self) -> np.ndarray:
+        sim = self.sim
+        if self.t0 is None:
+            if sim.task.base_goal is not None and not self._arrived():
+                self.action[-2:] = self._drive()
+                return self.action.copy()
+            self._plan()
+        t = sim.time + 1.0 / self.rate  # the target for the end of this tick
+        if sim.profile.base_dims:
+            self.action[-2:] = 0.0  # base stopped while the arm works
+        tau = t - self.t0
+        prev_pos, prev_quat, prev_grip = self.tcp0[0], self.tcp0[1], sim.home[self.grip_idx]
+        q_start = self.q
+        for seg in self.segments:
+            if tau <= seg.duration:
+                s = min_jerk(tau / seg.duration)
+                if seg.pos is None:  # home in joint space from wherever the last IK left the arm
+                    if self._q_home_from is None:
+                        self._q_home_from = self.q.copy()
+                    self.q = self._q_home_from + s * (sim.home[self.arm_idx] - self._q_home_from)
+                else:
+                    pos = prev_pos + s * (seg.pos - prev_pos)
+                    self.q = self._ik(pos, slerp(prev_quat, seg.quat, s), q_start)
+                grip = prev_grip + s * (seg.gripper - prev_grip)
+                break
+            tau -= seg.duration
+            if seg.pos is not None:
+                prev_pos, prev_quat = seg.pos, seg.quat
+            prev_grip = seg.gripper
+        else:
+            self.done = True
+            grip = prev_grip
+        self.action[self.arm_idx] = self.q
+        self.action[self.grip_idx] = grip
+        return self.action.copy()
+
+    def _goal_error(self) -> float:
+        pose = self.sim.base_pose()
+        goal = np.array(self.sim.task.base_goal)
+        return float(np.dot(goal - pose[:2], [math.cos(pose[2]), math.sin(pose[2])]))
+
+    def _arrived(self) -> bool:
+        return abs(self._goal_error()) < 0.004 and abs(self.sim.base_velocity()[0]) < 0.02
+
+    def _drive(self) -> np.ndarray:
+        """P-control of the base to the goal along its heading, with a heading correction."""
+        err, pose = self._goal_error(), self.sim.base_pose()
+        lim = self.sim.profile.base_limits
+        # Decelerate so as to stop at the goal: v <= sqrt(2 a d), with a margin for the 20 ms ticks.
+        v = math.copysign(min(0.8 * lim.get("linear_x", 0.5), math.sqrt(1.2 * lim.get("linear_x_accel", 1.0) * abs(err)),
+                              3.0 * abs(err) + 0.01), err)
+        return np.array([v, -2.0 * math.remainder(pose[2], 2 * math.pi)])
+
+    def _ik(self, pos: np.ndarray, quat: np.ndarray, q_init: np.ndarray, iters: int = 25) -> np.ndarray:
+        """Damped least squares on the arm joints for the TCP pose; joint limits are respected by clamping."""
+        m, ik, arm = self.sim.model, self.ik, self.arm
+        ik.qpos[:] = self.sim.data.qpos  # base pose, the other arm, objects
+        q = q_init.copy()
+        lo, hi = m.jnt_range[[m.joint(j).id for j in arm.joints]].T
+        jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
+        err = np.zeros(6)
+        q_cur, dq_rot = np.zeros(4), np.zeros(3)
+        for _ in range(iters):
+            ik.qpos[arm.qadr] = q
+            mujoco.mj_kinematics(m, ik)
+            mujoco.mj_comPos(m, ik)
+            err[:3] = pos - ik.xpos[arm.tcp_body]
+            mujoco.mju_mat2Quat(q_cur, ik.xmat[arm.tcp_body])
+            mujoco.mju_subQuat(dq_rot, quat, q_cur)               # in the TCP frame
+            err[3:] = ik.xmat[arm.tcp_body].reshape(3, 3) @ dq_rot  # to world
+            if np.linalg.norm(err[:3]) < 1e-4 and np.linalg.norm(err[3:]) < 1e-3:
+                break
+            mujoco.mj_jacBody(m, ik, jacp, jacr, arm.tcp_body)
+            J = np.vstack([jacp[:, arm.dadr], jacr[:, arm.dadr]])
+            dq = J.T @ np.linalg.solve(J @ J.T + 1e-4 * np.eye(6), err)
+            dq *= min(1.0, 0.2 / (np.abs(dq).max() + 1e-12))  # small steps: stay on the warm-started branch
+            q = np.clip(q + dq, lo, hi)
+        return q
+
+
+def run_episode(sim: Simulator, seed: int, target_object: str | None = None, time_limit_s: float | None = None,
+                stop_on_success: bool = True, on_tick=None) -> dict:
+    """Reset with ``seed`` and let the expert act at the policy rate until success (or the script ends)
+    or ``time_limit_s`` (default: the task's). ``on_tick(sim, action)`` is called before each action is
+    applied (for recording). Returns success, wrong_object_moved, time_s, ticks and the instruction."""
+    instruction = sim.reset(seed, target_object)
+    expert = ScriptedExpert(sim)
+    limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
+    n_sub = max(1, round(1.0 / (sim.profile.policy_rate_hz * sim.physics_dt)))
+    ticks = 0
+    success = False
+    while sim.time < limit - 1e-9:
+        action = expert.act()
+        if on_tick is not None:
+            on_tick(sim, action)
+        sim.apply_action(action)
+        sim.step(n_sub)
+        ticks += 1
+        success = sim.success()
+        if (success and stop_on_success) or (expert.done and not stop_on_success):
+            break
+    return {"success": success, "wrong_object_moved": sim.wrong_object_moved(), "time_s": sim.time, "ticks": ticks,
+            "instruction": instruction, "target_object": sim.target_object, "arm": expert.arm.name}

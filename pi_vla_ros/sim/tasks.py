@@ -1,0 +1,183 @@
+"""Language-conditioned tabletop tasks, configured by the ``task:`` section of a profile YAML.
+
+``pick_place``: a few coloured cubes and one bowl; the instruction names one cube ("put the red cube in
+the bowl", "move the blue block to the green bowl", ...), which must end up resting in the bowl, released,
+without the other cubes being disturbed. Kept deliberately clean so a small policy can learn it from a
+few hundred demos: the bowl is fixed, each cube has its own nominal spot jittered by a few cm (and a little
+yaw), so which cube (and for two arms, which arm) to use depends on the language.
+
+The task owns its objects' MuJoCo bodies (added to the scene's spec before compiling) and judges success
+from object poses only. Which objects are held comes from the simulator's grasp mechanism (see
+``scene.Grasp``) through the ``held`` callable given to :meth:`PickPlaceTask.bind`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mujoco
+import numpy as np
+
+COLORS = {
+    "red": (0.85, 0.12, 0.1, 1.0), "blue": (0.12, 0.3, 0.9, 1.0), "green": (0.15, 0.65, 0.25, 1.0),
+    "yellow": (0.95, 0.8, 0.1, 1.0), "white": (0.92, 0.92, 0.9, 1.0),
+}
+# {obj} is e.g. "red cube" / "red block", {target} "bowl" / "green bowl".
+PHRASINGS = (
+    "put the {obj} in the {target}",
+    "move the {obj} to the {target}",
+    "place the {obj} into the {target}",
+    "pick up the {obj} and put it in the {target}",
+    "drop the {obj} in the {target}",
+)
+OBJECT_NOUNS = ("cube", "block")
+WORLD_CONTACT = dict(contype=1, conaffinity=3)  # objects touch the robot (contype 2) and each other
+
+
+@dataclass(frozen=True)
+class CubeSpec:
+    name: str             # body name, e.g. red_cube
+    color: str            # colour word used in the instruction
+    size: float           # edge length (m)
+    xy: tuple[float, float]
+    jitter: float         # uniform +-jitter on x and y (m)
+    yaw_jitter: float     # uniform +-yaw (rad)
+
+
+class PickPlaceTask:
+    """Put the named cube into the bowl. See the module docstring.
+
+    Success: the named cube's centre is within ``success_radius`` of the bowl centre (xy), it rests on the
+    bowl floor (centre at most 12 mm above resting height) and it is not held. ``wrong_object_moved``: another
+    cube moved more than ``moved_tol`` from where it was placed.
+    """
+
+    BOWL_FLOOR = 0.006  # thickness of the bowl's floor disk
+
+    def __init__(self, cfg: dict, table_top_z: float):
+        self.top_z = float(table_top_z)
+        self.cubes = [
+            CubeSpec(o["name"], o["color"], float(o.get("size", 0.04)), tuple(o["xy"]), float(o.get("jitter", 0.03)),
+                     float(o.get("yaw_jitter", 0.3)))
+            for o in cfg["objects"]
+        ]
+        tgt = cfg.get("target", {})
+        self.bowl_name = tgt.get("name", "bowl")
+        self.bowl_color = tgt.get("color", "green")
+        self.bowl_xy = np.array(tgt.get("xy", (0.0, 0.0)), dtype=float)
+        self.bowl_radius = float(tgt.get("radius", 0.07))
+        self.bowl_height = float(tgt.get("height", 0.035))
+        self.success_radius = float(tgt.get("success_radius", self.bowl_radius - 0.012))
+        self.moved_tol = float(cfg.get("moved_tol", 0.03))
+        self.time_limit_s = float(cfg.get("time_limit_s", 12.0))
+        base = cfg.get("base_start")  # mobile robots: start pose (x, y, yaw) and its jitter
+        self.base_start_cfg = base
+        self.base_goal = tuple(cfg["base_goal"]) if "base_goal" in cfg else None
+        self.base_start: tuple[float, float, float] | None = None
+        self.target_object = self.cubes[0].name
+        self.instruction = ""
+        self._start_pos: dict[str, np.ndarray] = {}
+        self._model = self._data = None
+        self._held: Callable[[], set] = lambda: set()
+
+    @property
+    def object_names(self) -> list[str]:
+        return [c.name for c in self.cubes]
+
+    def cube(self, name: str) -> CubeSpec:
+        for c in self.cubes:
+            if c.name == name:
+                return c
+        raise KeyError(f"unknown task object {name!r}; known: {self.object_names}")
+
+    # ---- scene construction ---------------------------------------------------------------------------
+    def add_to_spec(self, spec: mujoco.MjSpec) -> None:
+        for c in self.cubes:
+            body = spec.worldbody.add_body(name=c.name, pos=[c.xy[0], c.xy[1], self.top_z + c.size / 2])
+            body.add_freejoint(name=f"{c.name}_free")
+            body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[c.size / 2] * 3, rgba=COLORS[c.color], density=800,
+                          friction=[1.0, 0.01, 0.001], **WORLD_CONTACT)
+        # A static bowl: a thin floor disk and a ring of short wall segments (a convex ring is not a primitive).
+        bowl = spec.worldbody.add_body(name=self.bowl_name, pos=[*self.bowl_xy, self.top_z])
+        rgba = COLORS[self.bowl_color]
+        bowl.add_geom(type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[self.bowl_radius, self.BOWL_FLOOR / 2],
+                      pos=[0, 0, self.BOWL_FLOOR / 2],
+                      rgba=rgba, **WORLD_CONTACT)
+        n, t = 16, 0.006
+        seg = 2 * np.pi * self.bowl_radius / n
+        for i in range(n):
+            a = 2 * np.pi * i / n
+            bowl.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[t / 2, seg / 2 + 0.002, self.bowl_height / 2],
+                          pos=[self.bowl_radius * np.cos(a), self.bowl_radius * np.sin(a), self.bowl_height / 2],
+                          quat=[np.cos(a / 2), 0, 0, np.sin(a / 2)], rgba=rgba, **WORLD_CONTACT)
+
+    def bind(self, model: mujoco.MjModel, data: mujoco.MjData, held: Callable[[], set]) -> None:
+        self._model, self._data, self._held = model, data, held
+        self._qadr = {c.name: model.jnt_qposadr[model.joint(f"{c.name}_free").id] for c in self.cubes}
+        self._body = {c.name: model.body(c.name).id for c in self.cubes}
+
+    # ---- episodes -------------------------------------------------------------------------------------
+    def reset(self, rng: np.random.Generator, target_object: str | None = None) -> str:
+        """Place the cubes (and the mobile base start) from ``rng``, pick the instruction; returns it.
+
+        The random draws do not depend on ``target_object``: the same seed gives the same scene and phrasing
+        whichever cube is named, so an evaluation can swap the named object and nothing else.
+        """
+        d = self._data
+        for c in self.cubes:
+            xy = np.array(c.xy) + rng.uniform(-c.jitter, c.jitter, 2)
+            yaw = rng.uniform(-c.yaw_jitter, c.yaw_jitter)
+            a = self._qadr[c.name]
+            d.qpos[a:a + 7] = [*xy, self.top_z + c.size / 2, np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
+        if self.base_start_cfg is not None:
+            b = self.base_start_cfg
+            jit = list(b.get("jitter", (0.0, 0.0))) + [float(b.get("yaw_jitter", 0.0))]
+            x, y, yaw = np.array([*b["xy"], b.get("yaw", 0.0)]) + rng.uniform(-1, 1, 3) * jit
+            self.base_start = (float(x), float(y), float(yaw))
+        pick = self.cubes[int(rng.integers(len(self.cubes)))].name
+        phrasing = PHRASINGS[int(rng.integers(len(PHRASINGS)))]
+        noun = OBJECT_NOUNS[int(rng.integers(len(OBJECT_NOUNS)))]
+        colour_target = bool(rng.integers(2))
+        self.target_object = pick if target_object is None else self.cube(target_object).name
+        obj = f"{self.cube(self.target_object).color} {noun}"
+        target = f"{self.bowl_color} bowl" if colour_target else "bowl"
+        self.instruction = phrasing.format(obj=obj, target=target)
+        self._start_pos = {}
+        return self.instruction
+
+    def record_start(self) -> None:
+        """Remember where the cubes are (called by the simulator once the scene is placed)."""
+        self._start_pos = {n: self._data.xpos[b].copy() for n, b in self._body.items()}
+
+    # ---- judgement ------------------------------------------------------------------------------------
+    def object_poses(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per cube: (position xyz, quaternion wxyz) in the world frame."""
+        d = self._data
+        return {n: (d.xpos[b].copy(), d.xquat[b].copy()) for n, b in self._body.items()}
+
+    def in_bowl(self, name: str) -> bool:
+        pos = self._data.xpos[self._body[name]]
+        size = self.cube(name).size
+        # Resting on the bowl floor (a little slack for a cube tilted against the wall), not falling into it.
+        return bool(np.linalg.norm(pos[:2] - self.bowl_xy) < self.success_radius
+                    and pos[2] < self.top_z + self.BOWL_FLOOR + size / 2 + 0.012)
+
+    def success(self) -> bool:
+        return self.in_bowl(self.target_object) and self.target_object not in self._held()
+
+    def wrong_object_moved(self) -> bool:
+        for n, b in self._body.items():
+            if n != self.target_object and np.linalg.norm(self._data.xpos[b] - self._start_pos[n]) > self.moved_tol:
+                return True
+        return False
+
+
+TASKS = {"pick_place": PickPlaceTask}
+
+
+def make_task(cfg: dict, table_top_z: float) -> PickPlaceTask:
+    kind = cfg.get("type", "pick_place")
+    if kind not in TASKS:
+        raise ValueError(f"unknown task type {kind!r}; known: {sorted(TASKS)}")
+    return TASKS[kind](cfg, table_top_z)
