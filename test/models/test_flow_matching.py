@@ -1,0 +1,63 @@
+import math
+
+import pytest
+import torch
+
+from pi_vla_ros.models import flow_matching as fm
+
+
+def test_sample_time_range_and_distribution():
+    t = fm.sample_time(20000, torch.Generator().manual_seed(0))
+    assert t.shape == (20000,)
+    assert t.min() >= 0.001 and t.max() <= 1.0
+    assert abs(t.mean().item() - (0.6 * 0.999 + 0.001)) < 0.01  # E[Beta(1.5, 1)] = 0.6
+    assert (t > 0.5).float().mean() > 0.6  # weighted towards the noisy end
+    again = fm.sample_time(20000, torch.Generator().manual_seed(0))
+    assert torch.equal(t, again)
+
+
+def test_interpolation_endpoints_and_velocity():
+    a, n = torch.randn(3, 5, 4), torch.randn(3, 5, 4)
+    assert torch.allclose(fm.interpolate(a, n, torch.ones(3)), n)
+    assert torch.allclose(fm.interpolate(a, n, torch.zeros(3)), a)
+    t, h = torch.full((3,), 0.4), 1e-3
+    finite_diff = (fm.interpolate(a, n, t + h) - fm.interpolate(a, n, t - h)) / (2 * h)
+    assert torch.allclose(finite_diff, fm.target_velocity(n, a), atol=1e-3)
+
+
+def test_loss_zero_at_true_velocity_and_mask():
+    a, n = torch.randn(2, 6, 3), torch.randn(2, 6, 3)
+    u = fm.target_velocity(n, a)
+    assert fm.flow_loss(u, n, a).item() == 0.0
+    assert fm.flow_loss(u + 1.0, n, a).item() == pytest.approx(1.0)
+    mask = torch.ones(2, 6, dtype=torch.bool)
+    mask[:, 3:] = False
+    wrong_tail = u.clone()
+    wrong_tail[:, 3:] += 5.0
+    assert fm.flow_loss(wrong_tail, n, a, mask).item() == 0.0
+
+
+def test_euler_takes_num_steps_and_integrates_straight_flow_exactly():
+    a, noise = torch.randn(2, 7, 3), torch.randn(2, 7, 3)
+    calls = []
+
+    def v(x, t):  # the exact velocity of the straight path through x_t towards a
+        calls.append(t[0].item())
+        return (x - a) / t[:, None, None]
+
+    out = fm.euler_sample(v, noise, num_steps=10)
+    assert len(calls) == 10 and calls[0] == 1.0 and calls[-1] == pytest.approx(0.1)
+    assert torch.allclose(out, a, atol=1e-5)
+    const = fm.euler_sample(lambda x, t: torch.full_like(x, 2.0), noise, num_steps=5)
+    assert torch.allclose(const, noise - 2.0, atol=1e-6)
+
+
+def test_sinusoidal_time_embedding():
+    e = fm.sinusoidal_time_embedding(torch.tensor([0.0, 0.5, 1.0]), 16)
+    assert e.shape == (3, 16) and e.dtype == torch.float32
+    assert torch.allclose(e[0, :8], torch.zeros(8)) and torch.allclose(e[0, 8:], torch.ones(8))
+    # the shortest period is 4e-3: sin(2π t / 4e-3)
+    assert e[1, 0].item() == pytest.approx(math.sin(2 * math.pi * 0.5 / 4e-3), abs=1e-4)
+    assert not torch.allclose(e[1], e[2])
+    with pytest.raises(ValueError):
+        fm.sinusoidal_time_embedding(torch.zeros(1), 15)
