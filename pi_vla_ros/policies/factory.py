@@ -1,0 +1,26 @@
+"""make_policy: the one way nodes, tools and tests get a Policy."""
+
+from __future__ import annotations
+
+from pi_vla_ros.policies.base import Policy
+from pi_vla_ros.policies.pi06 import Pi06Policy
+from pi_vla_ros.policies.registry import get_config
+
+
+def make_policy(name: str, profile, checkpoint: str | None = None, *, allow_untrained: bool = False,
+                device: str = "cpu", seed: int = 0) -> Policy:
+    """Policy `name` (see registry.POLICY_CONFIGS) for `profile`, loaded strictly from `checkpoint`.
+
+    Without a checkpoint this refuses unless allow_untrained=True, in which case it builds random weights
+    with identity normalization, warns loudly and sets `policy.untrained = True` (also in every chunk's info).
+    """
+    config = get_config(name)
+    if checkpoint is not None:
+        policy = Pi06Policy.from_pretrained(checkpoint, profile, device=device, seed=seed)
+        if policy.config.name != name:
+            raise ValueError(f"checkpoint {checkpoint} holds policy {policy.config.name!r}, not {name!r}")
+        return policy
+    if not allow_untrained:
+        raise ValueError(f"policy {name!r} needs a checkpoint; pass checkpoint=<dir>, or allow_untrained=True "
+                         "to run random weights for plumbing tests")
+    return Pi06Policy.build(config, profile, device=device, seed=seed, untrained=True)

@@ -1,0 +1,77 @@
+"""Frozen configuration of the π0.6-style policy (frozen VLM + cross-attention action expert)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from pi_vla_ros.models.pi06_expert import ExpertConfig
+from pi_vla_ros.models.vlm import IMAGE_KEYS, VLM_SIZES
+
+NORM_MODES = ("quantile", "zscore")
+
+
+@dataclass(frozen=True)
+class Pi06Config:
+    name: str = "pi06"
+    vlm: str = "paligemma-3b"            # named size in models/vlm.py VLM_SIZES
+    vlm_path: str | None = None          # local HF PaliGemma dir; None: VLM weights live in model.safetensors
+    image_size: int = 224                # square model resolution; images are resized with padding to it
+    image_keys: tuple[str, ...] = IMAGE_KEYS
+    max_tokens: int = 200                # language tokens (π0.5: 200, the state is written into the prompt)
+    state_in_prompt: bool = True         # π0.5-style "Task: ..., State: <256-bin ints>;\nAction: "
+    expert: ExpertConfig = field(default_factory=ExpertConfig)
+    num_steps: int = 10                  # Euler denoising steps
+    norm_mode: str = "quantile"          # 'quantile' (q01/q99 -> [-1, 1]) or 'zscore'
+    # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
+    action_names: tuple[str, ...] = ()   # the profile's action layout
+    state_dim: int = 0
+    delta_mask: tuple[bool, ...] | None = None  # per action dim: True = predicted relative to the current state
+
+    def __post_init__(self):
+        if self.norm_mode not in NORM_MODES:
+            raise ValueError(f"norm_mode must be one of {NORM_MODES}, got {self.norm_mode!r}")
+        if self.vlm not in VLM_SIZES:
+            raise ValueError(f"unknown VLM config {self.vlm!r}; known: {sorted(VLM_SIZES)}")
+        if self.action_names and self.delta_mask is not None:
+            if len(self.delta_mask) != len(self.action_names):
+                raise ValueError(f"delta_mask has {len(self.delta_mask)} entries, "
+                                 f"actions have {len(self.action_names)}")
+            if any(self.delta_mask[self.state_dim:]):
+                raise ValueError("delta dims must have a state (base velocities and other stateless dims are absolute)")
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.action_names) and self.delta_mask is not None
+
+    def resolve(self, profile) -> "Pi06Config":
+        """Bind the robot: action layout, state size, expert action/context dims, default delta mask."""
+        names = tuple(profile.action_names)
+        if self.action_names and self.action_names != names:
+            raise ValueError(f"config {self.name!r} was made for actions {list(self.action_names)}, "
+                             f"profile {profile.name!r} has {list(names)}")
+        mask = self.delta_mask
+        if mask is None:  # openpi's default: arm joints relative to the state, grippers and base absolute
+            mask = tuple(i < profile.state_dim and "gripper" not in n for i, n in enumerate(names))
+        expert = dataclasses.replace(self.expert, action_dim=len(names),
+                                     context_dim=VLM_SIZES[self.vlm]["text"]["hidden_size"])
+        return dataclasses.replace(self, action_names=names, state_dim=profile.state_dim, delta_mask=tuple(mask),
+                                   expert=expert)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Pi06Config":
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(d) - known:
+            raise ValueError(f"unknown Pi06Config fields {sorted(set(d) - known)}")
+        expert = d.pop("expert", {})
+        unknown = set(expert) - {f.name for f in dataclasses.fields(ExpertConfig)}
+        if unknown:
+            raise ValueError(f"unknown ExpertConfig fields {sorted(unknown)}")
+        for k in ("image_keys", "action_names", "delta_mask"):  # JSON lists back to tuples
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        return cls(expert=ExpertConfig(**expert), **d)

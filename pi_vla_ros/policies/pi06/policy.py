@@ -1,0 +1,152 @@
+"""The π0.6-style policy behind the Policy interface (policies/base.py), bound to one robot profile.
+
+Checkpoint directory (save_pretrained / from_pretrained):
+    config.json         {"policy": "pi06", "format_version": 1, "untrained": bool, "config": Pi06Config}
+    model.safetensors   every tensor of Pi06Model: "expert.*", plus "vlm.*" unless config.vlm_path is set,
+                        in which case the frozen VLM is loaded from that LOCAL HF directory instead (a relative
+                        path is taken relative to the checkpoint) and is not duplicated into each checkpoint.
+    norm_stats.json     {"norm_stats": {"state": {mean, std, q01, q99}, "actions": {...}}} (model-space actions)
+    tokenizer/          tokenizer files (loaded locally, never from a hub)
+Loading is strict: any missing, unexpected or mis-shaped tensor, or a corrupt file, raises CheckpointError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pi_vla_ros.models.vlm import PaliGemmaBackbone
+from pi_vla_ros.policies.base import ActionChunk, Observation, PolicyMetadata
+from pi_vla_ros.policies.checkpoint import CheckpointError, load_strict, load_tensors, read_json, save_tensors
+from pi_vla_ros.policies.tokenizer import build_tokenizer, load_tokenizer
+
+from .configuration import Pi06Config
+from .modeling import Pi06Model
+from .processing import Normalizer, NormStats, Pi06Processor
+
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+
+
+class Pi06Policy:
+    def __init__(self, model: Pi06Model, processor: Pi06Processor, profile, *, untrained: bool = False, seed: int = 0):
+        cfg = model.config
+        if len(processor.tokenizer) > model.vlm.vocab_size:
+            raise ValueError(f"tokenizer has {len(processor.tokenizer)} tokens, the VLM only {model.vlm.vocab_size}")
+        self.model, self.processor, self.profile = model.eval(), processor, profile
+        self.untrained, self.seed = untrained, seed
+        # profile camera name -> model image slot, via Camera.policy_key
+        self.slots = {c.name: c.policy_key for c in profile.cameras if c.policy_key in cfg.image_keys}
+        if len(set(self.slots.values())) != len(self.slots):
+            raise ValueError(f"profile {profile.name!r}: two cameras share one policy_key: {self.slots}")
+        self.ignored = {c.name for c in profile.cameras} - set(self.slots)
+        if self.ignored:
+            log.warning("cameras %s have no image slot in %s (slots %s); their images are ignored",
+                        sorted(self.ignored), cfg.name, cfg.image_keys)
+        self.metadata = PolicyMetadata(name=cfg.name, action_dim=len(cfg.action_names), horizon=cfg.expert.horizon,
+                                       dt=1.0 / profile.policy_rate_hz, cameras=tuple(self.slots))
+        if untrained:
+            log.warning("!!! policy %s is UNTRAINED (random weights, identity normalization): its actions are "
+                        "meaningless; use it only for plumbing tests !!!", cfg.name)
+        self.reset()
+
+    @property
+    def config(self) -> Pi06Config:
+        return self.model.config
+
+    # -- Policy interface -------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start of an episode: re-seed the sampling noise so episodes are reproducible."""
+        self._gen = torch.Generator().manual_seed(self.seed)
+
+    def infer(self, obs: Observation, noise: np.ndarray | None = None) -> ActionChunk:
+        t0 = time.perf_counter()
+        unknown = set(obs.images) - set(self.slots) - self.ignored
+        if unknown:
+            raise ValueError(f"images from cameras {sorted(unknown)} not in profile {self.profile.name!r}")
+        images = {self.slots[n]: img for n, img in obs.images.items() if n in self.slots}
+        state = np.asarray(obs.state, dtype=np.float32)
+        batch = self.processor([{"images": images, "state": state, "prompt": obs.prompt}])
+        noise_t = None if noise is None else torch.as_tensor(np.asarray(noise, dtype=np.float32))[None]
+        actions = self.model.sample_actions(batch, noise=noise_t, generator=self._gen)
+        actions = self.processor.postprocess(actions, state[None])[0]
+        info = {"policy": self.config.name, "untrained": self.untrained, "latency_s": time.perf_counter() - t0}
+        return ActionChunk(actions=actions, dt=self.metadata.dt, stamp=obs.stamp, info=info)
+
+    # -- construction -----------------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, config: Pi06Config, profile, *, norm_stats: dict[str, NormStats] | None = None, tokenizer=None,
+              device: str = "cpu", seed: int = 0, untrained: bool = True) -> "Pi06Policy":
+        """Fresh weights (expert random; VLM from config.vlm_path if set, else random), e.g. to start training.
+
+        Without norm_stats the normalization is the identity; without a tokenizer one comes from vlm_path
+        or, failing that, a small word-level tokenizer is built from the profile's task words.
+        """
+        cfg = config.resolve(profile)
+        with torch.random.fork_rng(devices=[]):  # deterministic init without touching the caller's RNG
+            torch.manual_seed(seed)
+            vlm = PaliGemmaBackbone.from_pretrained(cfg.vlm_path) if cfg.vlm_path else None
+            model = Pi06Model(cfg, vlm)
+        if tokenizer is None and cfg.vlm_path:
+            tokenizer = load_tokenizer(cfg.vlm_path)
+        if tokenizer is None:
+            words = re.findall(r"[a-z]+", json.dumps(getattr(profile, "task", {}) or {}).lower())
+            with tempfile.TemporaryDirectory() as tmp:
+                tokenizer = build_tokenizer(words, tmp)
+        if norm_stats is None:
+            norm_stats = {"state": NormStats.identity(cfg.state_dim),
+                          "actions": NormStats.identity(len(cfg.action_names))}
+        processor = Pi06Processor(cfg, tokenizer, Normalizer(norm_stats, cfg.norm_mode))
+        return cls(model.to(device), processor, profile, untrained=untrained, seed=seed)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = self.config
+        meta = {"policy": "pi06", "format_version": FORMAT_VERSION, "untrained": self.untrained,
+                "config": cfg.to_dict()}
+        (path / "config.json").write_text(json.dumps(meta, indent=1))
+        tensors = {k: v for k, v in self.model.state_dict().items() if cfg.vlm_path is None or k.startswith("expert.")}
+        save_tensors(tensors, path / "model.safetensors", metadata={"format": "pt", "policy": "pi06"})
+        self.processor.normalizer.save(path / "norm_stats.json")
+        self.processor.tokenizer.save_pretrained(str(path / "tokenizer"))
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, profile, *, device: str = "cpu", seed: int = 0) -> "Pi06Policy":
+        path = Path(path)
+        if not path.is_dir():
+            raise CheckpointError(f"checkpoint directory does not exist: {path}")
+        meta = read_json(path / "config.json")
+        if meta.get("policy") != "pi06" or meta.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{path / 'config.json'} is not a pi06 checkpoint of format {FORMAT_VERSION}: "
+                                  f"policy={meta.get('policy')!r}, format_version={meta.get('format_version')!r}")
+        try:
+            cfg = Pi06Config.from_dict(meta["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"invalid config in {path / 'config.json'}: {exc}") from exc
+        cfg = cfg.resolve(profile)  # raises if the checkpoint was made for another action layout
+        stats = read_json(path / "norm_stats.json")
+        try:
+            normalizer = Normalizer({k: NormStats.from_dict(v) for k, v in stats["norm_stats"].items()}, cfg.norm_mode)
+            tokenizer = load_tokenizer(path / "tokenizer")
+            processor = Pi06Processor(cfg, tokenizer, normalizer)
+        except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
+            raise CheckpointError(f"invalid norm stats or tokenizer in {path}: {exc}") from exc
+        tensors = load_tensors(path / "model.safetensors")
+        vlm = None
+        if cfg.vlm_path:
+            vlm_dir = Path(cfg.vlm_path) if Path(cfg.vlm_path).is_absolute() else path / cfg.vlm_path
+            vlm = PaliGemmaBackbone.from_pretrained(vlm_dir)
+        with torch.random.fork_rng(devices=[]):  # the init is overwritten; keep the caller's RNG untouched
+            model = Pi06Model(cfg, vlm)
+        expected = [k for k in model.state_dict() if cfg.vlm_path is None or k.startswith("expert.")]
+        load_strict(model, tensors, expected, source=str(path / "model.safetensors"))
+        return cls(model.to(device), processor, profile, untrained=bool(meta.get("untrained", False)), seed=seed)
