@@ -54,14 +54,15 @@ def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor,
     """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with fixed Euler steps.
 
     velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D]. Mirrors openpi's loop exactly
-    (dt = -1/num_steps, run while t >= -dt/2), so it takes exactly num_steps steps.
+    (dt = -1/num_steps, run while t >= -dt/2), so it takes exactly num_steps steps. Like openpi, t and dt are
+    float32 tensors and t accumulates in float32: accumulating in float64 instead moves t by up to 1 ulp,
+    which the high-frequency time embedding turns into ~1e-4 differences in the sampled actions.
     """
-    dt = -1.0 / num_steps
-    x, t = noise, 1.0
+    dt = torch.tensor(-1.0 / num_steps, dtype=torch.float32, device=noise.device)
+    x, t = noise, torch.tensor(1.0, dtype=torch.float32, device=noise.device)
     while t >= -dt / 2:
-        t_vec = torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
-        x = x + dt * velocity_fn(x, t_vec)
-        t += dt
+        x = x + dt * velocity_fn(x, t.to(x.dtype).repeat(x.shape[0]))
+        t = t + dt
     return x
 
 
