@@ -17,7 +17,8 @@ MAX_INSTRUCTION_CHARS = 500
 
 
 def split_subtasks(text: str) -> list[str]:
-    return [part.strip(" .") for part in _SPLIT.split(text.strip()) if part.strip(" .")]
+    parts = (re.sub(r"^(?:and\s+)?then\s+", "", p.strip(" ."), flags=re.IGNORECASE) for p in _SPLIT.split(text.strip()))
+    return [p for p in parts if p]
 
 
 @dataclass

@@ -66,7 +66,7 @@ def image_to_rgb(camera: Camera, width: int, height: int, encoding: str, step: i
     img = buf.reshape(height, step)[:, : width * channels].reshape(height, width, channels)
     if encoding.startswith("bgr"):
         img = img[..., 2::-1]
-    return np.ascontiguousarray(img[..., :3])
+    return np.array(img[..., :3])  # owned and writable: the buffer belongs to the message
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,18 @@ def to_sec(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+def _sec_nanosec(seconds: float) -> tuple[int, int]:
+    return divmod(int(round(seconds * 1e9)), 1_000_000_000)   # rounding may carry into the seconds
+
+
 def to_stamp(seconds: float):
-    sec = int(np.floor(seconds))
-    return msgs.TimeMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+    sec, nanosec = _sec_nanosec(seconds)
+    return msgs.TimeMsg(sec=sec, nanosec=nanosec)
 
 
 def to_duration(seconds: float):
-    sec = int(np.floor(seconds))
-    return msgs.DurationMsg(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+    sec, nanosec = _sec_nanosec(seconds)
+    return msgs.DurationMsg(sec=sec, nanosec=nanosec)
 
 
 def now_sec(node) -> float:
@@ -79,7 +83,7 @@ def run_node(node_cls, args=None) -> None:
     executor.add_node(node)
     try:
         executor.spin()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
         node.destroy_node()

@@ -30,3 +30,7 @@ def test_queue_rejects_empty_and_huge():
         q.handle("   ")
     with pytest.raises(ValueError):
         q.handle("x" * 501)
+
+
+def test_split_after_semicolon_then():
+    assert split_subtasks("wave at the camera; then bow") == ["wave at the camera", "bow"]
