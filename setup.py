@@ -20,6 +20,8 @@ setup(
     extras_require={
         "ml": ["torch==2.13.0", "transformers", "safetensors", "tokenizers"],
         "sim": ["mujoco", "rosbags"],
+        # Recording and datasets: rosbag2 MCAP (rosbags), LeRobot parquet (pyarrow), mp4 video (PyAV bundles FFmpeg).
+        "data": ["rosbags", "pyarrow", "av"],
         "test": ["pytest"],
     },
     zip_safe=True,

@@ -14,12 +14,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags, pyarrow, av, pytest" 2>/dev/null; then
   echo "setup: installing Python dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v WARNING || true
   # torch first and pinned: anything unpinned would pull several GB of CUDA wheels.
   .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v WARNING || true
-  .venv/bin/pip install -q -e ".[ml,sim,test]" 2>&1 | grep -v WARNING || true
+  .venv/bin/pip install -q -e ".[ml,sim,data,test]" 2>&1 | grep -v WARNING || true
 fi
-.venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags" \
+.venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags, pyarrow, av" \
   || { echo "setup: dependency installation failed" >&2; exit 1; }
