@@ -1,0 +1,714 @@
+"""Read and write LeRobot datasets (format v3.0) without the ``lerobot`` package.
+
+Layout (as LeRobot v3.0 writes it)::
+
+    meta/info.json                                  fps, features, path templates, totals
+    meta/stats.json                                 per feature: min max mean std count q01 q10 q50 q90 q99
+    meta/tasks.parquet                              task string (pandas index) -> task_index
+    meta/subtasks.parquet                           subtask string (pandas index) -> subtask_index
+    meta/episodes/chunk-000/file-000.parquet        one row per episode: length, tasks, file indices, ...
+    data/chunk-000/file-000.parquet                 one row per frame, many episodes per file
+    videos/<camera key>/chunk-000/file-000.mp4      many episodes per file, [from, to) timestamps per episode
+
+Per frame: ``observation.state``, ``action``, ``observation.images.<camera>`` (video), ``timestamp``,
+``frame_index``, ``episode_index``, ``index``, ``task_index``, ``next.success`` (True on the last frame of a
+successful episode), ``intervention`` (a human took over) and ``subtask_index`` (into meta/subtasks.parquet,
+-1 where a frame has no subtask; the language conditioning active at that frame).
+
+Crash safety: every file is written to ``<name>.tmp`` and renamed over the real name, and an episode
+becomes part of the dataset only when its row lands in ``meta/episodes`` (written after its data and
+video files). Readers select rows by the episode table, so what a failed ``save_episode`` left behind
+(trailing rows or frames of an unlisted episode) is never read, and earlier episodes stay intact.
+
+Stats: numeric features exact over all frames (numpy's quantile definition); images per channel, scaled
+to [0, 1] with shape (3, 1, 1) like LeRobot, computed exactly from per-episode 256-bin histograms (kept in
+the episode table as ``pi_vla/histogram/<key>`` so appending in a later session stays exact).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CODEBASE_VERSION = "v3.0"
+CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
+DATA_PATH = "data/" + CHUNK_FILE + ".parquet"
+VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE + ".mp4"
+EPISODES_PATH = "meta/episodes/" + CHUNK_FILE + ".parquet"
+QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
+IMAGE_PREFIX = "observation.images."
+HIST_PREFIX = "pi_vla/histogram/"
+
+DEFAULT_FEATURES = {
+    "timestamp": {"dtype": "float32", "shape": (1,), "names": None},
+    "frame_index": {"dtype": "int64", "shape": (1,), "names": None},
+    "episode_index": {"dtype": "int64", "shape": (1,), "names": None},
+    "index": {"dtype": "int64", "shape": (1,), "names": None},
+    "task_index": {"dtype": "int64", "shape": (1,), "names": None},
+}
+# Annotations every dataset written here carries; frames may omit them (defaults False / -1).
+ANNOTATION_FEATURES = {
+    "next.success": {"dtype": "bool", "shape": (1,), "names": None},
+    "intervention": {"dtype": "bool", "shape": (1,), "names": None},
+    "subtask_index": {"dtype": "int64", "shape": (1,), "names": None},
+}
+_ANNOTATION_DEFAULTS = {"next.success": False, "intervention": False, "subtask_index": -1}
+_ARROW = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(), "int32": pa.int32(),
+          "bool": pa.bool_()}
+
+
+def features_from_profile(profile, image_shapes: dict[str, tuple[int, int]] | None = None) -> dict:
+    """State/action/camera features for a :class:`~pi_vla_ros.profiles.RobotProfile`.
+
+    ``image_shapes`` ({camera name: (height, width)}) overrides the profile's camera sizes."""
+    image_shapes = image_shapes or {}
+    feats = {
+        "observation.state": {"dtype": "float32", "shape": (profile.state_dim,), "names": list(profile.joints)},
+        "action": {"dtype": "float32", "shape": (profile.action_dim,), "names": list(profile.action_names)},
+    }
+    for cam in profile.cameras:
+        h, w = image_shapes.get(cam.name, (cam.height, cam.width))
+        feats[IMAGE_PREFIX + cam.name] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+    return feats
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def _atomic(path: Path, write) -> None:
+    """Write through ``write(tmp_path)`` and rename: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, obj) -> None:
+    _atomic(path, lambda p: p.write_text(json.dumps(obj, indent=4, ensure_ascii=False)))
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    _atomic(path, lambda p: pq.write_table(table, p, compression="snappy"))
+
+
+def _write_index_parquet(path: Path, name: str, index_col: str, values: list[str]) -> None:
+    """tasks.parquet / subtasks.parquet: the string is the pandas index, like LeRobot's DataFrame."""
+    pandas_meta = {"index_columns": [name], "column_indexes": [
+        {"name": None, "field_name": None, "pandas_type": "unicode", "numpy_type": "object",
+         "metadata": {"encoding": "UTF-8"}}], "columns": [
+        {"name": index_col, "field_name": index_col, "pandas_type": "int64", "numpy_type": "int64", "metadata": None},
+        {"name": name, "field_name": name, "pandas_type": "unicode", "numpy_type": "object", "metadata": None}],
+        "attributes": {}, "creator": {"library": "pyarrow", "version": pa.__version__}, "pandas_version": "2.2.0"}
+    table = pa.table({index_col: pa.array(range(len(values)), pa.int64()), name: pa.array(values, pa.string())})
+    _write_parquet(path, table.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()}))
+
+
+def _read_index_parquet(path: Path, name: str, index_col: str) -> list[str]:
+    if not path.exists():
+        return []
+    t = pq.read_table(path)
+    out = [""] * t.num_rows
+    for s, i in zip(t.column(name).to_pylist(), t.column(index_col).to_pylist()):
+        out[i] = s
+    return out
+
+
+def _column(table: pa.Table, key: str, shape: tuple) -> np.ndarray:
+    col = table.column(key).combine_chunks()
+    if pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
+        return np.asarray(col.flatten().to_numpy(zero_copy_only=False)).reshape(len(col), *shape)
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _is_numeric(ft: dict) -> bool:
+    if ft["dtype"] in ("video", "image", "string", "language"):
+        return False
+    try:
+        return np.dtype(ft["dtype"]).kind in "biuf"
+    except TypeError:
+        return False
+
+
+def _next_file(chunk: int, file: int, chunks_size: int) -> tuple[int, int]:
+    return (chunk + 1, 0) if file + 1 >= chunks_size else (chunk, file + 1)
+
+
+# ----------------------------------------------------------------------------------------------- stats
+
+
+def array_stats(x: np.ndarray) -> dict[str, np.ndarray]:
+    """min/max/mean/std/count and quantiles over axis 0 (numpy's linear quantile definition)."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    out = {"min": x.min(0), "max": x.max(0), "mean": x.mean(0), "std": x.std(0), "count": np.array([len(x)])}
+    out.update({k: np.quantile(x, q, axis=0) for k, q in QUANTILES.items()})
+    return out
+
+
+def histogram_stats(hist: np.ndarray, frames: int) -> dict[str, np.ndarray]:
+    """Per-channel stats of uint8 images from their (3, 256) value histogram, scaled to [0, 1], shape (3, 1, 1).
+
+    Exact: the quantiles are numpy's linear-interpolated order statistics of all pixel values."""
+    hist = np.asarray(hist, np.int64)
+    v = np.arange(256.0)
+    n = hist.sum(1)
+    mean = hist @ v / n
+    std = np.sqrt(np.maximum(hist @ v**2 / n - mean**2, 0.0))
+    cum = hist.cumsum(1)
+    nonzero = hist > 0
+    out = {"min": nonzero.argmax(1).astype(float), "max": 255.0 - nonzero[:, ::-1].argmax(1), "mean": mean, "std": std}
+    for key, q in QUANTILES.items():
+        pos = q * (n - 1)
+        lo = np.floor(pos)
+        value = [np.searchsorted(cum[c], [lo[c], min(lo[c] + 1, n[c] - 1)], side="right") for c in range(len(n))]
+        value = np.array(value, float)
+        out[key] = value[:, 0] + (pos - lo) * (value[:, 1] - value[:, 0])
+    out = {k: (s / 255.0).reshape(-1, 1, 1) for k, s in out.items()}
+    out["count"] = np.array([frames])
+    return out
+
+
+def _serialize(stats: dict) -> dict:
+    return {k: {s: np.asarray(v).tolist() for s, v in d.items()} for k, d in stats.items()}
+
+
+# ----------------------------------------------------------------------------------------------- video
+
+
+def _pick_codec(preferred: str | None) -> str:
+    import av
+
+    for name in ([preferred] if preferred else []) + ["libx264", "libsvtav1", "libaom-av1"]:
+        if name in av.codecs_available:
+            return name
+    raise RuntimeError("PyAV has neither an H.264 nor an AV1 encoder")
+
+
+class _VideoEncoder:
+    """Streams frames into an mp4 as they arrive, so an episode's images are never all held in memory."""
+
+    def __init__(self, path: Path, fps: float, height: int, width: int, codec: str, crf: int, gop: int):
+        import av
+
+        if height % 2 or width % 2:
+            raise ValueError(f"video frames must have even height and width for yuv420p, got {height}x{width}")
+        self.container = av.open(str(path), "w", format="mp4")
+        self.stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        # No B-frames: decode order == presentation order, which keeps concatenating files a plain remux.
+        self.stream.options = {"crf": str(crf), "g": str(gop), "bf": "0",
+                               **({"preset": "veryfast"} if codec == "libx264" else {})}
+        self.frames = 0
+
+    def add(self, image: np.ndarray) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = self.frames
+        self.frames += 1
+        self.container.mux(self.stream.encode(frame))
+
+    def close(self) -> None:
+        if self.container is not None:
+            try:
+                self.container.mux(self.stream.encode())
+            finally:
+                self.container.close()
+                self.container = None
+
+
+def _same_codec_setup(a: Path, b: Path) -> bool:
+    import av
+
+    with av.open(str(a)) as ca, av.open(str(b)) as cb:
+        sa, sb = ca.streams.video[0], cb.streams.video[0]
+        return (sa.codec_context.name, sa.width, sa.height, sa.codec_context.extradata) == (
+            sb.codec_context.name, sb.width, sb.height, sb.codec_context.extradata)
+
+
+def _concat_mp4(first: Path, first_seconds: float, second: Path, out: Path) -> None:
+    """Remux ``first`` (only its frames before ``first_seconds``) followed by ``second`` into ``out``."""
+    import av
+
+    with av.open(str(first)) as a, av.open(str(second)) as b, av.open(str(out), "w", format="mp4") as o:
+        s_out = o.add_stream_from_template(a.streams.video[0])
+        for src, offset in ((a, 0.0), (b, first_seconds)):
+            s_in = src.streams.video[0]
+            shift = round(offset / s_in.time_base)
+            for pkt in src.demux(s_in):
+                if pkt.dts is None:  # demuxer's end-of-stream marker
+                    continue
+                if src is a and pkt.pts * s_in.time_base >= first_seconds - 1e-6:
+                    continue  # frames of an episode that was never committed
+                pkt.pts += shift
+                pkt.dts += shift
+                pkt.stream = s_out
+                o.mux(pkt)
+
+
+class _VideoReader:
+    """Frames of one mp4 by timestamp; sequential reads decode forward without seeking."""
+
+    def __init__(self, path: Path):
+        import av
+        from av.video.reformatter import VideoReformatter
+
+        self.container = av.open(str(path))
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self._rgb = VideoReformatter()  # one converter per file: frame.to_ndarray(format=...) rebuilds it each call
+        self._frames = None
+        self._t = None
+        self._image = None
+
+    def frame_at(self, t: float, tol: float) -> np.ndarray:
+        if self._t is None or t < self._t - tol or t > self._t + 1.0:
+            self.container.seek(max(0, int(t / self.stream.time_base)), stream=self.stream, backward=True)
+            self._frames, self._t = self.container.decode(self.stream), None
+        while self._t is None or self._t < t - tol:
+            frame = next(self._frames, None)
+            if frame is None:
+                raise IndexError(f"no frame at {t:.3f}s in {self.container.name}")
+            self._t, self._image = float(frame.pts * self.stream.time_base), None
+            self._frame = frame
+        if abs(self._t - t) > tol:
+            raise IndexError(f"no frame within {tol:.4f}s of {t:.3f}s in {self.container.name} (nearest {self._t:.3f}s)")
+        if self._image is None:
+            self._image = self._rgb.reformat(self._frame, format="rgb24", interpolation="BILINEAR").to_ndarray()
+        return self._image
+
+    def close(self) -> None:
+        self.container.close()
+
+
+# ----------------------------------------------------------------------------------------------- writer
+
+
+class _Slot:
+    """The file a stream (data, or one camera) appends to, as of the last committed episode."""
+
+    def __init__(self, chunk: int = 0, file: int = 0):
+        self.chunk, self.file = chunk, file
+        self.frames = 0      # committed frames/rows in the file; 0: the next episode starts it
+        self.table = None    # data slot: the committed rows (rewritten with each new episode)
+
+
+class LeRobotDatasetWriter:
+    """Append episodes to a LeRobot v3.0 dataset at ``root`` (created, or reopened to append).
+
+    >>> w = LeRobotDatasetWriter(root, fps=50, profile=load_profile("bimanual"))
+    >>> w.add_frame({"observation.state": s, "action": a, "observation.images.cam_high": img, "subtask": "..."})
+    >>> w.save_episode(task="fold the towel", success=True)
+    >>> w.finalize()
+
+    Frames hold every non-default feature; ``next.success``, ``intervention`` (default False), ``task`` and
+    ``subtask`` (strings) are optional. Images are uint8 HWC or CHW (float in [0, 1] is scaled).
+    """
+
+    def __init__(self, root, fps: float | None = None, features: dict | None = None, *, profile=None,
+                 robot_type: str | None = None, video: bool = True, vcodec: str | None = None, crf: int = 23,
+                 gop: int = 10, chunks_size: int = 1000, data_files_size_in_mb: float = 100,
+                 video_files_size_in_mb: float = 500):
+        if not video:
+            raise NotImplementedError("only video (mp4) image storage is implemented")
+        self.root = Path(root)
+        self.crf, self.gop = crf, gop
+        info_path = self.root / "meta/info.json"
+        if info_path.exists():
+            self.info = json.loads(info_path.read_text())
+            if fps is not None and float(fps) != float(self.info["fps"]):
+                raise ValueError(f"{self.root} has fps {self.info['fps']}, asked for {fps}")
+            wanted = features if features is not None else (features_from_profile(profile) if profile else None)
+            for key, ft in (wanted or {}).items():
+                have = self.info["features"].get(key)
+                if have is None or list(have["shape"]) != list(ft["shape"]) or have["dtype"] != ft["dtype"]:
+                    raise ValueError(f"feature {key!r} {ft} does not match the dataset's {have}")
+        else:
+            if fps is None:
+                fps = profile.policy_rate_hz if profile is not None else None
+            if fps is None or (features is None and profile is None):
+                raise ValueError("a new dataset needs fps and features (or a profile)")
+            feats = {**(features if features is not None else features_from_profile(profile)),
+                     **ANNOTATION_FEATURES, **DEFAULT_FEATURES}
+            fps = int(fps) if float(fps).is_integer() else float(fps)
+            self.info = {
+                "codebase_version": CODEBASE_VERSION, "robot_type": robot_type or getattr(profile, "name", None),
+                "total_episodes": 0, "total_frames": 0, "total_tasks": 0, "chunks_size": chunks_size,
+                "data_files_size_in_mb": data_files_size_in_mb, "video_files_size_in_mb": video_files_size_in_mb,
+                "fps": fps, "splits": {}, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
+                "features": {k: {**ft, "shape": list(ft["shape"])} for k, ft in feats.items()},
+            }
+        self.fps = float(self.info["fps"])
+        self.features = {k: {**ft, "shape": tuple(ft["shape"])} for k, ft in self.info["features"].items()}
+        self.video_keys = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
+        self.codec = _pick_codec(vcodec)
+        for key in self.video_keys:
+            h, w, _ = self.features[key]["shape"]
+            self.info["features"][key]["info"] = {
+                "video.height": h, "video.width": w, "video.codec": {"libx264": "h264"}.get(self.codec, "av1"),
+                "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": self.info["fps"],
+                "video.channels": 3, "has_audio": False}
+
+        # Committed state, reloaded from disk when appending (new files are started, like LeRobot does).
+        self.episodes: list[dict] = _read_episode_rows(self.root)
+        self.tasks = _read_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index")
+        self.subtasks = _read_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index")
+        self._numeric = {k: [] for k, ft in self.features.items() if _is_numeric(ft)}
+        if self.episodes:
+            cols = _load_rows(self.root, self.info, self.episodes, list(self._numeric))
+            for k in self._numeric:
+                self._numeric[k].append(cols[k])
+        # A crash between writing tasks and committing the episode leaves trailing, unused entries: drop them.
+        for name, names in (("task", self.tasks), ("subtask", self.subtasks)):
+            col = self._numeric.get(f"{name}_index")
+            used = int(max(np.concatenate(col), default=-1)) + 1 if col else 0
+            if len(names) > used:
+                del names[used:]
+                _write_index_parquet(self.root / f"meta/{name}s.parquet", name, f"{name}_index", names)
+        self._slots = {"data": self._resume_slot("data")} | {k: self._resume_slot(f"videos/{k}") for k in self.video_keys}
+        self._write_meta()
+        self._new_buffer()
+
+    def _resume_slot(self, prefix: str) -> _Slot:
+        if not self.episodes:
+            return _Slot()
+        chunk, file = max((e[f"{prefix}/chunk_index"], e[f"{prefix}/file_index"]) for e in self.episodes)
+        return _Slot(*_next_file(chunk, file, self.info["chunks_size"]))  # never append to a file of another session
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(e["length"] for e in self.episodes)
+
+    # ------------------------------------------------------------------------------------------- frames
+
+    def _new_buffer(self) -> None:
+        self._buf = {k: [] for k in self._numeric if k not in DEFAULT_FEATURES}
+        self._buf_tasks: list[str | None] = []
+        self._buf_subtasks: list[str | None] = []
+        self._hist = {k: np.zeros((3, 256), np.int64) for k in self.video_keys}
+        self._encoders: dict[str, _VideoEncoder] = {}
+        self._tmp_videos = {k: self.root / f".episode_tmp/{k}.mp4" for k in self.video_keys}
+
+    def add_frame(self, frame: dict) -> None:
+        frame = dict(frame)
+        task, subtask = frame.pop("task", None), frame.pop("subtask", None)
+        expected = set(self._buf) | set(self.video_keys)
+        missing = expected - set(frame) - set(_ANNOTATION_DEFAULTS)
+        extra = set(frame) - expected
+        if missing or extra:
+            raise ValueError(f"frame features: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        values = {}
+        for key in self._buf:
+            ft = self.features[key]
+            value = np.asarray(frame.get(key, _ANNOTATION_DEFAULTS.get(key)), dtype=ft["dtype"])
+            if value.size != int(np.prod(ft["shape"])):
+                raise ValueError(f"{key}: expected shape {ft['shape']}, got {value.shape}")
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"{key}: non-finite values {value}")
+            values[key] = value.reshape(ft["shape"])
+        images = {key: self._image(key, frame[key]) for key in self.video_keys}
+        for key, value in values.items():  # all validated: now change state
+            self._buf[key].append(value)
+        self._buf_tasks.append(task)
+        self._buf_subtasks.append(subtask)
+        for key, image in images.items():
+            if key not in self._encoders:
+                self._tmp_videos[key].parent.mkdir(parents=True, exist_ok=True)
+                self._encoders[key] = _VideoEncoder(self._tmp_videos[key], self.fps, *image.shape[:2],
+                                                    self.codec, self.crf, self.gop)
+            self._encoders[key].add(image)
+            for c in range(3):
+                self._hist[key][c] += np.bincount(image[..., c].ravel(), minlength=256)
+
+    def _image(self, key: str, image) -> np.ndarray:
+        image = np.asarray(image)
+        h, w, c = self.features[key]["shape"]
+        if image.shape == (c, h, w):
+            image = image.transpose(1, 2, 0)
+        if image.shape != (h, w, c):
+            raise ValueError(f"{key}: expected an image of shape {(h, w, c)} or {(c, h, w)}, got {image.shape}")
+        if image.dtype != np.uint8:
+            image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+        return np.ascontiguousarray(image)
+
+    def clear_episode(self) -> None:
+        """Drop the frames added since the last save_episode."""
+        for enc in self._encoders.values():
+            try:
+                enc.close()
+            except Exception:  # noqa: BLE001 - a broken temp file is discarded anyway
+                pass
+        for path in self._tmp_videos.values():
+            path.unlink(missing_ok=True)
+        self._new_buffer()
+
+    # ------------------------------------------------------------------------------------------ episodes
+
+    def save_episode(self, task: str | None = None, success: bool | None = None) -> int:
+        """Commit the buffered frames as one episode and return its index.
+
+        ``task`` applies to frames that did not name one. ``success`` (if given) sets ``next.success`` on the
+        last frame and the episode's ``success`` column. An error before the episode table is written drops
+        the episode and leaves the dataset as it was; info.json/stats.json are derived and rewritten on the
+        next save or open."""
+        try:
+            return self._save_episode(task, success)
+        finally:
+            self.clear_episode()
+
+    def _save_episode(self, task, success) -> int:
+        n = len(self._buf_tasks)
+        if n == 0:
+            raise ValueError("save_episode: no frames were added")
+        frame_tasks = [t or task for t in self._buf_tasks]
+        if any(not t for t in frame_tasks):
+            raise ValueError("save_episode: every frame needs a task (pass task=...)")
+        ep = len(self.episodes)
+        start = self.num_frames
+        tasks, subtasks = list(self.tasks), list(self.subtasks)
+        for t in frame_tasks:
+            if t not in tasks:
+                tasks.append(t)
+        for s in self._buf_subtasks:
+            if s and s not in subtasks:
+                subtasks.append(s)
+        shape = lambda k: (n,) if self.features[k]["shape"] == (1,) else (n, *self.features[k]["shape"])  # noqa: E731
+        cols = {k: np.stack(v).reshape(shape(k)) for k, v in self._buf.items()}
+        if "subtask_index" in cols:
+            given = [subtasks.index(s) if s else None for s in self._buf_subtasks]
+            cols["subtask_index"] = np.array([g if g is not None else c for g, c in zip(given, cols["subtask_index"])])
+        if success is not None and "next.success" in cols:
+            cols["next.success"][-1] = bool(success)
+        cols.update(timestamp=(np.arange(n) / self.fps).astype(np.float32), frame_index=np.arange(n),
+                    episode_index=np.full(n, ep), index=start + np.arange(n),
+                    task_index=np.array([tasks.index(t) for t in frame_tasks]))
+        cols = {k: cols[k] for k in self._numeric}  # feature order
+        table = pa.table({k: _arrow_column(v, self.features[k]) for k, v in cols.items()})
+
+        row = {"episode_index": ep, "tasks": list(dict.fromkeys(frame_tasks)), "length": n,
+               "dataset_from_index": start, "dataset_to_index": start + n, "success": success}
+        self._pending = {}
+        row.update(self._commit_data(table))
+        for key in self.video_keys:
+            row.update(self._commit_video(key, n))
+        stats = {k: array_stats(v) for k, v in cols.items()}
+        stats.update({k: histogram_stats(h, n) for k, h in self._hist.items()})
+        for feat, st in stats.items():
+            for name, value in st.items():
+                row[f"stats/{feat}/{name}"] = np.asarray(value).tolist()
+        for key, hist in self._hist.items():
+            row[HIST_PREFIX + key] = hist.tolist()
+        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
+
+        if tasks != self.tasks:
+            _write_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index", tasks)
+        if subtasks != self.subtasks:
+            _write_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index", subtasks)
+        # The commit point: from here on readers see the episode.
+        _write_parquet(self.root / EPISODES_PATH.format(chunk_index=0, file_index=0), _rows_table(self.episodes + [row]))
+        self.episodes.append(row)
+        self.tasks, self.subtasks = tasks, subtasks
+        for k, v in cols.items():
+            self._numeric[k].append(v)
+        for key, (chunk, file, frames, rows) in self._pending.items():
+            slot = self._slots[key]
+            slot.chunk, slot.file, slot.frames, slot.table = chunk, file, frames, rows
+        self._write_meta()
+        return ep
+
+    def _place(self, slot: _Slot, full: bool) -> tuple[int, int, int]:
+        """(chunk, file, frames already in it) for the next episode of a stream."""
+        if slot.frames and full:
+            return (*_next_file(slot.chunk, slot.file, self.info["chunks_size"]), 0)
+        return slot.chunk, slot.file, slot.frames
+
+    def _commit_data(self, table: pa.Table) -> dict:
+        slot = self._slots["data"]
+        full = bool(slot.frames) and slot.table.nbytes + table.nbytes > self.info["data_files_size_in_mb"] * 2**20
+        chunk, file, before = self._place(slot, full)
+        rows = pa.concat_tables([slot.table, table]) if before else table
+        _write_parquet(self.root / DATA_PATH.format(chunk_index=chunk, file_index=file), rows)
+        self._pending["data"] = (chunk, file, rows.num_rows, rows)
+        return {"data/chunk_index": chunk, "data/file_index": file}
+
+    def _commit_video(self, key: str, n: int) -> dict:
+        slot = self._slots[key]
+        self._encoders[key].close()
+        tmp = self._tmp_videos[key]
+        path = lambda c, f: self.root / VIDEO_PATH.format(video_key=key, chunk_index=c, file_index=f)  # noqa: E731
+        old = path(slot.chunk, slot.file)
+        # Appending is a remux, which needs identical codec headers; otherwise start the next file.
+        full = bool(slot.frames) and (old.stat().st_size + tmp.stat().st_size > self.info["video_files_size_in_mb"]
+                                      * 2**20 or not _same_codec_setup(old, tmp))
+        chunk, file, before = self._place(slot, full)
+        new, offset = path(chunk, file), before / self.fps
+        if before:
+            _atomic(new, lambda p: _concat_mp4(new, offset, tmp, p))
+        else:
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, new)
+        self._pending[key] = (chunk, file, before + n, None)
+        return {f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
+                f"videos/{key}/from_timestamp": offset, f"videos/{key}/to_timestamp": offset + n / self.fps}
+
+    def _write_meta(self) -> None:
+        """info.json and stats.json, both derived from the committed episodes."""
+        self.info.update(total_episodes=len(self.episodes), total_frames=self.num_frames, total_tasks=len(self.tasks),
+                         splits={"train": f"0:{len(self.episodes)}"} if self.episodes else {})
+        _write_json(self.root / "meta/info.json", self.info)
+        if self.episodes:
+            stats = {k: array_stats(np.concatenate(v)) for k, v in self._numeric.items()}
+            for key in self.video_keys:
+                hist = sum(np.asarray(e[HIST_PREFIX + key], np.int64) for e in self.episodes)
+                stats[key] = histogram_stats(hist, self.num_frames)
+            _write_json(self.root / "meta/stats.json", _serialize(stats))
+
+    def finalize(self) -> None:
+        """Drop an unsaved episode and remove temporary files. Everything saved is already on disk."""
+        self.clear_episode()
+        tmp_dir = self.root / ".episode_tmp"
+        if tmp_dir.exists():
+            for p in tmp_dir.iterdir():
+                p.unlink()
+            tmp_dir.rmdir()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finalize()
+
+
+def _rows_table(rows: list[dict]) -> pa.Table:
+    keys = list(dict.fromkeys(k for r in rows for k in r))  # union: rows from older writers may lack columns
+    return pa.table({k: [r.get(k) for r in rows] for k in keys})
+
+
+def _arrow_column(values: np.ndarray, ft: dict) -> pa.Array:
+    typ = _ARROW[ft["dtype"]]
+    if tuple(ft["shape"]) == (1,):
+        return pa.array(values.reshape(-1), typ)
+    if len(ft["shape"]) != 1:
+        raise NotImplementedError(f"features of shape {ft['shape']} are not supported")
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1), typ), ft["shape"][0])
+
+
+# ----------------------------------------------------------------------------------------------- reader
+
+
+def _read_episode_rows(root: Path) -> list[dict]:
+    rows = []
+    for path in sorted((root / "meta/episodes").glob("*/*.parquet")):
+        rows += pq.read_table(path).to_pylist()
+    return sorted(rows, key=lambda r: r["episode_index"])
+
+
+def _load_rows(root: Path, info: dict, episodes: list[dict], keys: list[str]) -> dict[str, np.ndarray]:
+    """Numeric columns of the listed episodes, in episode order; rows of unlisted episodes are skipped."""
+    feats = info["features"]
+    by_file: dict[tuple, list[dict]] = {}
+    for e in episodes:
+        by_file.setdefault((e["data/chunk_index"], e["data/file_index"]), []).append(e)
+    parts: dict[int, dict] = {}
+    for (chunk, file), eps in by_file.items():
+        table = pq.read_table(root / info["data_path"].format(chunk_index=chunk, file_index=file),
+                              columns=[k for k in keys if k != "episode_index"] + ["episode_index"])
+        ep_col = _column(table, "episode_index", (1,))
+        for e in eps:
+            rows = np.flatnonzero(ep_col == e["episode_index"])
+            if len(rows) != e["length"]:
+                raise ValueError(f"episode {e['episode_index']}: {len(rows)} rows in data file, expected {e['length']}")
+            sub = table.take(rows)
+            parts[e["episode_index"]] = {k: _column(sub, k, tuple(feats[k]["shape"])) for k in keys}
+    order = [e["episode_index"] for e in episodes]
+    return {k: np.concatenate([parts[i][k] for i in order]) for k in keys}
+
+
+class LeRobotDataset:
+    """A LeRobot v3.0 dataset on disk, frame by frame.
+
+    ``ds[i]`` is a dict of numpy values: vectors with their feature shape, scalars as numpy scalars, images as
+    uint8 (H, W, 3) decoded from the mp4 at the frame's timestamp, plus ``task`` and ``subtask`` strings
+    (``""`` when none). With ``action_horizon=H``, ``action`` is the (H, action_dim) chunk starting at the
+    frame and ``action_is_pad`` marks the steps past the episode end (filled with its last action)."""
+
+    def __init__(self, root, action_horizon: int | None = None, decode_images: bool = True):
+        self.root = Path(root)
+        self.info = json.loads((self.root / "meta/info.json").read_text())
+        self.fps = float(self.info["fps"])
+        self.features = {k: {**ft, "shape": tuple(ft["shape"])} for k, ft in self.info["features"].items()}
+        self.video_keys = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
+        self.episodes = _read_episode_rows(self.root)
+        self.tasks = _read_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index")
+        self.subtasks = _read_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index")
+        stats_path = self.root / "meta/stats.json"
+        self.stats = {k: {s: np.asarray(v) for s, v in d.items()}
+                      for k, d in json.loads(stats_path.read_text()).items()} if stats_path.exists() else {}
+        self.action_horizon = action_horizon
+        self.decode_images = decode_images
+        keys = [k for k, ft in self.features.items() if _is_numeric(ft)]
+        self.columns = _load_rows(self.root, self.info, self.episodes, keys) if self.episodes else {}
+        self._row_episode = np.repeat(np.arange(len(self.episodes)), [e["length"] for e in self.episodes])
+        self._starts = np.cumsum([0] + [e["length"] for e in self.episodes])
+        self._videos: dict[Path, _VideoReader] = {}
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episodes)
+
+    def episode_range(self, episode: int) -> range:
+        """Frame positions (``ds[i]``) of an episode."""
+        return range(int(self._starts[episode]), int(self._starts[episode + 1]))
+
+    def action_chunk(self, i: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """(actions (horizon, dim), is_pad (horizon,)): the actions from frame i on, padded with the episode's last."""
+        end = self._starts[self._row_episode[i] + 1]
+        idx = np.arange(i, i + horizon)
+        return self.columns["action"][np.minimum(idx, end - 1)], idx >= end
+
+    def __getitem__(self, i: int) -> dict:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i = int(i) % len(self)
+        item = {k: v[i] for k, v in self.columns.items()}
+        item["task"] = self.tasks[int(item["task_index"])]
+        sub = int(item.get("subtask_index", -1))
+        item["subtask"] = self.subtasks[sub] if 0 <= sub < len(self.subtasks) else ""
+        if self.action_horizon:
+            item["action"], item["action_is_pad"] = self.action_chunk(i, self.action_horizon)
+        if self.decode_images:
+            ep = self.episodes[self._row_episode[i]]
+            for key in self.video_keys:
+                path = self.root / self.info["video_path"].format(
+                    video_key=key, chunk_index=ep[f"videos/{key}/chunk_index"], file_index=ep[f"videos/{key}/file_index"])
+                if path not in self._videos:
+                    self._videos[path] = _VideoReader(path)
+                t = ep[f"videos/{key}/from_timestamp"] + float(item["timestamp"])
+                item[key] = self._videos[path].frame_at(t, tol=0.4 / self.fps)
+        return item
+
+    def close(self) -> None:
+        for v in self._videos.values():
+            v.close()
+        self._videos.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
