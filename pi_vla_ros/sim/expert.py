@@ -59,13 +59,14 @@ class ScriptedExpert:
 
     Tunables (profile ``sim.expert``): ``grasp_z`` TCP height above the cube centre when closing,
     ``approach`` / ``lift`` heights above the cube, ``release_z`` TCP height above the table at release,
-    ``speed`` peak TCP speed (m/s), ``gripper_time`` (s) to open or close (keeps the URDF gripper velocity).
+    ``speed`` / ``accel`` peak TCP speed (m/s) and acceleration (m/s^2), ``gripper_time`` (s) to open or
+    close (slow enough for the URDF gripper velocity), ``settle`` (s) to wait after it.
     """
 
     def __init__(self, sim: Simulator):
         self.sim = sim
         self.cfg = {"grasp_z": 0.012, "approach": 0.1, "lift": 0.12, "release_z": 0.1, "speed": 0.4,
-                    "gripper_time": 0.8, "settle": 0.2, **sim.profile.sim.get("expert", {})}
+                    "accel": 1.0, "gripper_time": 0.8, "settle": 0.2, **sim.profile.sim.get("expert", {})}
         self.rate = sim.profile.policy_rate_hz
         self.ik = mujoco.MjData(sim.model)
         self.reset()
@@ -125,7 +126,10 @@ class ScriptedExpert:
         self.t0 = sim.time
 
     def _move(self, a, b, quat, grip, min_t: float = 0.6) -> Segment:
-        return Segment(max(min_t, 1.875 * np.linalg.norm(np.subtract(b, a)) / self.cfg["speed"]), np.array(b), quat, grip)
+        # A minimum-jerk move of length L over T peaks at 1.875 L/T (speed) and 5.77 L/T^2 (acceleration).
+        length = float(np.linalg.norm(np.subtract(b, a)))
+        t = max(min_t, 1.875 * length / self.cfg["speed"], math.sqrt(5.77 * length / self.cfg["accel"]))
+        return Segment(t, np.array(b), quat, grip)
 
     # ---- acting --------------------------------------------------------------------------------------
     def act(self) -> np.ndarray:
@@ -177,8 +181,10 @@ class ScriptedExpert:
         err, pose = self._goal_error(), self.sim.base_pose()
         lim = self.sim.profile.base_limits
         # Decelerate so as to stop at the goal: v <= sqrt(2 a d), with a margin for the 20 ms ticks.
-        v = math.copysign(min(0.8 * lim.get("linear_x", 0.5), math.sqrt(1.2 * lim.get("linear_x_accel", 1.0) * abs(err)),
-                              3.0 * abs(err) + 0.01), err)
+        accel = lim.get("linear_x_accel", 1.0)
+        v = math.copysign(min(0.8 * lim.get("linear_x", 0.5), math.sqrt(1.2 * accel * abs(err)), 3.0 * abs(err) + 0.01), err)
+        v_prev = self.action[-2]  # ramp the command too, so the demos respect the base's acceleration limit
+        v = min(max(v, v_prev - accel / self.rate), v_prev + accel / self.rate)
         return np.array([v, -2.0 * math.remainder(pose[2], 2 * math.pi)])
 
     def _ik(self, pos: np.ndarray, quat: np.ndarray, q_init: np.ndarray, iters: int = 25) -> np.ndarray:

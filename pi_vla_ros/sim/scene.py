@@ -78,6 +78,7 @@ class Scene:
     wheel_radius: float = 0.0
     wheel_separation: float = 0.0
     welds: dict[tuple[str, str], int] = field(default_factory=dict)  # (gripper joint, object) -> eq id
+    urdf_joints: tuple[str, ...] = ()    # every joint the URDF defines (incl. mimic fingers, wheels)
 
 
 def _table(spec: mujoco.MjSpec, cfg: dict) -> None:
@@ -121,6 +122,7 @@ def build_scene(profile: RobotProfile, task: PickPlaceTask) -> Scene:
     spec.visual.global_.offwidth = max([640] + [c.width for c in profile.cameras])
     spec.visual.global_.offheight = max([480] + [c.height for c in profile.cameras])
 
+    urdf_joints = tuple(j.name for j in spec.joints)
     robot_bodies = [b for b in spec.bodies if b.name != "world"]
     for body in robot_bodies:
         body.gravcomp = 1.0
@@ -174,6 +176,7 @@ def build_scene(profile: RobotProfile, task: PickPlaceTask) -> Scene:
         arms=[],
         cameras={c.name: model.camera(c.name).id for c in profile.cameras},
         welds={k: model.equality(e.name).id for k, e in welds.items()},
+        urdf_joints=urdf_joints,
     )
     for arm in arms_cfg:
         ids = [model.joint(n).id for n in arm["joints"]]

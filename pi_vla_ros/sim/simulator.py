@@ -53,6 +53,7 @@ class Simulator:
         self._mimic = [(self.model.jnt_qposadr[self.model.eq_obj1id[e]], self.model.jnt_qposadr[self.model.eq_obj2id[e]],
                         self.model.eq_data[e, :2].copy())
                        for e in range(self.model.neq) if self.model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT]
+        self._urdf_joints = [(n, self.model.jnt_qposadr[self.model.joint(n).id]) for n in self.scene.urdf_joints]
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._rng = np.random.default_rng(seed)
         self.seed = seed
@@ -87,6 +88,10 @@ class Simulator:
         self.instruction = self.task.reset(self._rng, target_object)
         if self.scene.base_qadr is not None:
             d.qpos[self.scene.base_qadr] = self.task.base_start or (0.0, 0.0, 0.0)
+            # Base pose and wheel angles integrated by _drive_base (x, y, yaw, left, right).
+            self._odom = [*d.qpos[self.scene.base_qadr], *d.qpos[self.scene.wheel_qadr]]
+            self._odom_qadr = [*self.scene.base_qadr, *self.scene.wheel_qadr]
+            self._odom_dadr = [*self.scene.base_dadr, *self.scene.wheel_dadr]
         self.base_vel[:] = 0.0
         d.ctrl[self.scene.actuators] = self.home
         for group, _, idx in self._groups:
@@ -122,25 +127,21 @@ class Simulator:
             self._twist.command(a[n], a[n + 1], self.time)
 
     def _drive_base(self, v_cmd: float, w_cmd: float) -> None:
-        """Kinematic differential drive: the twist, limited in speed and acceleration, is integrated.
-        Plain floats: this runs every physics step."""
+        """Kinematic differential drive: the twist, limited in speed and acceleration, is integrated here
+        and written as the base joints' position (at the start of the step) and velocity, so that mj_step
+        moves them exactly as commanded whatever the arms push. Plain floats: this runs every step."""
         s, d, dt = self.scene, self.data, self.physics_dt
         v_max, w_max, a_v, a_w = self._base_lim
         v0, w0 = self.base_vel
         v = v0 + min(max(min(max(v_cmd, -v_max), v_max) - v0, -a_v * dt), a_v * dt)
         w = w0 + min(max(min(max(w_cmd, -w_max), w_max) - w0, -a_w * dt), a_w * dt)
         self.base_vel[:] = v, w
-        qa, da = s.base_qadr, s.base_dadr
-        yaw = d.qpos[qa[2]]
-        vx, vy = v * math.cos(yaw), v * math.sin(yaw)
-        d.qpos[qa[0]] += vx * dt
-        d.qpos[qa[1]] += vy * dt
-        d.qpos[qa[2]] = yaw + w * dt
-        d.qvel[da[0]], d.qvel[da[1]], d.qvel[da[2]] = vx, vy, w
+        x, y, yaw, left, right = self._odom
         half = w * s.wheel_separation / 2
-        for qadr, dadr, speed in zip(s.wheel_qadr, s.wheel_dadr, (v - half, v + half)):
-            d.qpos[qadr] += speed / s.wheel_radius * dt
-            d.qvel[dadr] = speed / s.wheel_radius
+        vel = (v * math.cos(yaw), v * math.sin(yaw), w, (v - half) / s.wheel_radius, (v + half) / s.wheel_radius)
+        for qadr, dadr, q, qd in zip(self._odom_qadr, self._odom_dadr, self._odom, vel):
+            d.qpos[qadr], d.qvel[dadr] = q, qd
+        self._odom = [q + qd * dt for q, qd in zip(self._odom, vel)]
 
     # ---- state ---------------------------------------------------------------------------------------
     def joint_positions(self) -> np.ndarray:
@@ -157,6 +158,10 @@ class Simulator:
         """name -> (position, velocity, effort), profile joints only."""
         return {j: (float(p), float(v), float(e)) for j, p, v, e in
                 zip(self.profile.joints, self.joint_positions(), self.joint_velocities(), self.joint_efforts())}
+
+    def urdf_joint_positions(self) -> dict[str, float]:
+        """Every 1-DoF URDF joint, incl. mimic fingers and wheels (for robot_state_publisher / RViz)."""
+        return {name: float(self.data.qpos[adr]) for name, adr in self._urdf_joints}
 
     def base_pose(self) -> np.ndarray | None:
         """(x, y, yaw) of a mobile base in the world (odometry is exact in simulation), else None."""

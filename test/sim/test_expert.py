@@ -1,0 +1,39 @@
+"""The scripted expert solves every profile's task (the demos for learning come from it)."""
+
+import numpy as np
+import pytest
+
+from pi_vla_ros.sim.expert import run_episode
+
+SEEDS = range(20)
+
+
+def test_expert_success_rate(sim_for, profile_name):
+    sim = sim_for(profile_name)
+    results = [run_episode(sim, seed, target_object=("red_cube", "blue_cube")[seed % 2]) for seed in SEEDS]
+    successes = sum(r["success"] and not r["wrong_object_moved"] for r in results)
+    assert successes >= 0.95 * len(results), [r for r in results if not r["success"]]
+    assert all(r["time_s"] <= sim.task.time_limit_s for r in results)
+    if len(sim.scene.arms) == 2:  # the language decides the arm: red is on the left, blue on the right
+        assert all(r["arm"] == ("left" if r["target_object"] == "red_cube" else "right") for r in results)
+
+
+def test_expert_actions_respect_the_profile_limits(sim_for, profile_name):
+    """Demos the executor's safety filter would not have to alter: URDF velocity, YAML acceleration."""
+    sim = sim_for(profile_name)
+    p = sim.profile
+    actions = []
+    result = run_episode(sim, 1, stop_on_success=False, on_tick=lambda s, a: actions.append(a))
+    assert result["success"]
+    a = np.array(actions)
+    rate = p.policy_rate_hz
+    joints = a[:, : p.state_dim]
+    assert np.all(joints >= p.lower()) and np.all(joints <= p.upper())
+    speed = np.abs(np.diff(joints, axis=0)).max(0) * rate
+    assert np.all(speed <= p.velocity()), speed / p.velocity()
+    accel = np.abs(np.diff(joints, 2, axis=0)).max(0) * rate ** 2
+    assert np.all(accel <= p.acceleration()), accel / p.acceleration()
+    if p.base_dims:
+        base = a[:, p.state_dim:]
+        assert np.abs(base[:, 0]).max() <= p.base_limits["linear_x"]
+        assert np.abs(np.diff(base[:, 0])).max() * rate <= p.base_limits["linear_x_accel"] + 1e-9
