@@ -25,6 +25,9 @@ class GraphRunner:
         (e.g. ``{"pi_vla_policy": {"policy": obj}}`` to hand an in-memory policy to the node)."""
         self.realtime = realtime
         self._virtual = None
+        self._spin_thread: threading.Thread | None = None
+        self.nodes: dict = {}
+        self.executor = None
         if realtime:
             sys.setswitchinterval(0.001)  # hand the GIL over quickly: the 50 Hz loop must not wait 5 ms
         else:
@@ -38,7 +41,6 @@ class GraphRunner:
         overrides = overrides or {}
         instances = instances or {}
         self.specs = graph(robot, sim=True, **launch_args)
-        self.nodes: dict = {}
         try:
             for spec in self.specs:
                 params = spec.parameters()
@@ -59,7 +61,6 @@ class GraphRunner:
             self.executor.add_node(node)
         self.sim = self.nodes["pi_vla_sim"]
         self._wall_start = time.perf_counter()
-        self._spin_thread: threading.Thread | None = None
 
     def node(self, executable: str):
         return self.nodes[executable]
@@ -85,7 +86,7 @@ class GraphRunner:
         return build_report(self.nodes, wall_s=time.perf_counter() - self._wall_start)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
+        if self.executor is not None:
             self.executor.shutdown()
         if self._spin_thread is not None:
             self._spin_thread.join(timeout=5)

@@ -1,9 +1,11 @@
 """When the policy node asks for the next action chunk.
 
-A chunk of H actions spaced ``dt`` apart starts at its observation stamp. We want to execute
-``execute_steps`` (N) of them and have the next chunk ready exactly then, so inference starts
-``d`` steps earlier, where d is the inference delay in steps estimated like RTC does (FACTS §8):
-the max over the last few measured latencies, rounded up, plus a safety margin.
+A chunk of H actions spaced ``dt`` apart starts at its observation stamp and takes over from the
+previous one when it arrives. We want each chunk to drive the robot for ``execute_steps`` (N)
+actions, so the next inference starts ``d`` steps before the N-th action after the arrival, where d
+is the inference delay in steps estimated like RTC does (FACTS §8): the max over the last few
+measured latencies, rounded up, plus a safety margin. The chunk must still cover the handover:
+observation age + latency + N steps must stay below H (the executor holds otherwise, and says so).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class ChunkScheduler:
     def __init__(self, config: ChunkingConfig):
         self.config = config
         self._latencies: deque[float] = deque(maxlen=config.latency_window)
-        self.current_stamp: float | None = None   # stamp of the chunk being executed
+        self.current_arrival: float | None = None   # when the chunk being executed took over
         self.chunks = 0
 
     def delay_steps(self) -> int:
@@ -45,12 +47,12 @@ class ChunkScheduler:
     def should_request(self, now: float, in_flight: bool) -> bool:
         if in_flight:
             return False
-        if self.current_stamp is None:
+        if self.current_arrival is None:
             return True
-        steps_done = (now - self.current_stamp) / self.config.dt
+        steps_done = (now - self.current_arrival) / self.config.dt
         return steps_done >= self.config.execute_steps - self.lead_steps() - 1e-6
 
-    def on_chunk(self, stamp: float, latency_s: float) -> None:
-        self.current_stamp = stamp
+    def on_chunk(self, arrival: float, latency_s: float) -> None:
+        self.current_arrival = arrival
         self._latencies.append(latency_s)
         self.chunks += 1

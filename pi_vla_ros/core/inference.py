@@ -95,3 +95,134 @@ class SimulatedLatencyRunner:
 
     def shutdown(self) -> None:
         pass
+
+
+def dummy_observation(profile, prompt: str = "warm up") -> Observation:
+    """A valid all-zero observation for a profile: warms up a policy before the loop starts."""
+    import numpy as np
+
+    images = {c.name: np.zeros((c.height, c.width, 3), np.uint8) for c in profile.cameras}
+    return Observation(images=images, state=np.zeros(profile.state_dim, np.float32), prompt=prompt, stamp=0.0)
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Everything a policy server process needs to build the policy itself (picklable)."""
+
+    name: str
+    profile: str
+    checkpoint: str | None
+    allow_untrained: bool
+    device: str = "cpu"
+    seed: int = 0
+    torch_threads: int = 1
+    warmup: bool = True
+
+    def build(self):
+        import torch
+
+        from pi_vla_ros.policies.factory import make_policy
+        from pi_vla_ros.profiles import load_profile
+
+        torch.set_num_threads(max(1, self.torch_threads))
+        profile = load_profile(self.profile)
+        policy = make_policy(self.name, profile, self.checkpoint, allow_untrained=self.allow_untrained,
+                             device=self.device, seed=self.seed)
+        if self.warmup:
+            policy.infer(dummy_observation(profile))
+            policy.reset()
+        return policy
+
+
+def _serve(conn, spec: PolicySpec) -> None:
+    """Policy server loop in the child process: one request at a time over a local pipe."""
+    try:
+        policy = spec.build()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", policy.metadata, bool(getattr(policy, "untrained", False))))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request[0] == "stop":
+            return
+        chunk, error, compute = _timed_infer(policy, request[1])
+        conn.send((chunk, None if error is None else f"{type(error).__name__}: {error}", compute))
+
+
+class ProcessRunner:
+    """Inference in a child process (a local policy server).
+
+    In one Python process the GIL is shared: a small model's many short torch calls then delay the
+    50 Hz loop by several milliseconds. A separate process shares nothing; requests and chunks cross a
+    local pipe (a few hundred KB per request). ``metadata`` and ``untrained`` mirror the policy's.
+    """
+
+    def __init__(self, spec: PolicySpec, on_done: Callable[[], None] | None = None, start_timeout_s: float = 300.0):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")   # no fork: torch and GL state do not survive it
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, spec), daemon=True, name="pi_vla_policy_server")
+        self._proc.start()
+        child.close()
+        if not self._conn.poll(start_timeout_s):
+            self._proc.terminate()
+            raise TimeoutError(f"policy server did not start within {start_timeout_s} s")
+        try:
+            hello = self._conn.recv()
+        except EOFError:
+            hello = ("error", f"the process exited with code {self._proc.exitcode}")
+        if hello[0] != "ready":
+            self._proc.join(timeout=5)
+            raise RuntimeError(f"policy server failed to start: {hello[1]}")
+        _, self.metadata, self.untrained = hello
+        self.policy = self
+        self._on_done = on_done
+        self._lock = threading.Lock()
+        self._requested_at: float | None = None
+        self._reply = None
+        threading.Thread(target=self._receive, daemon=True, name="pi_vla_policy_client").start()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                reply = self._conn.recv()      # blocks in C, without the GIL
+            except (EOFError, OSError):
+                return
+            with self._lock:
+                self._reply = reply
+            if self._on_done is not None:
+                self._on_done()
+
+    @property
+    def in_flight(self) -> bool:
+        return self._requested_at is not None
+
+    def submit(self, obs: Observation, now: float) -> None:
+        with self._lock:
+            assert self._requested_at is None, "one inference at a time"
+            self._requested_at = now
+        self._conn.send(("infer", obs))
+
+    def poll(self, now: float) -> InferenceResult | None:
+        with self._lock:
+            if self._reply is None:
+                return None
+            (chunk, error, compute), requested_at = self._reply, self._requested_at
+            self._reply, self._requested_at = None, None
+        err = None if error is None else RuntimeError(error)
+        return InferenceResult(chunk, err, max(compute, now - requested_at), compute, requested_at)
+
+    def shutdown(self) -> None:
+        try:
+            self._conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._conn.close()

@@ -14,7 +14,8 @@ import numpy as np
 
 from pi_vla_ros.core.chunking import ChunkingConfig, ChunkScheduler
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.core.inference import SimulatedLatencyRunner, ThreadedRunner
+from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner,
+                                       dummy_observation)
 from pi_vla_ros.core.observation import ObservationCore
 from pi_vla_ros.nodes.common import (LATCHED_QOS, Rejections, declare, now_sec, run_node, to_duration, to_sec,
                                      to_stamp)
@@ -33,9 +34,11 @@ class PolicyNode(Node):
         device="cpu",
         execute_steps=25,              # N of H actions executed before the next chunk takes over
         margin_steps=2,
-        inference_mode="thread",       # "thread" (real time) or "simulated" (deterministic sim-time tests)
+        inference_mode="process",      # "process" (policy server child: no shared GIL), "thread", or
+                                       # "simulated" (deterministic tests on simulated time)
         simulated_latency_s=0.1,
         torch_threads=1,               # leave the other cores to the control loop and the cameras
+        warmup=True,                   # one inference on a blank observation before the loop starts
         tick_rate_hz=50.0,
         observation_prefix="/pi_vla/observation",
         language_topic="/pi_vla/language",
@@ -49,7 +52,10 @@ class PolicyNode(Node):
         super().__init__("pi_vla_policy", **kwargs)
         self.p = declare(self, **self.PARAMETERS)
         self.profile = load_profile(self.p.profile)
-        self.policy = policy if policy is not None else self._make_policy()
+        self.runner = self._make_runner(policy)
+        self.policy = self.runner.policy
+        if getattr(self.policy, "untrained", False):
+            self.get_logger().warning(f"policy {self.p.policy!r} has UNTRAINED random weights: plumbing only")
         meta = self.policy.metadata
         if meta.action_dim != self.profile.action_dim:
             raise ValueError(f"policy {meta.name} outputs {meta.action_dim} dims, profile {self.profile.name} "
@@ -67,14 +73,6 @@ class PolicyNode(Node):
         self._blocked_reason: str | None = None
         self._submitted_prompt = ""
 
-        if self.p.inference_mode == "simulated":
-            self.runner = SimulatedLatencyRunner(self.policy, self.p.simulated_latency_s)
-        elif self.p.inference_mode == "thread":
-            wake = self.create_guard_condition(self._tick)
-            self.runner = ThreadedRunner(self.policy, on_done=wake.trigger)
-        else:
-            raise ValueError(f"inference_mode must be 'thread' or 'simulated', got {self.p.inference_mode!r}")
-
         prefix = self.p.observation_prefix.rstrip("/")
         self.create_subscription(msgs.JointState, f"{prefix}/joint_states", self._on_state, 10)
         for cam in self.profile.cameras:
@@ -86,17 +84,25 @@ class PolicyNode(Node):
         self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
         self.create_timer(1.0 / self.p.tick_rate_hz, self._tick)
 
-    def _make_policy(self):
-        import torch
-
-        from pi_vla_ros.policies.factory import make_policy
-
-        torch.set_num_threads(max(1, int(self.p.torch_threads)))
-        policy = make_policy(self.p.policy, self.profile, self.p.checkpoint or None,
-                             allow_untrained=self.p.allow_untrained, device=self.p.device, seed=self.p.seed)
-        if getattr(policy, "untrained", False):
-            self.get_logger().warning(f"policy {self.p.policy!r} has UNTRAINED random weights: plumbing only")
-        return policy
+    def _make_runner(self, policy):
+        spec = PolicySpec(self.p.policy, self.p.profile, self.p.checkpoint or None, self.p.allow_untrained,
+                          self.p.device, self.p.seed, int(self.p.torch_threads), self.p.warmup)
+        mode = self.p.inference_mode
+        if mode == "process":
+            if policy is not None:
+                raise ValueError("an in-memory policy cannot run in a policy server process: use inference_mode "
+                                 "'thread' or 'simulated'")
+            return ProcessRunner(spec, on_done=self.create_guard_condition(self._tick).trigger)
+        if mode not in ("thread", "simulated"):
+            raise ValueError(f"inference_mode must be 'process', 'thread' or 'simulated', got {mode!r}")
+        if policy is None:
+            policy = spec.build()
+        elif self.p.warmup:
+            policy.infer(dummy_observation(self.profile))
+            policy.reset()
+        if mode == "simulated":
+            return SimulatedLatencyRunner(policy, self.p.simulated_latency_s)
+        return ThreadedRunner(policy, on_done=self.create_guard_condition(self._tick).trigger)
 
     # -- inputs ---------------------------------------------------------------------------------
     def _on_state(self, msg) -> None:
@@ -159,7 +165,7 @@ class PolicyNode(Node):
         msg.points = [msgs.JointTrajectoryPoint(positions=row.tolist(), time_from_start=to_duration(i * chunk.dt))
                       for i, row in enumerate(actions)]
         self.chunk_pub.publish(msg)
-        self.scheduler.on_chunk(chunk.stamp, result.latency_s)
+        self.scheduler.on_chunk(now, result.latency_s)
         self.latencies.append(result.latency_s)
         self.compute_times.append(result.compute_s)
         info = {"stamp": chunk.stamp, "prompt": self._submitted_prompt, "requested_at": result.requested_at, "latency_s": result.latency_s,

@@ -79,7 +79,10 @@ class SimNode(Node):
             self._render_data = mujoco.MjData(self.sim.model)
             self._render_jobs = queue.Queue(maxsize=2)
             self._frames_ready = self.create_guard_condition(self._publish_frames)
-            threading.Thread(target=self._render_worker, daemon=True).start()
+            started = threading.Event()
+            threading.Thread(target=self._render_worker, args=(started,), daemon=True).start()
+            if not started.wait(timeout=60):   # GL context creation is slow: not inside the loop
+                raise RuntimeError("camera renderer did not start")
         period = self.p.step_period_s / self.p.real_time_factor
         self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
@@ -121,18 +124,20 @@ class SimNode(Node):
                                                    height=h, width=w, encoding="rgb8", is_bigendian=0,
                                                    step=w * 3, data=rgb.tobytes()))
 
-    def _render_worker(self) -> None:
+    def _render_worker(self, started: threading.Event) -> None:
         m, d = self.sim.model, self._render_data
-        renderer = {}
+        renderers = {}
+        for cam in self.profile.cameras:    # the GL context belongs to this thread
+            if (cam.width, cam.height) not in renderers:
+                renderers[(cam.width, cam.height)] = mujoco.Renderer(m, height=cam.height, width=cam.width)
+        started.set()
         while True:
             t, cams, qpos, mocap_pos, mocap_quat = self._render_jobs.get()
             d.qpos[:], d.mocap_pos[:], d.mocap_quat[:] = qpos, mocap_pos, mocap_quat
             mujoco.mj_forward(m, d)
             for name in cams:
                 cam = self.profile.camera(name)
-                if (cam.width, cam.height) not in renderer:
-                    renderer[(cam.width, cam.height)] = mujoco.Renderer(m, height=cam.height, width=cam.width)
-                r = renderer[(cam.width, cam.height)]
+                r = renderers[(cam.width, cam.height)]
                 r.update_scene(d, camera=self.sim.scene.cameras[name])
                 self._frames.put((name, t, r.render().copy()))
             self._frames_ready.trigger()

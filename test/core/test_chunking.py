@@ -12,7 +12,7 @@ def test_first_request_is_immediate_and_never_while_in_flight():
 def test_request_leads_by_estimated_delay():
     cfg = ChunkingConfig(horizon=50, execute_steps=25, dt=0.02, margin_steps=2)
     s = ChunkScheduler(cfg)
-    s.on_chunk(stamp=1.0, latency_s=0.1)             # 5 steps of delay + 2 margin -> start at step 18
+    s.on_chunk(arrival=1.0, latency_s=0.1)           # 5 steps of delay + 2 margin -> start at step 18
     assert s.lead_steps() == 7
     assert not s.should_request(1.0 + 17 * 0.02, in_flight=False)
     assert s.should_request(1.0 + 18 * 0.02, in_flight=False)

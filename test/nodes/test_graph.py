@@ -18,7 +18,7 @@ def test_profile_graph_runs_closed_loop(make_graph, robot):
     report = run.report()
     ex = report["executor"]
     assert report["sim_s"] >= 4.98
-    assert report["policy"]["chunks"] >= 8                    # ~every 0.5 s (0.8 s for ur5e)
+    assert report["policy"]["chunks"] >= 6                    # one per 0.5 s (0.8 s for ur5e) after the first
     assert ex["starvation_ticks"] == 0 and ex["watchdog_trips"] == 0
     assert report["rejected_total"] == 0, report["rejected_inputs"]
     # every controller interface got commands, and every message survives CDR with its real ROS 2 type
