@@ -38,15 +38,17 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"corrupt safetensors file {path}: {exc}") from exc
 
 
-def load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], expected: list[str], source: str) -> None:
+def load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], expected: list[str], source: str,
+                names: dict[str, str] | None = None) -> None:
     """Copy `tensors` into `module`; the keys must be exactly `expected` with the module's shapes.
 
-    All problems are collected and reported in one CheckpointError naming every offending tensor.
+    All problems are collected and reported in one CheckpointError naming every offending tensor
+    (by `names[key]` where given: the checkpoint's own name for a model key it was renamed from).
     """
-    own = module.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    misshaped = sorted(f"{k}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+    own, name = module.state_dict(), (names or {}).get
+    missing = sorted(name(k, k) for k in set(expected) - set(tensors))
+    unexpected = sorted(name(k, k) for k in set(tensors) - set(expected))
+    misshaped = sorted(f"{name(k, k)}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
                        for k in set(expected) & set(tensors) if tensors[k].shape != own[k].shape)
     if missing or unexpected or misshaped:
         groups = (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
