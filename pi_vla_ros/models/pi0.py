@@ -1,0 +1,292 @@
+"""π0 and π0.5 (FACTS.md §2-3): PaliGemma + a Gemma action expert as a mixture of transformers.
+
+Built from stock HF transformers modules (PaliGemmaForConditionalGeneration for SigLIP + projector + Gemma,
+GemmaDecoderLayer for the expert); only the joint forward is ours. Per layer every expert computes Q/K/V with
+its own weights, the sequences are concatenated, one attention runs over all of them under the block-causal
+"ar mask", and each expert's slice goes through its own o_proj and MLP.
+
+    prefix = [SigLIP(image) for each camera | embed(tokens) * sqrt(width)]          ar = 0 ...
+    suffix (π0)   = [state_proj(state) | mlp(action_in_proj(x_t), time_emb(t))]      ar = 1, 1, 0 ...
+    suffix (π0.5) = [action_in_proj(x_t)], time conditions every expert norm (adaRMS) ar = 1, 0 ...
+    v_t = action_out_proj(expert output of the action tokens)
+
+Module names mirror openpi's PI0Pytorch so state-dict keys map 1:1 onto its checkpoints (policies/pi0/weights.py).
+Sampling runs the prefix once, keeps its per-layer keys/values, and then runs only the expert per Euler step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from transformers import GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration, SiglipVisionConfig
+from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm, apply_rotary_pos_emb
+
+from . import flow_matching as fm
+
+
+@dataclass(frozen=True)
+class GemmaVariant:
+    width: int
+    depth: int
+    mlp_dim: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+
+
+@dataclass(frozen=True)
+class SiglipVariant:
+    width: int
+    depth: int
+    mlp_dim: int
+    num_heads: int
+    patch_size: int
+
+
+GEMMA_VARIANTS = {
+    "gemma_2b": GemmaVariant(width=2048, depth=18, mlp_dim=16384, num_heads=8, num_kv_heads=1, head_dim=256),
+    "gemma_300m": GemmaVariant(width=1024, depth=18, mlp_dim=4096, num_heads=8, num_kv_heads=1, head_dim=256),
+    # Tests / CPU plumbing: same structure (8 heads, 1 KV head, shared depth), a few ten thousand parameters.
+    "gemma_tiny": GemmaVariant(width=32, depth=2, mlp_dim=64, num_heads=8, num_kv_heads=1, head_dim=8),
+    "gemma_expert_tiny": GemmaVariant(width=16, depth=2, mlp_dim=32, num_heads=8, num_kv_heads=1, head_dim=8),
+}
+SIGLIP_VARIANTS = {
+    "so400m/14": SiglipVariant(width=1152, depth=27, mlp_dim=4304, num_heads=16, patch_size=14),
+    "siglip_tiny": SiglipVariant(width=16, depth=2, mlp_dim=32, num_heads=2, patch_size=4),
+}
+
+
+@dataclass(frozen=True)
+class Pi0ModelConfig:
+    pi05: bool = False
+    vlm: str = "gemma_2b"
+    expert: str = "gemma_300m"
+    vision: str = "so400m/14"
+    image_size: int = 224
+    vocab_size: int = 257152
+    action_dim: int = 32         # actions and state zero-padded to this many dims (openpi / LeRobot)
+    action_horizon: int = 50
+    num_steps: int = 10
+
+    def __post_init__(self):
+        for name, table in ((self.vlm, GEMMA_VARIANTS), (self.expert, GEMMA_VARIANTS), (self.vision, SIGLIP_VARIANTS)):
+            if name not in table:
+                raise ValueError(f"unknown variant {name!r}; known: {sorted(table)}")
+        v, e = GEMMA_VARIANTS[self.vlm], GEMMA_VARIANTS[self.expert]
+        shared = ("depth", "num_heads", "num_kv_heads", "head_dim")
+        if any(getattr(v, k) != getattr(e, k) for k in shared):  # both experts share every attention layer
+            raise ValueError(f"VLM {self.vlm} and expert {self.expert} must agree on {shared}")
+
+    def hf_configs(self) -> tuple[PaliGemmaConfig, GemmaConfig]:
+        v, e, s = GEMMA_VARIANTS[self.vlm], GEMMA_VARIANTS[self.expert], SIGLIP_VARIANTS[self.vision]
+        vision = SiglipVisionConfig(hidden_size=s.width, num_hidden_layers=s.depth, intermediate_size=s.mlp_dim,
+                                    num_attention_heads=s.num_heads, patch_size=s.patch_size,
+                                    image_size=self.image_size, vision_use_head=False)
+
+        def gemma(g: GemmaVariant, vocab: int, **special) -> GemmaConfig:
+            return GemmaConfig(hidden_size=g.width, num_hidden_layers=g.depth, intermediate_size=g.mlp_dim,
+                               num_attention_heads=g.num_heads, num_key_value_heads=g.num_kv_heads, head_dim=g.head_dim,
+                               vocab_size=vocab, hidden_act="gelu_pytorch_tanh", rms_norm_eps=1e-6, **special)
+
+        pg = PaliGemmaConfig(vision_config=vision, text_config=gemma(v, self.vocab_size), projection_dim=v.width,
+                             hidden_size=v.width, vocab_size=self.vocab_size, image_token_index=self.vocab_size - 1)
+        return pg, gemma(e, 1, pad_token_id=None, bos_token_id=None, eos_token_id=None)  # expert: no vocabulary
+
+
+class AdaRMSNorm(nn.Module):
+    """π0.5's adaptive RMSNorm: no weight; cond -> (scale, shift, gate) through a zero-initialised dense."""
+
+    def __init__(self, width: int, cond_dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.dense = nn.Linear(cond_dim, 3 * width)
+        nn.init.zeros_(self.dense.weight)  # starts as a plain RMSNorm with whatever the bias says
+
+    def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+        xf = x.float()  # statistics in fp32, like Gemma's own norm
+        normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        scale, shift, gate = self.dense(cond)[:, None].chunk(3, dim=-1)
+        return (normed * (1 + scale.float()) + shift.float()).to(x.dtype), gate.to(x.dtype)
+
+
+def _norm(norm: nn.Module, x: Tensor, cond: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    return norm(x, cond) if isinstance(norm, AdaRMSNorm) else (norm(x), None)
+
+
+def _residual(x: Tensor, y: Tensor, gate: Tensor | None) -> Tensor:
+    return x + y if gate is None else x + y * gate
+
+
+class GemmaExpert(nn.Module):
+    """Stock Gemma decoder layers without an embedding; π0.5 swaps every norm for AdaRMSNorm."""
+
+    def __init__(self, config: GemmaConfig, adarms: bool):
+        super().__init__()
+        self.layers = nn.ModuleList(GemmaDecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        w = config.hidden_size
+        self.norm = AdaRMSNorm(w, w) if adarms else GemmaRMSNorm(w, eps=config.rms_norm_eps)
+        if adarms:
+            for layer in self.layers:
+                layer.input_layernorm, layer.post_attention_layernorm = AdaRMSNorm(w, w), AdaRMSNorm(w, w)
+
+
+def make_attention_mask(pad: Tensor, ar: Tensor) -> Tensor:
+    """[B, Q, K] bool: q sees k iff cumsum(ar)[k] <= cumsum(ar)[q] and both are real tokens (big_vision)."""
+    c = ar.long().cumsum(dim=1)
+    return (c[:, None, :] <= c[:, :, None]) & pad[:, None, :] & pad[:, :, None]
+
+
+class Pi0Model(nn.Module):
+    """Batches (see policies/pi0/processing.py): images [B, N, 3, S, S] in [-1, 1], image_mask [B, N],
+    tokens / token_mask [B, T], state [B, action_dim] (π0 only), actions / noise [B, H, action_dim]."""
+
+    def __init__(self, config: Pi0ModelConfig):
+        super().__init__()
+        self.config = c = config
+        pg_cfg, expert_cfg = c.hf_configs()
+        w = expert_cfg.hidden_size
+        self.paligemma_with_expert = nn.ModuleDict({
+            "paligemma": PaliGemmaForConditionalGeneration(pg_cfg),  # lm_head tied to embed_tokens
+            "gemma_expert": nn.ModuleDict({"model": GemmaExpert(expert_cfg, adarms=c.pi05)}),
+        })
+        self.action_in_proj = nn.Linear(c.action_dim, w)
+        self.action_out_proj = nn.Linear(w, c.action_dim)
+        if c.pi05:
+            self.time_mlp_in, self.time_mlp_out = nn.Linear(w, w), nn.Linear(w, w)
+        else:
+            self.state_proj = nn.Linear(c.action_dim, w)
+            self.action_time_mlp_in, self.action_time_mlp_out = nn.Linear(2 * w, w), nn.Linear(w, w)
+
+    @property
+    def vlm(self):  # PaliGemmaModel: vision_tower, multi_modal_projector, language_model
+        return self.paligemma_with_expert["paligemma"].model
+
+    @property
+    def expert(self) -> GemmaExpert:
+        return self.paligemma_with_expert["gemma_expert"]["model"]
+
+    # -- embeddings ------------------------------------------------------------------------------------------------
+    def embed_prefix(self, images: Tensor, image_mask: Tensor, tokens: Tensor, token_mask: Tensor):
+        b, n = images.shape[:2]
+        img = self.vlm.vision_tower(pixel_values=images.flatten(0, 1).to(self.dtype)).last_hidden_state
+        img = self.vlm.multi_modal_projector(img).unflatten(0, (b, n))  # [B, N, P, W], no 1/sqrt(W) scaling
+        lang = self.vlm.language_model.embed_tokens(tokens)  # Gemma's embedding multiplies by sqrt(width)
+        emb = torch.cat([img.flatten(1, 2), lang], dim=1)
+        pad = torch.cat([image_mask.bool().repeat_interleave(img.shape[2], dim=1), token_mask.bool()], dim=1)
+        return emb, pad, torch.zeros_like(pad)  # ar = 0: bidirectional prefix
+
+    def embed_suffix(self, state: Tensor | None, x_t: Tensor, t: Tensor):
+        """Suffix tokens, their pad / ar masks, and π0.5's adaRMS condition (None for π0)."""
+        b, h = x_t.shape[:2]
+        time_emb = fm.sinusoidal_time_embedding(t.to(self.dtype), self.action_in_proj.out_features)
+        act = self.action_in_proj(x_t)
+        if self.config.pi05:
+            cond = F.silu(self.time_mlp_out(F.silu(self.time_mlp_in(time_emb))))
+            emb, ar = act, [1] + [0] * (h - 1)
+        else:
+            act = torch.cat([act, time_emb[:, None].expand(b, h, -1)], dim=-1)
+            act = self.action_time_mlp_out(F.silu(self.action_time_mlp_in(act)))
+            emb, ar, cond = torch.cat([self.state_proj(state)[:, None], act], dim=1), [1, 1] + [0] * (h - 1), None
+        pad = torch.ones(b, emb.shape[1], dtype=torch.bool, device=emb.device)
+        return emb, pad, torch.tensor(ar, dtype=torch.bool, device=emb.device).expand(b, -1), cond
+
+    # -- the mixture of transformers -------------------------------------------------------------------------------
+    def joint_forward(self, embs: list[Tensor | None], mask: Tensor, pos: Tensor, cond: Tensor | None = None,
+                      cache: list[tuple[Tensor, Tensor]] | None = None, fill_cache: bool = False):
+        """embs = [prefix or None, suffix or None]; mask [B, Q, K] bool over (cached +) current tokens.
+
+        Returns the final-normed outputs per expert (None where no input) and, if fill_cache, the per-layer
+        post-RoPE keys / values of this call's tokens.
+        """
+        stacks, conds = [self.vlm.language_model, self.expert], [None, cond]
+        active = [i for i, x in enumerate(embs) if x is not None]
+        xs = {i: embs[i] for i in active}
+        cos, sin = self.vlm.language_model.rotary_emb(xs[active[0]], pos)
+        new_cache = []
+        for li in range(len(self.expert.layers)):
+            q, k, v, gates = [], [], [], {}
+            for i in active:
+                layer = stacks[i].layers[li]
+                h, gates[i] = _norm(layer.input_layernorm, xs[i], conds[i])
+                a, shape = layer.self_attn, (*h.shape[:-1], -1, layer.self_attn.head_dim)
+                q.append(a.q_proj(h).view(shape).transpose(1, 2))
+                k.append(a.k_proj(h).view(shape).transpose(1, 2))
+                v.append(a.v_proj(h).view(shape).transpose(1, 2))
+            q, k = apply_rotary_pos_emb(torch.cat(q, 2), torch.cat(k, 2), cos, sin)
+            v = torch.cat(v, 2)
+            if fill_cache:
+                new_cache.append((k, v))
+            if cache is not None:
+                k, v = torch.cat([cache[li][0], k], 2), torch.cat([cache[li][1], v], 2)
+            out = self._attention(q, k, v, mask, stacks[active[0]].layers[li].self_attn.scaling)
+            start = 0
+            for i in active:
+                layer, n = stacks[i].layers[li], xs[i].shape[1]
+                x = _residual(xs[i], layer.self_attn.o_proj(out[:, start:start + n]), gates[i])
+                h, gate = _norm(layer.post_attention_layernorm, x, conds[i])
+                xs[i], start = _residual(x, layer.mlp(h), gate), start + n
+        outs = [_norm(stacks[i].norm, xs[i], conds[i])[0] if i in xs else None for i in range(2)]
+        return outs, new_cache
+
+    @staticmethod
+    def _attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scaling: float) -> Tensor:
+        """Eager attention, softmax in fp32; k / v have fewer (KV) heads than q and are broadcast."""
+        b, nh, lq, d = q.shape
+        q = q.view(b, k.shape[1], nh // k.shape[1], lq, d)  # [B, KV, group, Q, d]
+        scores = (q @ k[:, :, None].transpose(-1, -2)) * scaling
+        scores = scores.masked_fill(~mask[:, None, None], torch.finfo(scores.dtype).min)
+        probs = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)
+        return (probs @ v[:, :, None]).reshape(b, nh, lq, d).transpose(1, 2).reshape(b, lq, nh * d)
+
+    # -- training and sampling -------------------------------------------------------------------------------------
+    def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
+                     generator: torch.Generator | None = None) -> Tensor:
+        """Flow-matching MSE over horizon and all (padded) dims; one joint pass over prefix + suffix."""
+        batch = self._to(batch)
+        actions = batch["actions"]
+        noise = torch.randn(actions.shape, generator=generator).to(actions) if noise is None else noise.to(actions)
+        time = fm.sample_time(actions.shape[0], generator).to(actions) if time is None else time.to(actions)
+        prefix, p_pad, p_ar = self.embed_prefix(*(batch[k] for k in ("images", "image_mask", "tokens", "token_mask")))
+        suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), fm.interpolate(actions, noise, time), time)
+        pad, ar = torch.cat([p_pad, s_pad], 1), torch.cat([p_ar, s_ar], 1)
+        (_, out), _ = self.joint_forward([prefix, suffix], make_attention_mask(pad, ar), pad.long().cumsum(1) - 1, cond)
+        v = self.action_out_proj(out[:, -self.config.action_horizon:])
+        return fm.flow_loss(v, noise, actions, batch.get("action_mask"))
+
+    @torch.no_grad()
+    def sample_actions(self, batch: dict[str, Tensor], noise: Tensor | None = None,
+                       generator: torch.Generator | None = None, num_steps: int | None = None) -> Tensor:
+        """Normalized, padded actions [B, H, action_dim]: prefix KV cache once, then Euler steps of the expert."""
+        batch = self._to(batch)
+        c, b = self.config, batch["tokens"].shape[0]
+        if noise is None:
+            noise = torch.randn((b, c.action_horizon, c.action_dim), generator=generator)
+        noise = noise.to(self.device, self.dtype)
+        prefix, p_pad, p_ar = self.embed_prefix(*(batch[k] for k in ("images", "image_mask", "tokens", "token_mask")))
+        _, cache = self.joint_forward([prefix, None], make_attention_mask(p_pad, p_ar), p_pad.long().cumsum(1) - 1,
+                                      fill_cache=True)
+        n_prefix = p_pad.long().sum(1, keepdim=True)
+
+        def velocity(x_t: Tensor, t: Tensor) -> Tensor:
+            suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), x_t, t)
+            mask = torch.cat([p_pad[:, None].expand(-1, suffix.shape[1], -1), make_attention_mask(s_pad, s_ar)], 2)
+            pos = n_prefix + s_pad.long().cumsum(1) - 1
+            (_, out), _ = self.joint_forward([None, suffix], mask, pos, cond, cache=cache)
+            return self.action_out_proj(out[:, -c.action_horizon:])
+
+        return fm.euler_sample(velocity, noise, num_steps or c.num_steps)
+
+    @property
+    def device(self) -> torch.device:
+        return self.action_in_proj.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.action_in_proj.weight.dtype
+
+    def _to(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
+                for k, v in batch.items() if v is not None}

@@ -1,0 +1,85 @@
+"""Frozen configuration of the π0 / π0.5 policy: the model (models/pi0.py) plus how it is bound to a robot.
+
+Field names shared with Pi06Config (image_keys, max_tokens, norm_mode, action_names, state_dim, delta_mask and the
+image_size / state_in_prompt properties) let the π0.6 pre/post-processing be reused unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from pi_vla_ros.models.pi0 import Pi0ModelConfig
+from pi_vla_ros.models.vlm import IMAGE_KEYS
+from pi_vla_ros.policies.pi06.configuration import NORM_MODES
+
+
+@dataclass(frozen=True)
+class Pi0Config:
+    name: str = "pi0"
+    model: Pi0ModelConfig = field(default_factory=Pi0ModelConfig)
+    image_keys: tuple[str, ...] = IMAGE_KEYS
+    max_tokens: int = 48                 # π0: 48 language tokens; π0.5: 200 (the state is in the prompt)
+    norm_mode: str = "zscore"            # openpi: π0 z-score, π0.5 quantile
+    # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
+    action_names: tuple[str, ...] = ()
+    state_dim: int = 0
+    delta_mask: tuple[bool, ...] | None = None  # per action dim: True = relative to the current state
+
+    def __post_init__(self):
+        if self.norm_mode not in NORM_MODES:
+            raise ValueError(f"norm_mode must be one of {NORM_MODES}, got {self.norm_mode!r}")
+        if len(self.image_keys) != len(IMAGE_KEYS):  # a checkpoint's prefix length depends on the camera count
+            raise ValueError(f"π0 uses {len(IMAGE_KEYS)} image slots, got {self.image_keys}")
+        pad = self.model.action_dim
+        if len(self.action_names) > pad or self.state_dim > pad:
+            raise ValueError(f"{len(self.action_names)} actions / {self.state_dim} state dims exceed the model's {pad}")
+        if self.action_names and self.delta_mask is not None:
+            if len(self.delta_mask) != len(self.action_names):
+                raise ValueError(f"delta_mask has {len(self.delta_mask)} entries, "
+                                 f"actions have {len(self.action_names)}")
+            if any(self.delta_mask[self.state_dim:]):
+                raise ValueError("delta dims must have a state (base velocities and other stateless dims are absolute)")
+
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
+    @property
+    def state_in_prompt(self) -> bool:  # π0.5 writes the discretized state into the prompt
+        return self.model.pi05
+
+    @property
+    def horizon(self) -> int:
+        return self.model.action_horizon
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.action_names) and self.delta_mask is not None
+
+    def resolve(self, profile) -> Pi0Config:
+        """Bind the robot: action layout, state size, default delta mask (arm joints relative, the rest absolute)."""
+        names = tuple(profile.action_names)
+        if self.action_names and self.action_names != names:
+            raise ValueError(f"config {self.name!r} was made for actions {list(self.action_names)}, "
+                             f"profile {profile.name!r} has {list(names)}")
+        mask = self.delta_mask
+        if mask is None:
+            mask = tuple(i < profile.state_dim and "gripper" not in n for i, n in enumerate(names))
+        return dataclasses.replace(self, action_names=names, state_dim=profile.state_dim, delta_mask=tuple(mask))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Pi0Config:
+        d = dict(d)
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        model = d.pop("model", {})
+        unknown |= {f"model.{k}" for k in set(model) - {f.name for f in dataclasses.fields(Pi0ModelConfig)}}
+        if unknown:
+            raise ValueError(f"unknown Pi0Config fields {sorted(unknown)}")
+        for k in ("image_keys", "action_names", "delta_mask"):  # JSON lists back to tuples
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        return cls(model=Pi0ModelConfig(**model), **d)
