@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pi_vla_ros.policies.base import Policy
+from pi_vla_ros.policies.pi0 import Pi0Config, Pi0Policy
 from pi_vla_ros.policies.pi06 import Pi06Policy
 from pi_vla_ros.policies.registry import get_config
 
@@ -15,12 +16,15 @@ def make_policy(name: str, profile, checkpoint: str | None = None, *, allow_untr
     with identity normalization, warns loudly and sets `policy.untrained = True` (also in every chunk's info).
     """
     config = get_config(name)
+    cls = Pi0Policy if isinstance(config, Pi0Config) else Pi06Policy
     if checkpoint is not None:
-        policy = Pi06Policy.from_pretrained(checkpoint, profile, device=device, seed=seed)
+        policy = cls.from_pretrained(checkpoint, profile, device=device, seed=seed)
         if policy.config.name != name:
             raise ValueError(f"checkpoint {checkpoint} holds policy {policy.config.name!r}, not {name!r}")
         return policy
     if not allow_untrained:
         raise ValueError(f"policy {name!r} needs a checkpoint; pass checkpoint=<dir>, or allow_untrained=True "
                          "to run random weights for plumbing tests")
+    if cls is Pi0Policy:  # untrained because no weights are given
+        return Pi0Policy.build(config, profile, device=device, seed=seed)
     return Pi06Policy.build(config, profile, device=device, seed=seed, untrained=True)

@@ -3,10 +3,17 @@ by `config.resolve(profile)`; everything else about a named policy is fixed here
 
 from __future__ import annotations
 
+import dataclasses
+
+from pi_vla_ros.models.pi0 import Pi0ModelConfig
 from pi_vla_ros.models.pi06_expert import ExpertConfig
+from pi_vla_ros.policies.pi0.configuration import Pi0Config
 from pi_vla_ros.policies.pi06.configuration import Pi06Config
 
-POLICY_CONFIGS: dict[str, Pi06Config] = {
+_PI0_TINY = Pi0ModelConfig(vlm="gemma_tiny", expert="gemma_expert_tiny", vision="siglip_tiny", image_size=32,
+                           vocab_size=1024)
+
+POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
     # CPU-sized: tiny SigLIP/Gemma at 64x64, for tests, CI and plumbing; a chunk takes a few tens of ms.
     "pi06_tiny": Pi06Config(
         name="pi06_tiny", vlm="tiny", image_size=64, max_tokens=96,
@@ -17,10 +24,17 @@ POLICY_CONFIGS: dict[str, Pi06Config] = {
         name="pi06", vlm="paligemma-3b", image_size=224, max_tokens=200,
         expert=ExpertConfig(width=512, depth=4, heads=8, horizon=50), num_steps=10,
     ),
+    # π0 / π0.5 (FACTS.md §2-3), tiny: same structure, tens of thousands of parameters, 32x32 images.
+    "pi0_tiny": Pi0Config(name="pi0_tiny", model=_PI0_TINY, max_tokens=48, norm_mode="zscore"),
+    "pi05_tiny": Pi0Config(name="pi05_tiny", model=dataclasses.replace(_PI0_TINY, pi05=True), max_tokens=200,
+                           norm_mode="quantile"),
+    # Published sizes: PaliGemma 3B (SigLIP So400m/14 at 224 + Gemma 2B) + Gemma 300M expert, 32-dim padding.
+    "pi0": Pi0Config(name="pi0", model=Pi0ModelConfig(pi05=False), max_tokens=48, norm_mode="zscore"),
+    "pi05": Pi0Config(name="pi05", model=Pi0ModelConfig(pi05=True), max_tokens=200, norm_mode="quantile"),
 }
 
 
-def get_config(name: str) -> Pi06Config:
+def get_config(name: str) -> Pi06Config | Pi0Config:
     if name not in POLICY_CONFIGS:
         raise KeyError(f"unknown policy {name!r}; known: {sorted(POLICY_CONFIGS)}")
     return POLICY_CONFIGS[name]
