@@ -29,7 +29,6 @@ setup(
     maintainer_email="maintainers@pi-vla-ros.invalid",
     description="pi-family VLA policies on ROS 2 robots",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "pi_vla_sim = pi_vla_ros.nodes.sim_node:main",

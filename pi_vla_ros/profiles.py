@@ -9,6 +9,7 @@ the YAML.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,9 @@ def share_dir() -> Path:
     env = os.environ.get("PI_VLA_SHARE")
     if env:
         return Path(env)
+    installed = Path(sys.prefix) / "share" / PACKAGE   # pip install (wheel data_files)
+    if (installed / "config").is_dir():
+        return installed
     try:  # pragma: no cover - only inside a ROS install
         from ament_index_python.packages import get_package_share_directory
 
