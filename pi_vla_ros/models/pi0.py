@@ -10,7 +10,8 @@ its own weights, the sequences are concatenated, one attention runs over all of 
     suffix (π0.5) = [action_in_proj(x_t)], time conditions every expert norm (adaRMS) ar = 1, 0 ...
     v_t = action_out_proj(expert output of the action tokens)
 
-Module names mirror openpi's PI0Pytorch so state-dict keys map 1:1 onto its checkpoints (policies/pi0/weights.py).
+Module names mirror openpi's PI0Pytorch, so state-dict keys equal its checkpoint keys except SigLIP's
+"vision_model." level (flattened in transformers 5) and the tied lm_head / embed_tokens (policies/pi0/weights.py).
 Sampling runs the prefix once, keeps its per-layer keys/values, and then runs only the expert per Euler step.
 """
 
