@@ -75,3 +75,12 @@ def test_report_fields(make_graph, tmp_path):
     assert report["executor"]["rate_hz_sim"] == pytest.approx(50.0, abs=1e-6)
     assert report["policy"]["inference_latency_ms"]["p50"] == pytest.approx(100.0, abs=1e-6)  # simulated
     assert "success" in report["task"] and "instruction" in report["task"]
+
+
+@pytest.mark.parametrize("policy", ["pi0_tiny", "pi05_tiny", "pi06_tiny"])
+def test_each_model_family_drives_the_graph(make_graph, policy):
+    run = make_graph("bimanual", policy=policy)
+    run.spin_until(2.0)
+    report = run.report()
+    assert report["policy"]["name"] == policy and report["policy"]["chunks"] >= 3
+    assert report["executor"]["starvation_ticks"] == 0 and report["rejected_total"] == 0
