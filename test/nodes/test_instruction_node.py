@@ -1,0 +1,77 @@
+"""The verbal-instruction node: typed lines (topic, terminal) and speech -> /pi_vla/language."""
+
+import io
+import time
+
+import pytest
+
+from pi_vla_ros.core.instructions import register_speech_backend, SPEECH_BACKENDS
+from pi_vla_ros.nodes.common import LATCHED_QOS
+from pi_vla_ros.nodes.instruction_node import InstructionNode
+from pi_vla_ros.ros import Node, Parameter, SingleThreadedExecutor, msgs, rclpy
+
+
+@pytest.fixture
+def graph():
+    rclpy.init()
+    nodes = []
+
+    def make(**params):
+        node = InstructionNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        listener = Node("listener")
+        heard = []
+        # a late, transient-local subscriber still gets the current conditioning
+        listener.create_subscription(msgs.String, "/pi_vla/language", lambda m: heard.append(m.data), LATCHED_QOS)
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        ex.add_node(listener)
+        nodes.extend([node, listener])
+
+        def spin(seconds):  # wall clock: terminal and speech input arrive from threads
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                ex.spin_once(timeout_sec=0.01)
+        return node, listener, heard, spin
+
+    yield make
+    for n in nodes:
+        n.destroy_node()
+    rclpy.try_shutdown()
+
+
+def test_topic_lines_become_subtasks(graph):
+    node, listener, heard, spin = graph(initial_instruction="pick up the red cube; put it in the bowl")
+    pub = listener.create_publisher(msgs.String, "/pi_vla/instruction", 10)
+    spin(0.05)
+    assert heard == ["pick up the red cube"]
+    pub.publish(msgs.String(data="next"))
+    spin(0.05)
+    pub.publish(msgs.String(data="next"))
+    spin(0.05)
+    assert heard == ["pick up the red cube", "put it in the bowl", ""]
+    pub.publish(msgs.String(data="   "))                       # rejected, counted, nothing published
+    spin(0.05)
+    assert node.rejected == 1 and heard[-1] == ""
+
+
+def test_terminal_prompt(graph, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("wave; bow\nnext\n"))
+    node, _, heard, spin = graph(interactive=True)
+    spin(0.3)
+    assert heard[-1] == "bow"
+
+
+def test_speech_backend_plugs_in(graph):
+    @register_speech_backend("canned")
+    class Canned:
+        def utterances(self):
+            yield "open the drawer then close it"
+
+    try:
+        node, _, heard, spin = graph(speech_backend="canned")
+        spin(0.3)
+        assert heard[-1] == "open the drawer" and node.queue.remaining == ["close it"]
+    finally:
+        SPEECH_BACKENDS.pop("canned")
+    with pytest.raises(ValueError, match="unknown speech backend"):
+        graph(speech_backend="nope")
