@@ -20,9 +20,10 @@ from pi_vla_ros.ros import HAVE_RCLPY, MultiThreadedExecutor, Parameter, SingleT
 
 class GraphRunner:
     def __init__(self, robot: str, *, realtime: bool = True, overrides: dict | None = None,
-                 instances: dict | None = None, **launch_args):
+                 instances: dict | None = None, skip: tuple[str, ...] = (), **launch_args):
         """``overrides``: executable -> extra parameters; ``instances``: executable -> constructor kwargs
-        (e.g. ``{"pi_vla_policy": {"policy": obj}}`` to hand an in-memory policy to the node)."""
+        (e.g. ``{"pi_vla_policy": {"policy": obj}}`` to hand an in-memory policy to the node); ``skip``:
+        executables not to start (data collection runs without the policy and the executor)."""
         self.realtime = realtime
         self._virtual = None
         self._spin_thread: threading.Thread | None = None
@@ -40,7 +41,7 @@ class GraphRunner:
         rclpy.init()
         overrides = overrides or {}
         instances = instances or {}
-        self.specs = graph(robot, sim=True, **launch_args)
+        self.specs = [s for s in graph(robot, sim=True, **launch_args) if s.executable not in skip]
         try:
             for spec in self.specs:
                 params = spec.parameters()
@@ -64,6 +65,27 @@ class GraphRunner:
 
     def node(self, executable: str):
         return self.nodes[executable]
+
+    def add_node(self, node, name: str | None = None):
+        """Add a node built outside the graph description (an expert teleoperator, a recorder) to this run."""
+        self.nodes[name or node.get_name()] = node
+        self.executor.add_node(node)
+        return node
+
+    def reset_episode(self, seed: int, target_object: str | None = None) -> str:
+        """Start a new episode in place (fast mode): messages still queued from the last one are dropped, the
+        simulator re-places the scene from ``seed`` (time runs on), then every node that has a
+        ``reset_episode()`` forgets its episode state. Returns the new instruction."""
+        if self.realtime:
+            raise RuntimeError("reset_episode needs a fast (virtual-time) run: messages in flight cannot be dropped")
+        for node in self.nodes.values():
+            for sub in node.subscriptions:
+                sub._queue.clear()   # seam subscription queues: nothing of the last episode arrives late
+        instruction = self.sim.reset_episode(seed, target_object)
+        for name, node in self.nodes.items():
+            if name != "pi_vla_sim" and hasattr(node, "reset_episode"):
+                node.reset_episode()
+        return instruction
 
     def sim_time(self) -> float:
         return self.sim.sim.time

@@ -100,6 +100,13 @@ class ExecutorNode(Node):
         self.publish_wall_times.append(time.perf_counter())
         self.publish_sim_times.append(now)
 
+    def reset_episode(self) -> None:
+        """A new episode: drop the chunks and hold the next measured state (never the last episode's command).
+        Statistics keep counting across episodes."""
+        stats = self.core.stats
+        self.core = ActionExecutor(self.profile, self.core.config)
+        self.core.stats = stats
+
     def _publish_diagnostics(self) -> None:
         s = self.core.stats
         values = {"commands": s.commands, "starvation_ticks": s.starvation_ticks, "watchdog_trips": s.watchdog_trips,

@@ -62,6 +62,12 @@ class InstructionNode(Node):
             self.language_pub.publish(msgs.String(data=self.queue.current))
             self.history.append(self.queue.current)
 
+    def reset_episode(self) -> None:
+        """A new episode: the subtask queue is emptied and the language conditioning cleared ("")."""
+        self.queue = SubtaskQueue()
+        self.language_pub.publish(msgs.String(data=""))
+        self.history.append("")
+
     def _read_terminal(self) -> None:
         print("pi_vla instruction> type a task ('a; b' for subtasks), 'next', 'clear' or 'status'", flush=True)
         self._pump(iter(sys.stdin.readline, ""), "terminal")

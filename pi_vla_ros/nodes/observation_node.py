@@ -69,6 +69,12 @@ class ObservationNode(Node):
         self.image_pubs[camera].publish(msg)
         self.forwarded[camera] += 1
 
+    def reset_episode(self) -> None:
+        """A new episode: forget buffered sensor data (the robot was moved by the reset)."""
+        self.core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s,
+                                    allowed_extra_joints=tuple(self.core.mapper.allowed_extra))
+        self._stale.clear()
+
     def _check_staleness(self) -> None:
         now = now_sec(self)
         latest = self.core.latest_state()

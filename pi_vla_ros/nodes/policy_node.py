@@ -72,6 +72,7 @@ class PolicyNode(Node):
         self._waiting_logged = False
         self._blocked_reason: str | None = None
         self._submitted_prompt = ""
+        self._episode_start = -float("inf")
 
         prefix = self.p.observation_prefix.rstrip("/")
         self.create_subscription(msgs.JointState, f"{prefix}/joint_states", self._on_state, 10)
@@ -127,7 +128,7 @@ class PolicyNode(Node):
     def _tick(self) -> None:
         now = now_sec(self)
         result = self.runner.poll(now)
-        if result is not None:
+        if result is not None and result.requested_at >= self._episode_start:  # else: from a previous episode
             self._publish(result, now)
         if not self.scheduler.should_request(now, self.runner.in_flight):
             return
@@ -173,6 +174,18 @@ class PolicyNode(Node):
         self.chunk_log.append(info)
         self.latency_pub.publish(msgs.Float64(data=result.latency_s))
         self.info_pub.publish(msgs.String(data=json.dumps(info)))
+
+    def reset_episode(self) -> None:
+        """A new episode: forget the chunk schedule, buffered observations and language; an inference still in
+        flight is dropped when it returns; the policy re-seeds its sampling noise."""
+        self._episode_start = now_sec(self)
+        self.scheduler = ChunkScheduler(self.scheduler.config)
+        self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
+        self.language = ""
+        self._waiting_logged = False
+        self._blocked_reason = None
+        if hasattr(self.runner, "policy") and hasattr(self.runner.policy, "reset") and self.runner.policy is not self.runner:
+            self.runner.policy.reset()
 
     def destroy_node(self):
         self.runner.shutdown()

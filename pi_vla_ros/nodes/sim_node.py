@@ -46,6 +46,7 @@ class SimNode(Node):
         self.profile = load_profile(self.p.profile)
         self.sim = Simulator(self.profile, seed=int(self.p.seed))
         self.sim.reset(int(self.p.seed), self.p.target_object or None)
+        self.episode_start = 0.0
         self.substeps = max(1, round(self.p.step_period_s / self.sim.physics_dt))
         self.rejections = Rejections(self)
         self._paused: set[str] = set()
@@ -114,7 +115,7 @@ class SimNode(Node):
                     self.rejections(RejectedInput("render_overrun", f"renderer behind, frames at {t:.2f} s dropped"))
         if t + 1e-9 >= self._next_status:
             self._next_status += self.p.status_period_s
-            self.status_pub.publish(msgs.String(data=json.dumps(self.status())))
+            self.publish_status()
             if self.p.publish_instruction and not self._language_seen:
                 self.instruction_pub.publish(msgs.String(data=self.sim.instruction))
 
@@ -173,8 +174,26 @@ class SimNode(Node):
         self._language_seen = self._language_seen or bool(msg.data)
 
     # -- for runners and tests ------------------------------------------------------------------
+    def reset_episode(self, seed: int, target_object: str | None = None) -> str:
+        """A new episode without rebuilding anything: the scene is placed from ``seed`` (``target_object``:
+        name this cube instead of the seed's choice) and the robot is back at home, but simulated time runs on
+        (the clock never goes backwards). Cameras, the status and the new instruction go out on the next tick."""
+        t = self.sim.time
+        instruction = self.sim.reset(int(seed), target_object or None)
+        self.sim.data.time = t
+        mujoco.mj_forward(self.sim.model, self.sim.data)
+        self.episode_start = t
+        self._language_seen = False
+        self._next_status = t
+        self._next_frame = {c.name: t for c in self.profile.cameras}
+        return instruction
+
+    def publish_status(self) -> None:
+        self.status_pub.publish(msgs.String(data=json.dumps(self.status())))
+
     def status(self) -> dict:
-        return {"time": round(self.sim.time, 4), "seed": self.sim.seed, "instruction": self.sim.instruction,
+        return {"time": round(self.sim.time, 4), "episode_time": round(self.sim.time - self.episode_start, 4),
+                "seed": self.sim.seed, "instruction": self.sim.instruction,
                 "target_object": self.sim.target_object, "success": bool(self.sim.success()),
                 "wrong_object_moved": bool(self.sim.wrong_object_moved())}
 

@@ -52,6 +52,7 @@ class Segment:
     pos: np.ndarray | None          # TCP target at the end (None: joint-space move home)
     quat: np.ndarray | None
     gripper: float                   # gripper opening at the end
+    name: str = ""                   # what the segment does (a subtask label for recorded demos)
 
 
 class ScriptedExpert:
@@ -113,23 +114,34 @@ class ScriptedExpert:
         self.tcp0 = (d.xpos[self.arm.tcp_body].copy(), d.xquat[self.arm.tcp_body].copy())
         gt = cfg["gripper_time"]
         self.segments = [
-            self._move(self.tcp0[0], above_cube, down, hi, min_t=1.2),
-            self._move(above_cube, grasp, down, hi),
-            Segment(gt + cfg["settle"], grasp, down, lo),            # close
-            self._move(grasp, lifted, down, lo),
-            self._move(lifted, above_bowl, down, lo),
-            self._move(above_bowl, release, down, lo, min_t=0.4),
-            Segment(gt + cfg["settle"], release, down, hi),          # open
-            self._move(release, release + [0, 0, 0.08], down, hi, min_t=0.5),
-            Segment(1.5, None, None, hi),                             # joint-space back home
+            self._move(self.tcp0[0], above_cube, down, hi, min_t=1.2, name="reach"),
+            self._move(above_cube, grasp, down, hi, name="reach"),
+            Segment(gt + cfg["settle"], grasp, down, lo, "grasp"),   # close
+            self._move(grasp, lifted, down, lo, name="carry"),
+            self._move(lifted, above_bowl, down, lo, name="carry"),
+            self._move(above_bowl, release, down, lo, min_t=0.4, name="carry"),
+            Segment(gt + cfg["settle"], release, down, hi, "release"),  # open
+            self._move(release, release + [0, 0, 0.08], down, hi, min_t=0.5, name="retreat"),
+            Segment(1.5, None, None, hi, "retreat"),                  # joint-space back home
         ]
         self.t0 = sim.time
 
-    def _move(self, a, b, quat, grip, min_t: float = 0.6) -> Segment:
+    def _move(self, a, b, quat, grip, min_t: float = 0.6, name: str = "") -> Segment:
         # A minimum-jerk move of length L over T peaks at 1.875 L/T (speed) and 5.77 L/T^2 (acceleration).
         length = float(np.linalg.norm(np.subtract(b, a)))
         t = max(min_t, 1.875 * length / self.cfg["speed"], math.sqrt(5.77 * length / self.cfg["accel"]))
-        return Segment(t, np.array(b), quat, grip)
+        return Segment(t, np.array(b), quat, grip, name)
+
+    def phase(self) -> str:
+        """The current segment's name ("drive" while a mobile base drives, "done" after the script)."""
+        if self.t0 is None:
+            return "drive"
+        tau = self.sim.time - self.t0
+        for seg in self.segments:
+            if tau < seg.duration:
+                return seg.name
+            tau -= seg.duration
+        return "done"
 
     # ---- acting --------------------------------------------------------------------------------------
     def act(self) -> np.ndarray:

@@ -1,0 +1,108 @@
+"""``pi-vla collect``: demonstrations recorded through the node graph into a LeRobot dataset.
+
+One :class:`~pi_vla_ros.runner.GraphRunner` (fast mode: virtual time, deterministic) runs the simulator, the
+observation and instruction nodes, a teleoperator -- the scripted expert node, publishing on the profile's real
+controller topics and on ``/pi_vla/commanded_action`` -- and a recorder node; the policy and executor nodes are
+not started. Per episode: the graph is reset in place (:meth:`GraphRunner.reset_episode`, seed ``seed + i``), the
+recorder writes an MCAP bag until the task succeeds (or its time limit), a final ``/sim/status`` carries the
+outcome, and :func:`~pi_vla_ros.data.rosbag.bag_to_lerobot` appends the bag to the dataset (per-frame task,
+subtask annotations from the expert's verbal instructions, ``next.success``). Bags are kept under
+``<out>/bags/`` unless ``keep_bags=False``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+EXPERTS = ("scripted",)
+
+
+def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "scripted", keep_bags: bool = True,
+            time_limit_s: float | None = None, progress: bool = True, log=print) -> dict:
+    """Record ``episodes`` demonstrations (seeds ``seed .. seed + episodes - 1``) into the dataset at ``out``
+    (created, or appended to). Returns a summary: episodes, successes, frames, seconds of wall time."""
+    if expert not in EXPERTS:
+        raise ValueError(f"unknown expert {expert!r}; known: {EXPERTS}")
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pi_vla_ros.data.lerobot_dataset import LeRobotDataset
+    from pi_vla_ros.data.rosbag import bag_to_lerobot
+    from pi_vla_ros.nodes.expert_node import ExpertNode
+    from pi_vla_ros.nodes.recorder_node import RecorderNode
+    from pi_vla_ros.ros import Parameter
+    from pi_vla_ros.runner import GraphRunner
+
+    out = Path(out)
+    bags = out / "bags"
+    first = LeRobotDataset(out, decode_images=False).num_episodes if (out / "meta/info.json").exists() else 0
+    wall0 = time.perf_counter()
+    results = []
+    sim_params = [Parameter("use_sim_time", value=True)]
+    with GraphRunner(profile, realtime=False, skip=("pi_vla_policy", "pi_vla_executor"), seed=seed) as run:
+        sim = run.sim.sim
+        expert_node = run.add_node(ExpertNode(sim=sim, parameter_overrides=sim_params))
+        recorder = run.add_node(RecorderNode(parameter_overrides=sim_params + [Parameter("profile", value=profile)]))
+        limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
+        dt = 1.0 / sim.profile.policy_rate_hz
+        bar = _progress(episodes, f"collect {profile}", progress)
+        for i in range(episodes):
+            index = first + i
+            run.reset_episode(seed + i)
+            bag = bags / f"episode_{index:06d}"
+            if bag.exists():
+                shutil.rmtree(bag)
+            bag.parent.mkdir(parents=True, exist_ok=True)
+            recorder.start(bag)
+            t0 = run.sim_time()
+            while not sim.success() and run.sim_time() - t0 < limit - 1e-9:
+                run.spin_for(dt)
+            run.sim.publish_status()              # the outcome, as the last status in the bag
+            run.spin_for(run.sim.p.step_period_s)
+            recorder.stop()
+            ok = bool(sim.success())
+            episode = bag_to_lerobot(bag, sim.profile, out)
+            if not keep_bags:
+                shutil.rmtree(bag)
+            results.append({"episode": episode, "seed": seed + i, "success": ok,
+                            "time_s": round(run.sim_time() - t0, 3), "instruction": sim.instruction,
+                            "commands": expert_node.commands})
+            bar.update(ok)
+        bar.close()
+    with LeRobotDataset(out, decode_images=False) as ds:
+        frames = len(ds)
+    summary = {"profile": profile, "dataset": str(out), "episodes": len(results),
+               "successes": sum(r["success"] for r in results), "frames_total": frames,
+               "wall_s": round(time.perf_counter() - wall0, 1), "episodes_detail": results}
+    log(f"collected {summary['episodes']} episodes ({summary['successes']} successful) into {out} "
+        f"in {summary['wall_s']} s; dataset has {frames} frames")
+    return summary
+
+
+class _progress:
+    """A tqdm bar with the running success count (plain lines without tqdm or when disabled)."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.n = self.ok = 0
+        self.total, self.desc, self.bar, self.enabled = total, desc, None, enabled
+        if enabled:
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, desc=desc, unit="ep", dynamic_ncols=True)
+            except ImportError:
+                pass
+
+    def update(self, success: bool, **extra) -> None:
+        self.n += 1
+        self.ok += bool(success)
+        info = {"ok": f"{self.ok}/{self.n}", "last": "success" if success else "FAIL", **extra}
+        if self.bar is not None:
+            self.bar.set_postfix(info, refresh=False)
+            self.bar.update(1)
+        elif self.enabled:
+            print(f"{self.desc}: {self.n}/{self.total} " + " ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,105 @@
+"""Scripted-expert teleoperator node (simulation only): demonstrations recorded through the real interfaces.
+
+At the profile's policy rate it asks the scripted expert (:class:`pi_vla_ros.sim.expert.ScriptedExpert`) for the
+next action and sends it where a teleoperator's leader arms would: each joint group's forward position
+controller (``position_topic``; a one-point JointTrajectory on ``trajectory_topic`` where a group has none) and
+the base's Twist. What it commands also goes out, in the action layout, as a sensor_msgs/JointState on
+``/pi_vla/commanded_action`` (names = the profile's action names), which the bag converter prefers as the action.
+
+Like a person doing verbal-instruction data collection, it types the subtask it is working on ("grasp the red
+cube", ...) on ``/pi_vla/instruction`` when ``announce_subtasks`` is set; the recorded ``/pi_vla/language``
+then carries per-frame subtask annotations while the episode's task stays the simulator's instruction.
+
+The expert plans from privileged simulator state (object poses), so this node is built with the
+:class:`Simulator` object (``ExpertNode(sim=...)``); ``pi-vla collect`` does that. The policy node is not
+started alongside it.
+"""
+
+from __future__ import annotations
+
+from pi_vla_ros.nodes.common import declare, to_duration, to_stamp
+from pi_vla_ros.ros import Node, msgs
+from pi_vla_ros.sim.expert import ScriptedExpert
+
+SUBTASKS = {
+    "drive": "drive to the table",
+    "reach": "reach for the {obj}",
+    "grasp": "grasp the {obj}",
+    "carry": "carry the {obj} to the {bowl}",
+    "release": "release the {obj} in the {bowl}",
+    "retreat": "move the arm back",
+    "done": "",
+}
+
+
+class ExpertNode(Node):
+    PARAMETERS = dict(
+        rate_hz=0.0,                          # 0: the profile's policy rate
+        command_topic="/pi_vla/commanded_action",
+        instruction_topic="/pi_vla/instruction",
+        announce_subtasks=True,
+    )
+
+    def __init__(self, sim, **kwargs):
+        super().__init__("pi_vla_expert", **kwargs)
+        self.p = declare(self, **self.PARAMETERS)
+        self.sim = sim
+        self.profile = sim.profile
+        self.rate = self.p.rate_hz or self.profile.policy_rate_hz
+        self.expert: ScriptedExpert | None = None
+        self._phase: str | None = None
+        self.commands = 0
+        n = len(self.profile.joints)
+        self._outputs = []
+        for ctrl in self.profile.controllers:
+            if ctrl.interface == "twist":
+                self._outputs.append((ctrl, "twist", self.create_publisher(msgs.Twist, ctrl.twist_topic, 10), None))
+                continue
+            idx = [self.profile.joints.index(j) for j in ctrl.joints]
+            if ctrl.position_topic:
+                pub = self.create_publisher(msgs.Float64MultiArray, ctrl.position_topic, 10)
+                self._outputs.append((ctrl, "position", pub, idx))
+            else:
+                pub = self.create_publisher(msgs.JointTrajectory, ctrl.trajectory_topic, 10)
+                self._outputs.append((ctrl, "trajectory", pub, idx))
+        self._base = slice(n, n + len(self.profile.base_dims))
+        self.action_pub = self.create_publisher(msgs.JointState, self.p.command_topic, 10)
+        self.instruction_pub = self.create_publisher(msgs.String, self.p.instruction_topic, 10)
+        self.create_timer(1.0 / self.rate, self._tick)
+
+    def reset_episode(self) -> None:
+        """Call after the simulator's reset: the expert plans the new episode from its first tick."""
+        self.expert = None
+        self._phase = None
+
+    @property
+    def done(self) -> bool:
+        return self.expert is not None and self.expert.done
+
+    def _tick(self) -> None:
+        if self.expert is None:
+            self.expert = ScriptedExpert(self.sim)
+        action = self.expert.act()
+        stamp = to_stamp(self.sim.time)
+        for ctrl, interface, pub, idx in self._outputs:
+            if interface == "twist":
+                msg = msgs.Twist()
+                msg.linear.x, msg.angular.z = (float(v) for v in action[self._base])
+            elif interface == "position":
+                msg = msgs.Float64MultiArray(data=[float(action[i]) for i in idx])
+            else:
+                msg = msgs.JointTrajectory(joint_names=list(ctrl.joints), points=[msgs.JointTrajectoryPoint(
+                    positions=[float(action[i]) for i in idx], time_from_start=to_duration(1.0 / self.rate))])
+            pub.publish(msg)
+        self.action_pub.publish(msgs.JointState(header=msgs.Header(stamp=stamp), name=list(self.profile.action_names),
+                                                position=[float(a) for a in action]))
+        self.commands += 1
+        if self.p.announce_subtasks:
+            phase = self.expert.phase()
+            if phase != self._phase:
+                self._phase = phase
+                cube = self.sim.task.cube(self.sim.target_object)
+                text = SUBTASKS.get(phase, "").format(obj=f"{cube.color} cube",
+                                                      bowl=f"{self.sim.task.bowl_color} bowl")
+                if text:
+                    self.instruction_pub.publish(msgs.String(data=text))
