@@ -50,19 +50,31 @@ def flow_loss(v_pred: Tensor, noise: Tensor, actions: Tensor, mask: Tensor | Non
     return (err * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor, num_steps: int = 10) -> Tensor:
-    """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with fixed Euler steps.
+def euler_schedule(num_steps: int = 10) -> tuple[Tensor, Tensor]:
+    """The times euler_sample evaluates the velocity at ([num_steps] float32) and its step dt (float32 scalar).
 
-    velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D]. Mirrors openpi's loop exactly
-    (dt = -1/num_steps, run while t >= -dt/2), so it takes exactly num_steps steps. Like openpi, t and dt are
-    float32 tensors and t accumulates in float32: accumulating in float64 instead moves t by up to 1 ulp,
-    which the high-frequency time embedding turns into ~1e-4 differences in the sampled actions.
+    Mirrors openpi's loop exactly (dt = -1/num_steps, run while t >= -dt/2), so there are exactly num_steps times.
+    Like openpi, t accumulates in float32: accumulating in float64 instead moves t by up to 1 ulp, which the
+    high-frequency time embedding turns into ~1e-4 differences in the sampled actions. Computed on the CPU (no
+    device syncs in the loop condition); known ahead, so a model can precompute its time conditioning for all steps.
     """
-    dt = torch.tensor(-1.0 / num_steps, dtype=torch.float32, device=noise.device)
-    x, t = noise, torch.tensor(1.0, dtype=torch.float32, device=noise.device)
+    dt = torch.tensor(-1.0 / num_steps, dtype=torch.float32)
+    t, times = torch.tensor(1.0, dtype=torch.float32), []
     while t >= -dt / 2:
-        x = x + dt * velocity_fn(x, t.to(x.dtype).repeat(x.shape[0]))
+        times.append(t)
         t = t + dt
+    return torch.stack(times), dt
+
+
+def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor, num_steps: int = 10) -> Tensor:
+    """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with fixed Euler steps (euler_schedule).
+
+    velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D].
+    """
+    times, dt = euler_schedule(num_steps)
+    x, dt = noise, dt.to(noise.device)
+    for t in times.to(noise.device):
+        x = x + dt * velocity_fn(x, t.to(x.dtype).repeat(x.shape[0]))
     return x
 
 
