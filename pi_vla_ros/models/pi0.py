@@ -261,24 +261,34 @@ class Pi0Model(nn.Module):
     def sample_actions(self, batch: dict[str, Tensor], noise: Tensor | None = None,
                        generator: torch.Generator | None = None, num_steps: int | None = None) -> Tensor:
         """Normalized, padded actions [B, H, action_dim]: prefix KV cache once, then Euler steps of the expert."""
-        batch = self._to(batch)
         c, b = self.config, batch["tokens"].shape[0]
         if noise is None:
             noise = torch.randn((b, c.action_horizon, c.action_dim), generator=generator)
-        noise = noise.to(self.device, self.dtype)
+        return self.denoise(self.prefix_cache(batch), noise, num_steps)
+
+    @torch.no_grad()
+    def prefix_cache(self, batch: dict[str, Tensor]) -> dict:
+        """Run the prefix (images + language) once: its per-layer keys / values and padding, plus the state."""
+        batch = self._to(batch)
         prefix, p_pad, p_ar = self.embed_prefix(*(batch[k] for k in ("images", "image_mask", "tokens", "token_mask")))
-        _, cache = self.joint_forward([prefix, None], make_attention_mask(p_pad, p_ar), p_pad.long().cumsum(1) - 1,
-                                      fill_cache=True)
+        _, kv = self.joint_forward([prefix, None], make_attention_mask(p_pad, p_ar), p_pad.long().cumsum(1) - 1,
+                                   fill_cache=True)
+        return {"kv": kv, "pad": p_pad, "state": batch.get("state")}
+
+    @torch.no_grad()
+    def denoise(self, cache: dict, noise: Tensor, num_steps: int | None = None) -> Tensor:
+        """Euler steps of the action expert from noise [B, H, action_dim], attending to a prefix_cache."""
+        c, p_pad = self.config, cache["pad"]
         n_prefix = p_pad.long().sum(1, keepdim=True)
 
         def velocity(x_t: Tensor, t: Tensor) -> Tensor:
-            suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), x_t, t)
+            suffix, s_pad, s_ar, cond = self.embed_suffix(cache["state"], x_t, t)
             mask = torch.cat([p_pad[:, None].expand(-1, suffix.shape[1], -1), make_attention_mask(s_pad, s_ar)], 2)
             pos = n_prefix + s_pad.long().cumsum(1) - 1
-            (_, out), _ = self.joint_forward([None, suffix], mask, pos, cond, cache=cache)
+            (_, out), _ = self.joint_forward([None, suffix], mask, pos, cond, cache=cache["kv"])
             return self.action_out_proj(out[:, -c.action_horizon:])
 
-        return fm.euler_sample(velocity, noise, num_steps or c.num_steps)
+        return fm.euler_sample(velocity, noise.to(self.device, self.dtype), num_steps or c.num_steps)
 
     @property
     def device(self) -> torch.device:
