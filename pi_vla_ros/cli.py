@@ -53,6 +53,38 @@ def cmd_launch(args) -> int:
     return 0
 
 
+def cmd_bench_model(args) -> int:
+    from pi_vla_ros.benchmarks import model_bench as mb
+
+    report = mb.run(configs=args.configs, sizes=args.sizes, dtypes=args.dtypes, threads=args.threads,
+                    chunks=args.chunks, warmup=args.warmup, num_steps=args.steps, device=args.device,
+                    context_len=args.context_len, gemm_sizes=args.gemm_sizes)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        print(f"benchmark written to {args.out}")
+    return 0
+
+
+def _add_bench(sub) -> None:
+    from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    p = bench.add_parser("model", help="chunk latency, FLOPs, GFLOP/s vs this machine's GEMM peak, memory")
+    p.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
+    p.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES),
+                   help="full-size models are skipped when memory is short")
+    p.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES))
+    p.add_argument("--threads", nargs="+", type=int, help="CPU thread counts (default: torch's)")
+    p.add_argument("--chunks", type=int, default=20, help="timed chunks per model (after --warmup)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10, help="denoising steps per chunk")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    p.add_argument("--context-len", type=int, help="context tokens for pi06-expert (default: tiny 144, full 256)")
+    p.add_argument("--gemm-sizes", nargs="+", type=int, default=[1024, 2048], help="square GEMMs for the peak")
+    p.add_argument("--out", help="write the JSON report here")
+    p.set_defaults(func=cmd_bench_model)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pi-vla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
     p.set_defaults(func=cmd_launch)
+    _add_bench(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
