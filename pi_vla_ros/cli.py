@@ -1,4 +1,6 @@
-"""``pi-vla``: the command line. ``pi-vla launch <robot> --sim`` runs the node graph without ROS 2."""
+"""``pi-vla``: the command line. ``pi-vla launch <robot> --sim`` runs the node graph without ROS 2;
+``collect`` / ``train`` / ``eval`` record demonstrations through the graph, train a policy on them and measure it
+closed-loop through the graph."""
 
 from __future__ import annotations
 
@@ -85,6 +87,107 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=cmd_bench_model)
 
 
+def _env_for_graph() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PI_VLA_FORCE_SEAM", "1")   # fast (virtual-time) runs use the in-process ROS seam
+
+
+def cmd_collect(args) -> int:
+    _env_for_graph()
+    from pi_vla_ros.data.collect import collect
+
+    summary = collect(args.profile, args.out, args.episodes, seed=args.seed, expert=args.expert,
+                      keep_bags=not args.no_bags, progress=not args.no_progress)
+    if args.report:
+        Path(args.report).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from pi_vla_ros.training.trainer import TrainConfig, train
+
+    cfg = TrainConfig(policy=args.policy, dataset=args.dataset, out=args.out, profile=args.profile or "",
+                      steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                      warmup_steps=args.warmup_steps, ema_decay=args.ema, precision=args.precision,
+                      gradient_checkpointing=args.gradient_checkpointing, freeze_vlm=not args.train_vlm,
+                      cache_prefix=not args.no_cache, only_success=not args.include_failures,
+                      save_every=args.save_every, seed=args.seed, threads=args.threads, device=args.device,
+                      resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress)
+    summary = train(cfg)
+    print(json.dumps({k: v for k, v in summary.items()}, indent=1))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    _env_for_graph()
+    from pi_vla_ros.evaluation.closed_loop import evaluate
+
+    out_dir = args.out or (str(Path(args.policy) / ("eval_swapped" if args.swap_instruction else "eval"))
+                           if args.policy != "expert" else None)
+    report = evaluate(args.profile, args.policy, args.episodes, seed=args.seed, checkpoint=args.checkpoint,
+                      swap_instruction=args.swap_instruction, out_dir=out_dir, media_episodes=args.media_episodes,
+                      progress=not args.no_progress, params=_parse_params(args.param))
+    summary = {k: v for k, v in report.items() if k != "per_episode"}
+    print(json.dumps(summary, indent=1))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _add_learning(sub) -> None:
+    """collect / train / eval."""
+    p = sub.add_parser("collect", help="record demonstrations through the node graph into a LeRobot dataset")
+    p.add_argument("--profile", required=True, help="robot profile (ur5e, bimanual, mobile_manipulator or a YAML)")
+    p.add_argument("--expert", default="scripted", choices=["scripted"], help="who drives the robot")
+    p.add_argument("--episodes", type=int, required=True)
+    p.add_argument("--out", required=True, help="dataset directory (created, or appended to)")
+    p.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
+    p.add_argument("--no-bags", action="store_true", help="delete each episode's MCAP bag after conversion")
+    p.add_argument("--report", help="write the collection summary (JSON) here")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("train", help="train a policy on a LeRobot dataset (flow matching)")
+    p.add_argument("--policy", required=True, help="registry name, e.g. pi06_sim, pi06_tiny, pi0_tiny, pi05_tiny")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--out", required=True, help="checkpoint directory (loadable with --checkpoint)")
+    p.add_argument("--profile", help="robot profile (default: the dataset's robot_type)")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=200)
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights (0: off)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="auto: bf16 autocast on CUDA and on CPUs with native bf16")
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--train-vlm", action="store_true", help="pi0/pi05: also train the VLM (default: expert only)")
+    p.add_argument("--no-cache", action="store_true", help="pi06: run the frozen VLM in every step")
+    p.add_argument("--include-failures", action="store_true", help="also train on unsuccessful episodes")
+    p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this many minutes")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="closed-loop episodes through the node graph in the simulator")
+    p.add_argument("--profile", required=True)
+    p.add_argument("--policy", required=True, help="checkpoint directory, or 'expert' for the scripted expert")
+    p.add_argument("--checkpoint", help="checkpoint directory when --policy is a registry name")
+    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--seed", type=int, default=100000, help="episode i uses seed + i (keep clear of training seeds)")
+    p.add_argument("--swap-instruction", action="store_true", help="name the other cube than the seed would")
+    p.add_argument("--out", help="directory for eval.json and the images (default: <checkpoint>/eval[_swapped])")
+    p.add_argument("--media-episodes", type=int, default=2, help="camera strips and joint plots for the first N")
+    p.add_argument("--report", help="also write the full report (JSON) here")
+    p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pi-vla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
     p.set_defaults(func=cmd_launch)
     _add_bench(sub)
+    _add_learning(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

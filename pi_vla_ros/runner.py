@@ -72,6 +72,11 @@ class GraphRunner:
         self.executor.add_node(node)
         return node
 
+    def set_log_level(self, severity: int) -> None:
+        """Every node's log level (LoggingSeverity values: 10 DEBUG, 20 INFO, 30 WARN, 40 ERROR)."""
+        for node in self.nodes.values():
+            node.get_logger().set_level(severity)
+
     def reset_episode(self, seed: int, target_object: str | None = None) -> str:
         """Start a new episode in place (fast mode): messages still queued from the last one are dropped, the
         simulator re-places the scene from ``seed`` (time runs on), then every node that has a

@@ -44,6 +44,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         sim = run.sim.sim
         expert_node = run.add_node(ExpertNode(sim=sim, parameter_overrides=sim_params))
         recorder = run.add_node(RecorderNode(parameter_overrides=sim_params + [Parameter("profile", value=profile)]))
+        if progress:
+            run.set_log_level(30)   # the bar says what happens; warnings still show
         limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
         dt = 1.0 / sim.profile.policy_rate_hz
         bar = _progress(episodes, f"collect {profile}", progress)

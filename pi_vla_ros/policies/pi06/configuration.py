@@ -9,6 +9,7 @@ from pi_vla_ros.models.pi06_expert import ExpertConfig
 from pi_vla_ros.models.vlm import IMAGE_KEYS, VLM_SIZES
 
 NORM_MODES = ("quantile", "zscore")
+OBS_ENCODERS = ("", "conv")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,15 @@ class Pi06Config:
     expert: ExpertConfig = field(default_factory=ExpertConfig)
     num_steps: int = 10                  # Euler denoising steps
     norm_mode: str = "quantile"          # 'quantile' (q01/q99 -> [-1, 1]) or 'zscore'
+    # Optional trainable observation encoder (models/obs_encoder.py) whose tokens join the frozen VLM's prefix in
+    # the expert's cross-attention context: "" (none, the seed's design) or "conv" (a small CNN per camera slot at
+    # obs_image_size, plus one token of the normalized state when state_token). For simulation, where no
+    # pretrained VLM is available and a random frozen one cannot localize objects (see README).
+    obs_encoder: str = ""
+    vlm_images: bool = True              # False: the frozen VLM reads only the language (images go to obs_encoder)
+    obs_image_size: int = 64
+    obs_width: int = 64                  # CNN channels (the tokens are projected to the VLM width)
+    state_token: bool = False
     # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
     action_names: tuple[str, ...] = ()   # the profile's action layout
     state_dim: int = 0
@@ -33,6 +43,12 @@ class Pi06Config:
             raise ValueError(f"norm_mode must be one of {NORM_MODES}, got {self.norm_mode!r}")
         if self.vlm not in VLM_SIZES:
             raise ValueError(f"unknown VLM config {self.vlm!r}; known: {sorted(VLM_SIZES)}")
+        if self.obs_encoder not in OBS_ENCODERS:
+            raise ValueError(f"obs_encoder must be one of {OBS_ENCODERS}, got {self.obs_encoder!r}")
+        if self.state_token and not self.obs_encoder:
+            raise ValueError("state_token needs an obs_encoder")
+        if not self.vlm_images and not self.obs_encoder:
+            raise ValueError("vlm_images=False needs an obs_encoder (the policy would be blind)")
         if self.action_names and self.delta_mask is not None:
             if len(self.delta_mask) != len(self.action_names):
                 raise ValueError(f"delta_mask has {len(self.delta_mask)} entries, "

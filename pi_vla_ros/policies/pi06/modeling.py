@@ -2,15 +2,20 @@
 
 Batches come from Pi06Processor: images [B, N, 3, S, S], image_mask [B, N], tokens / token_mask [B, T],
 state [B, S] (normalized; it reaches the model through the prompt) and, for training, actions [B, H, A]
-(normalized model space) with an optional action_mask [B, H] (False past an episode's end).
+(normalized model space) with an optional action_mask [B, H] (False past an episode's end). With an observation
+encoder (config.obs_encoder) also obs_images [B, N, 3, s, s]. A batch may carry the frozen VLM's output instead of
+images and tokens: prefix [B, L, D] and prefix_mask [B, L] (training on a cache: the frozen VLM's output for a
+frame never changes, so it is computed once per frame, see training/data.py).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from pi_vla_ros.models import flow_matching as fm
+from pi_vla_ros.models.obs_encoder import ConvObsEncoder
 from pi_vla_ros.models.pi06_expert import Pi06Expert
 from pi_vla_ros.models.vlm import PaliGemmaBackbone, vlm_config
 
@@ -28,6 +33,11 @@ class Pi06Model(nn.Module):
             raise ValueError(f"VLM (width {self.vlm.hidden_size}, images {self.vlm.image_size}) does not match the "
                              f"config (context_dim {config.expert.context_dim}, image_size {config.image_size})")
         self.expert = Pi06Expert(config.expert)
+        self.obs = None
+        if config.obs_encoder == "conv":
+            self.obs = ConvObsEncoder(len(config.image_keys), config.obs_image_size, config.obs_width,
+                                      self.vlm.hidden_size, config.state_dim if config.state_token else 0)
+        self.gradient_checkpointing = False
 
     def train(self, mode: bool = True) -> "Pi06Model":
         super().train(mode)
@@ -35,12 +45,34 @@ class Pi06Model(nn.Module):
         return self
 
     def trainable_parameters(self):
-        return self.expert.parameters()
+        yield from self.expert.parameters()
+        if self.obs is not None:
+            yield from self.obs.parameters()
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute the expert's activations in the backward pass instead of storing them (less memory)."""
+        self.gradient_checkpointing = True
+
+    def prefix(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """The frozen VLM's hidden states and validity mask for the batch's images and tokens (language only when
+        config.vlm_images is False: every image slot is then masked and the vision tower skipped)."""
+        if self.config.vlm_images:
+            return self.vlm(batch["images"], batch["image_mask"], batch["tokens"], batch["token_mask"])
+        hidden, mask = self.vlm(batch["images"], torch.zeros_like(batch["image_mask"]), batch["tokens"],
+                                batch["token_mask"])
+        t = batch["tokens"].shape[1]
+        return hidden[:, -t:], mask[:, -t:]  # drop the (all masked) image slots
 
     def context(self, batch: dict[str, Tensor]) -> dict:
-        """Run the VLM prefix once and precompute the expert's per-layer cross-attention keys/values."""
-        hidden, mask = self.vlm(batch["images"], batch["image_mask"], batch["tokens"], batch["token_mask"])
-        return self.expert.precompute_context(hidden.to(self.dtype), mask)  # e.g. bf16 VLM, fp32 expert
+        """Run the VLM prefix once (or take it from the batch) and precompute the expert's per-layer
+        cross-attention keys/values; observation-encoder tokens, if any, join the prefix."""
+        hidden, mask = (batch["prefix"], batch["prefix_mask"]) if "prefix" in batch else self.prefix(batch)
+        hidden = hidden.to(self.dtype)  # e.g. bf16 VLM (or cache), fp32 expert
+        if self.obs is not None:
+            tokens, tmask = self.obs(batch["obs_images"], batch["image_mask"],
+                                     batch["state"] if self.config.state_token else None)
+            hidden, mask = torch.cat([hidden, tokens.to(hidden.dtype)], 1), torch.cat([mask.bool(), tmask], 1)
+        return self.expert.precompute_context(hidden, mask)
 
     def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
                      generator: torch.Generator | None = None) -> Tensor:
@@ -50,7 +82,11 @@ class Pi06Model(nn.Module):
         b = actions.shape[0]
         noise = torch.randn(actions.shape, generator=generator).to(actions) if noise is None else noise
         time = fm.sample_time(b, generator).to(actions) if time is None else time
-        v = self.expert.velocity(fm.interpolate(actions, noise, time), time, self.context(batch))
+        x_t, ctx = fm.interpolate(actions, noise, time), self.context(batch)
+        if self.gradient_checkpointing and torch.is_grad_enabled():
+            v = checkpoint(self.expert.velocity, x_t, time, ctx, use_reentrant=False)
+        else:
+            v = self.expert.velocity(x_t, time, ctx)
         return fm.flow_loss(v, noise, actions, batch.get("action_mask"))
 
     @torch.no_grad()
@@ -58,7 +94,7 @@ class Pi06Model(nn.Module):
                        generator: torch.Generator | None = None) -> Tensor:
         """Normalized model-space actions [B, H, A]: prefix once, then num_steps Euler steps of the expert."""
         batch = self._to(batch)
-        b, cfg = batch["tokens"].shape[0], self.config.expert
+        b, cfg = batch["state"].shape[0], self.config.expert
         if noise is None:
             noise = torch.randn((b, cfg.horizon, cfg.action_dim), generator=generator)
         return self.expert.sample(self.context(batch), noise.to(self.device, self.dtype), self.config.num_steps)

@@ -152,11 +152,16 @@ class Pi06Processor:
         n = len(cfg.image_keys)
         images = torch.full((len(samples), n, 3, size, size), -1.0)
         image_mask = torch.zeros(len(samples), n, dtype=torch.bool)
+        obs_size = getattr(cfg, "obs_image_size", 0)
+        obs_images = (torch.full((len(samples), n, 3, obs_size, obs_size), -1.0)
+                      if getattr(cfg, "obs_encoder", "") else None)
         prompts, states, actions = [], [], []
         for b, s in enumerate(samples):
             for i, key in enumerate(cfg.image_keys):
                 if s["images"].get(key) is not None:
                     images[b, i], image_mask[b, i] = resize_with_pad(s["images"][key], size), True
+                    if obs_images is not None:
+                        obs_images[b, i] = resize_with_pad(s["images"][key], obs_size)
             state = np.asarray(s["state"], dtype=np.float64)
             if state.shape != (cfg.state_dim,) or not np.all(np.isfinite(state)):
                 raise ValueError(f"state must be {cfg.state_dim} finite values, got shape {state.shape}")
@@ -167,6 +172,8 @@ class Pi06Processor:
         tokens, token_mask = self.tokenize(prompts)
         batch = {"images": images, "image_mask": image_mask, "tokens": tokens,
                  "token_mask": token_mask, "state": torch.from_numpy(np.stack(states))}
+        if obs_images is not None:
+            batch["obs_images"] = obs_images
         if actions:
             if len(actions) != len(samples):
                 raise ValueError("either every sample has actions or none does")

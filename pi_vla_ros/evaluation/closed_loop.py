@@ -1,0 +1,237 @@
+"""``pi-vla eval``: closed-loop episodes of a policy through the whole node graph, in the simulator.
+
+One :class:`~pi_vla_ros.runner.GraphRunner` in fast mode (virtual time; inference results arrive after a fixed
+simulated latency) runs the simulator, observation, policy, executor and instruction nodes exactly as
+``pi-vla launch`` does; between episodes the graph is reset in place. Episode i uses seed ``seed + i``; with
+``swap_instruction`` the simulator names the *other* cube than the seed would (same scene, same phrasing), which
+tests whether the policy follows the language rather than a habit.
+
+Per episode: success (the named cube resting in the bowl, released), time to success, safety-filter clamps
+(executor ticks where the filter changed a target), whether another cube was moved (wrong object). For the first
+``media_episodes`` episodes: a camera image strip and a plot of commanded (what went to the controllers) vs executed
+(``/joint_states``) joint trajectories. ``policy`` may also be ``"expert"``: the scripted expert drives the same
+controller topics instead (the policy and executor nodes are not started) -- the reference success rate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class _Trace:
+    """A tap node: what went to the controllers (by joint) and what the joints did, with sim time."""
+
+    def __init__(self, run, profile):
+        from pi_vla_ros.ros import Node, msgs
+
+        self.node = Node("pi_vla_eval_trace", parameter_overrides=[])
+        self.commanded: dict[str, list] = {j: [] for j in profile.joints}
+        self.executed: dict[str, list] = {j: [] for j in profile.joints}
+        self.enabled = False
+        self._run = run
+        self.node.create_subscription(msgs.JointState, "/joint_states", self._on_js, 50)
+        for ctrl in profile.controllers:
+            if ctrl.trajectory_topic:
+                self.node.create_subscription(msgs.JointTrajectory, ctrl.trajectory_topic, self._on_traj, 50)
+            if ctrl.position_topic:
+                self.node.create_subscription(msgs.Float64MultiArray, ctrl.position_topic,
+                                              lambda m, c=ctrl: self._on_position(c, m), 50)
+        run.add_node(self.node, "pi_vla_eval_trace")
+
+    def clear(self) -> None:
+        for d in (self.commanded, self.executed):
+            for v in d.values():
+                v.clear()
+
+    def _on_js(self, msg) -> None:
+        if self.enabled:
+            t = self._run.sim_time()
+            for name, pos in zip(msg.name, msg.position):
+                if name in self.executed:
+                    self.executed[name].append((t, pos))
+
+    def _on_traj(self, msg) -> None:
+        if self.enabled and msg.points:
+            t = self._run.sim_time()
+            for name, pos in zip(msg.joint_names, msg.points[0].positions):
+                self.commanded[name].append((t, pos))
+
+    def _on_position(self, ctrl, msg) -> None:
+        if self.enabled:
+            t = self._run.sim_time()
+            for name, pos in zip(ctrl.joints, msg.data):
+                self.commanded[name].append((t, pos))
+
+
+def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpoint: str | None = None,
+             swap_instruction: bool = False, out_dir=None, media_episodes: int = 2, time_limit_s: float | None = None,
+             progress: bool = True, policy_name: str | None = None, log=print, params: dict | None = None) -> dict:
+    """Run ``episodes`` closed-loop episodes. ``policy``: a registry name (with ``checkpoint``), a checkpoint
+    directory (its config.json names the policy), or ``"expert"``. Returns the report (also written as JSON to
+    ``out_dir/eval.json`` with the media, when ``out_dir`` is given)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pi_vla_ros.data.collect import _progress
+    from pi_vla_ros.nodes.expert_node import ExpertNode
+    from pi_vla_ros.ros import Parameter
+    from pi_vla_ros.runner import GraphRunner
+
+    expert = policy == "expert"
+    name, ckpt = (None, None) if expert else _resolve_policy(policy, checkpoint, policy_name)
+    launch = {"seed": seed}
+    skip = ()
+    if expert:
+        skip = ("pi_vla_policy", "pi_vla_executor")
+    else:
+        launch |= {"policy": name, "checkpoint": ckpt}
+    out_dir = Path(out_dir) if out_dir else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    wall0 = time.perf_counter()
+    results = []
+    with GraphRunner(profile, realtime=False, skip=skip, overrides=params or {}, **launch) as run:
+        sim_node, sim = run.sim, run.sim.sim
+        prof = sim.profile
+        if expert:
+            run.add_node(ExpertNode(sim=sim, parameter_overrides=[Parameter("use_sim_time", value=True),
+                                                                  Parameter("announce_subtasks", value=False)]))
+        trace = _Trace(run, prof)
+        if progress:
+            run.set_log_level(30)   # the bar says what happens; warnings still show
+        limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
+        bar = _progress(episodes, f"eval {name or 'expert'} on {profile}" + (" (swapped)" if swap_instruction else ""),
+                        progress)
+        executor = run.nodes.get("pi_vla_executor")
+        for i in range(episodes):
+            s = seed + i
+            target = None
+            if swap_instruction:  # the same scene; the instruction names the other cube
+                run.reset_episode(s)
+                target = next(o for o in sim.task.object_names if o != sim.target_object)
+            instruction = run.reset_episode(s, target)
+            t0 = run.sim_time()
+            clamps0 = executor.core.stats.safety_clamps if executor else 0
+            media = out_dir is not None and i < media_episodes
+            trace.clear()
+            trace.enabled = media
+            strip = []
+            next_shot = 0.0
+            success_at = None
+            while run.sim_time() - t0 < limit - 1e-9:
+                if media and run.sim_time() - t0 >= next_shot - 1e-9:
+                    strip.append((run.sim_time() - t0, {c.name: sim.render(c.name).copy() for c in prof.cameras}))
+                    next_shot += 1.0
+                run.spin_for(0.02)
+                if sim.success():
+                    success_at = run.sim_time() - t0
+                    break
+            if media:
+                strip.append((run.sim_time() - t0, {c.name: sim.render(c.name).copy() for c in prof.cameras}))
+                tag = f"episode_{i:03d}_seed{s}"
+                _image_strip(strip, out_dir / f"{tag}_cameras.png", f"{instruction!r} -> "
+                             + (f"success at {success_at:.1f} s" if success_at is not None else "failure"))
+                _trajectory_plot(trace, prof, t0, out_dir / f"{tag}_joints.png", instruction)
+            results.append({"episode": i, "seed": s, "instruction": instruction, "target_object": sim.target_object,
+                            "success": success_at is not None,
+                            "time_to_success_s": None if success_at is None else round(success_at, 3),
+                            "wrong_object_moved": bool(sim.wrong_object_moved()),
+                            "safety_clamps": (executor.core.stats.safety_clamps - clamps0) if executor else 0})
+            bar.update(success_at is not None)
+        bar.close()
+        trace.enabled = False
+    report = _report(results, profile, name or "expert", ckpt, seed, swap_instruction, time.perf_counter() - wall0)
+    if out_dir:
+        (out_dir / "eval.json").write_text(json.dumps(report, indent=1))
+    log(f"eval {report['policy']} on {profile}{' (swapped instruction)' if swap_instruction else ''}: "
+        f"success {report['successes']}/{report['episodes']} = {report['success_rate']:.0%}, wrong object "
+        f"{report['wrong_object_rate']:.0%}, mean time to success {report['time_to_success_s']['mean']} s, "
+        f"clamps/episode {report['safety_clamps']['mean']}, wall {report['wall_s']} s")
+    return report
+
+
+def _resolve_policy(policy: str, checkpoint: str | None, policy_name: str | None) -> tuple[str, str | None]:
+    """(registry name, checkpoint dir) from a name + checkpoint, or a checkpoint directory alone."""
+    path = Path(checkpoint or policy)
+    if (path / "config.json").is_file():
+        meta = json.loads((path / "config.json").read_text())
+        name = policy_name or meta.get("config", {}).get("name")
+        if not name:
+            raise ValueError(f"{path}/config.json does not name its policy")
+        return name, str(path)
+    if checkpoint:
+        raise FileNotFoundError(f"checkpoint {checkpoint} has no config.json")
+    raise FileNotFoundError(f"{policy!r} is neither 'expert' nor a checkpoint directory (pass --checkpoint with a "
+                            "registry name)")
+
+
+def _report(results, profile, policy, ckpt, seed, swapped, wall_s) -> dict:
+    n = len(results)
+    times = [r["time_to_success_s"] for r in results if r["success"]]
+    clamps = [r["safety_clamps"] for r in results]
+
+    def stats(v):
+        return {"mean": round(float(np.mean(v)), 3) if v else None, "median": round(float(np.median(v)), 3) if v else None,
+                "max": round(float(np.max(v)), 3) if v else None}
+
+    return {"profile": profile, "policy": policy, "checkpoint": ckpt, "episodes": n, "seeds": [seed, seed + n - 1],
+            "swap_instruction": swapped, "successes": sum(r["success"] for r in results),
+            "success_rate": sum(r["success"] for r in results) / max(n, 1),
+            "wrong_object_rate": sum(r["wrong_object_moved"] for r in results) / max(n, 1),
+            "time_to_success_s": stats(times), "safety_clamps": {**stats(clamps), "total": int(sum(clamps))},
+            "wall_s": round(wall_s, 1), "per_episode": results}
+
+
+def _image_strip(shots, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cams = list(shots[0][1])
+    fig, axes = plt.subplots(len(cams), len(shots), figsize=(1.9 * len(shots), 1.5 * len(cams) + 0.4), squeeze=False)
+    for j, (t, images) in enumerate(shots):
+        for r, cam in enumerate(cams):
+            ax = axes[r, j]
+            ax.imshow(images[cam])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"t={t:.1f}s", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(cam, fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _trajectory_plot(trace: _Trace, profile, t0: float, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    joints = [j for j in profile.joints if trace.commanded[j] or trace.executed[j]]
+    cols = 2 if len(joints) > 7 else 1
+    rows = int(np.ceil(len(joints) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 1.3 * rows + 0.6), squeeze=False, sharex=True)
+    for k, j in enumerate(joints):
+        ax = axes[k % rows, k // rows]
+        for series, style, label in ((trace.commanded[j], "-", "commanded"), (trace.executed[j], "--", "executed")):
+            if series:
+                t, v = np.array(series).T
+                ax.plot(t - t0, v, style, lw=1.1, label=label)
+        ax.set_ylabel(j, fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    for ax in axes[-1]:
+        ax.set_xlabel("episode time (s)")
+    fig.suptitle(f"commanded vs executed joint positions: {title!r}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,437 @@
+"""``pi-vla train``: flow-matching training of a registry policy on a LeRobot dataset.
+
+The recipe (openpi / LeRobot): AdamW (betas 0.9/0.95, weight decay), gradient clipping at 1.0, linear warm-up then
+cosine decay to ``lr * final_lr_fraction``, an exponential moving average of the weights (what the checkpoint's
+policy uses), bf16 autocast where the hardware has it (CUDA; CPUs with native bf16, e.g. AVX512-BF16), optional
+gradient checkpointing. Only the trainable part learns: the π0.6 expert (and observation encoder) with its VLM
+frozen -- trained on a cache of the frozen VLM's output (training/data.py) -- or, for π0 / π0.5, everything except
+the VLM when ``freeze_vlm``.
+
+Determinism: batch k's frames, noise and flow times come from generators seeded by (seed, k, rank), so a run resumed
+from a checkpoint continues exactly as if it had never stopped.
+
+Checkpoint (``out``), written to ``out.tmp`` and renamed over ``out`` (the previous one is replaced only once the new
+one is complete)::
+
+    config.json model.safetensors norm_stats.json tokenizer/   the policy (EMA weights), make_policy(name, profile, out)
+    training/state.safetensors                                 raw weights, EMA, AdamW moments (no pickles)
+    training/state.json                                        step, options, RNG-free resume info, loss history
+    loss.png                                                   the loss curve
+
+Multi-GPU: run under ``torchrun --nproc_per_node N -m pi_vla_ros.cli train ...``; each rank draws its own batches,
+gradients are averaged by torch DDP (NCCL on CUDA, gloo on CPU), rank 0 writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    policy: str
+    dataset: str
+    out: str
+    profile: str = ""                 # default: the dataset's robot_type
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_steps: int = 200
+    final_lr_fraction: float = 0.1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999          # 0 disables the EMA
+    precision: str = "auto"           # auto | bf16 | fp32
+    gradient_checkpointing: bool = False
+    freeze_vlm: bool = True           # π0/π0.5: train the action expert only (π0.6's VLM is always frozen)
+    cache_prefix: bool = True         # π0.6: train on the cached output of the frozen VLM
+    only_success: bool = True         # train on successful episodes only
+    episodes: tuple[int, ...] | None = None
+    save_every: int = 0               # steps between checkpoints (0: only at the end)
+    seed: int = 0
+    threads: int = 0                  # torch CPU threads (0: torch's default)
+    device: str = "auto"              # auto | cpu | cuda
+    resume: bool = False
+    max_minutes: float = 0.0          # stop early (and save) after this much training time; 0: no limit
+    progress: bool = True
+
+
+def _rank_world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_bf16() else None
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to lr, then cosine decay to lr * final_lr_fraction at cfg.steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    lo = cfg.lr * cfg.final_lr_fraction
+    return lo + (cfg.lr - lo) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+class _LossModule(nn.Module):
+    """What DDP wraps: the policy model's flow-matching loss for a batch."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch, noise, time):
+        return self.model.compute_loss(batch, noise=noise, time=time)
+
+
+class EMA:
+    """Exponential moving average of the trainable parameters, with the usual warm-up of the decay."""
+
+    def __init__(self, params: dict[str, torch.Tensor], decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in params.items()}
+
+    def update(self, params: dict[str, torch.Tensor], step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in params.items():
+                self.shadow[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
+
+
+def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int):
+    from pi_vla_ros.policies.pi0 import Pi0Config, Pi0Policy
+    from pi_vla_ros.policies.pi06 import Pi06Policy
+    from pi_vla_ros.policies.registry import get_config
+
+    config = get_config(name)
+    if isinstance(config, Pi0Config):
+        policy = Pi0Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
+                                 seed=seed)
+    else:
+        policy = Pi06Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
+                                  seed=seed, untrained=False)
+    policy.untrained = False
+    return policy
+
+
+def trainable_named_parameters(model: nn.Module, freeze_vlm: bool) -> dict[str, nn.Parameter]:
+    """Parameters that learn: model.trainable_parameters() where defined (π0.6), else all but the VLM's."""
+    if hasattr(model, "trainable_parameters"):
+        keep = {id(p) for p in model.trainable_parameters()}
+    else:
+        keep = {id(p) for n, p in model.named_parameters()
+                if not (freeze_vlm and (n.startswith("vlm.") or ".vlm." in n or "paligemma." in n))}
+    params = {}
+    for n, p in model.named_parameters():
+        p.requires_grad_(id(p) in keep)
+        if id(p) in keep:
+            params[n] = p
+    return params
+
+
+def train(cfg: TrainConfig, log_fn=print) -> dict:
+    """Train; returns a summary (steps, final loss, samples/s, wall time, checkpoint path)."""
+    from pi_vla_ros.policies.pi06.processing import NormStats
+    from pi_vla_ros.policies.registry import get_config
+    from pi_vla_ros.policies.tokenizer import build_tokenizer, load_tokenizer
+    from pi_vla_ros.profiles import load_profile
+    from pi_vla_ros.training.data import dataset_profile, load_frames, make_batches, norm_stats, training_words
+
+    wall0 = time.perf_counter()
+    rank, world = _rank_world()
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    if world > 1:
+        import torch.distributed as dist
+
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    profile = load_profile(cfg.profile or dataset_profile(cfg.dataset))
+    config = get_config(cfg.policy).resolve(profile)
+    progress = cfg.progress and rank == 0
+
+    # ---- data, normalization, tokenizer, policy
+    t0 = time.perf_counter()
+    frames = load_frames(cfg.dataset, profile, config, episodes=list(cfg.episodes) if cfg.episodes else None,
+                         only_success=cfg.only_success, progress=progress)
+    horizon = config.expert.horizon if hasattr(config, "expert") else config.horizon
+    state = _read_state(out) if cfg.resume else None
+    if state is not None:  # the run's own stats and tokenizer, not recomputed
+        stats = {k: NormStats.from_dict(v) for k, v in
+                 json.loads((out / "norm_stats.json").read_text())["norm_stats"].items()}
+        tokenizer = load_tokenizer(out / "tokenizer")
+    else:
+        stats = norm_stats(frames, config, horizon, seed=cfg.seed)
+        tokenizer = None
+        if getattr(config, "vlm_path", None) is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                tokenizer = build_tokenizer(training_words(frames, profile), tmp)
+    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed)
+    model = policy.model
+    if cfg.gradient_checkpointing:
+        if hasattr(model, "gradient_checkpointing_enable"):
+            model.gradient_checkpointing_enable()
+        else:
+            log.warning("%s does not support gradient checkpointing; training without it", cfg.policy)
+    params = trainable_named_parameters(model, cfg.freeze_vlm)
+    batches = make_batches(frames, policy, cache_prefix=cfg.cache_prefix, progress=progress)
+    data_s = time.perf_counter() - t0
+    n_params = sum(p.numel() for p in params.values())
+    if rank == 0:
+        log_fn(f"train {cfg.policy} on {cfg.dataset} ({profile.name}): {len(frames.episodes)} episodes, "
+               f"{len(batches)} samples, {n_params / 1e6:.2f} M trainable parameters; data ready in {data_s:.1f} s")
+
+    decay = [p for n, p in params.items() if p.ndim >= 2 and not n.endswith("pos")]
+    no_decay = [p for n, p in params.items() if not (p.ndim >= 2 and not n.endswith("pos"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=tuple(cfg.betas))
+    ema = EMA(params, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    history: list[tuple[int, float]] = []
+    start = 0
+    if state is not None:
+        start, history = _load_state(out, state, params, opt, ema)
+        log_fn(f"resumed from {out} at step {start}")
+
+    loss_module = _LossModule(model)
+    step_module = loss_module
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        step_module = DDP(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
+    amp = autocast_dtype(cfg.precision, device)
+    model.train()
+
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.policy}", unit="step", dynamic_ncols=True,
+                       mininterval=1.0)
+        except ImportError:
+            pass
+    t_train = time.perf_counter()
+    samples = 0
+    recent: list[float] = []
+    step = start
+    stopped_early = False
+    while step < cfg.steps:
+        idx, noise, flow_t = _draw(cfg, step, rank, len(batches), horizon, policy)
+        batch = {k: v.to(device) for k, v in batches.batch(idx).items()}
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            loss = step_module(batch, noise.to(device), flow_t.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.float().backward()
+        torch.nn.utils.clip_grad_norm_(list(params.values()), cfg.grad_clip)
+        opt.step()
+        if ema is not None:
+            ema.update(params, step)
+        step += 1
+        value = float(loss.detach())
+        history.append((step, value))
+        recent.append(value)
+        samples += len(idx) * world
+        elapsed = time.perf_counter() - t_train
+        if bar is not None:
+            bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}", lr=f"{lr_at(step - 1, cfg):.1e}",
+                            samples_s=f"{samples / max(elapsed, 1e-9):.0f}", refresh=False)
+            bar.update(1)
+        over_time = cfg.max_minutes > 0 and (time.perf_counter() - wall0) / 60 >= cfg.max_minutes
+        if rank == 0 and ((cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps) or over_time):
+            save_checkpoint(out, policy, params, opt, ema, step, cfg, history)
+        if over_time:
+            stopped_early = True
+            log_fn(f"stopping at step {step}: max_minutes={cfg.max_minutes} reached")
+            break
+    if bar is not None:
+        bar.close()
+    train_s = time.perf_counter() - t_train
+    if rank == 0 and not stopped_early:
+        save_checkpoint(out, policy, params, opt, ema, step, cfg, history)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    final = float(np.mean([v for _, v in history[-100:]])) if history else float("nan")
+    summary = {"policy": cfg.policy, "dataset": cfg.dataset, "checkpoint": str(out), "profile": profile.name,
+               "episodes": len(frames.episodes), "samples": len(batches), "steps": step, "start_step": start,
+               "batch_size": cfg.batch_size, "world_size": world, "final_loss": round(final, 5),
+               "samples_per_s": round(samples / max(train_s, 1e-9), 1), "data_s": round(data_s, 1),
+               "train_s": round(train_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),
+               "precision": str(amp).replace("torch.", "") if amp else "fp32", "device": str(device),
+               "trainable_parameters": n_params, "stopped_early": stopped_early}
+    if rank == 0:
+        (out / "training" / "summary.json").write_text(json.dumps(summary, indent=1))
+        log_fn(f"trained {cfg.policy}: {step} steps, final loss {final:.4f}, {summary['samples_per_s']} samples/s, "
+               f"train {train_s:.0f} s, total {summary['wall_s']:.0f} s -> {out}")
+    return summary
+
+
+def _draw(cfg: TrainConfig, step: int, rank: int, n: int, horizon: int, policy):
+    """Batch ``step``'s frame indices, noise and flow times: a function of (seed, step, rank) only."""
+    from pi_vla_ros.models import flow_matching as fm
+
+    g = torch.Generator().manual_seed(((cfg.seed * 1_000_003 + step) * 1009 + rank) % (2**63))
+    idx = torch.randint(0, n, (cfg.batch_size,), generator=g).numpy()
+    noise_dim = _noise_dim(policy)
+    noise = torch.randn((cfg.batch_size, horizon, noise_dim), generator=g)
+    t = fm.sample_time(cfg.batch_size, g)
+    return idx, noise, t
+
+
+def _noise_dim(policy) -> int:
+    cfg = policy.config
+    if hasattr(cfg, "expert"):
+        return cfg.expert.action_dim
+    return cfg.model.action_dim
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+
+def save_checkpoint(out: Path, policy, params, opt, ema, step: int, cfg: TrainConfig, history) -> None:
+    """Write the policy (EMA weights) and the training state to ``out.tmp``, then swap it in for ``out``."""
+    from pi_vla_ros.policies.checkpoint import save_tensors
+
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    raw = {k: p.detach().clone() for k, p in params.items()}
+    if ema is not None:  # the policy is saved with the averaged weights
+        with torch.no_grad():
+            for k, p in params.items():
+                p.copy_(ema.shadow[k].to(p.dtype))
+    try:
+        policy.save_pretrained(tmp)
+    finally:
+        with torch.no_grad():
+            for k, p in params.items():
+                p.copy_(raw[k])
+    tensors = {f"param/{k}": v for k, v in raw.items()}
+    if ema is not None:
+        tensors |= {f"ema/{k}": v for k, v in ema.shadow.items()}
+    names = {id(p): k for k, p in params.items()}
+    for p, st in opt.state.items():
+        for key, value in st.items():
+            if torch.is_tensor(value):
+                tensors[f"opt/{key}/{names[id(p)]}"] = value
+    (tmp / "training").mkdir(parents=True, exist_ok=True)
+    save_tensors(tensors, tmp / "training" / "state.safetensors")
+    meta = {"version": STATE_VERSION, "step": step, "config": _jsonable(dataclasses.asdict(cfg)),
+            "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
+            "loss_history": history}
+    (tmp / "training" / "state.json").write_text(json.dumps(meta))
+    plot_loss(history, tmp / "loss.png", title=f"{cfg.policy} on {Path(cfg.dataset).name}")
+    old = out.with_name(out.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _jsonable(d):
+    return json.loads(json.dumps(d, default=lambda o: list(o) if isinstance(o, (tuple, set)) else str(o)))
+
+
+def _read_state(out: Path) -> dict | None:
+    path = out / "training" / "state.json"
+    if not path.exists():
+        log.warning("no training state in %s: starting from scratch", out)
+        return None
+    return json.loads(path.read_text())
+
+
+def _load_state(out: Path, state: dict, params, opt, ema) -> tuple[int, list]:
+    from pi_vla_ros.policies.checkpoint import CheckpointError, load_tensors
+
+    if state.get("version") != STATE_VERSION:
+        raise CheckpointError(f"{out}/training/state.json has version {state.get('version')}, expected {STATE_VERSION}")
+    tensors = load_tensors(out / "training" / "state.safetensors")
+    missing = [k for k in params if f"param/{k}" not in tensors]
+    if missing:
+        raise CheckpointError(f"training state in {out} lacks parameters {missing[:5]}")
+    with torch.no_grad():
+        for k, p in params.items():
+            p.copy_(tensors[f"param/{k}"])
+    if ema is not None:
+        for k in params:
+            src = tensors.get(f"ema/{k}")
+            ema.shadow[k] = src.float().clone() if src is not None else params[k].detach().float().clone()
+    for k, p in params.items():
+        st = {key.split("/")[1]: v for key, v in tensors.items()
+              if key.startswith("opt/") and key.split("/", 2)[2] == k}
+        if st:
+            opt.state[p] = {key: v.clone() for key, v in st.items()}
+    for g, saved in zip(opt.param_groups, state["param_groups"]):
+        g.update({k: v for k, v in saved.items() if k in ("lr", "weight_decay", "betas", "eps")})
+    return int(state["step"]), [tuple(x) for x in state.get("loss_history", [])]
+
+
+def plot_loss(history, path: Path, title: str = "") -> None:
+    """The training loss (raw and smoothed) against steps, as a PNG."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.array([s for s, _ in history])
+    loss = np.array([v for _, v in history])
+    k = max(1, len(loss) // 50)
+    smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, loss, alpha=0.3, lw=0.8, label="loss")
+    ax.plot(steps[k - 1:], smooth, lw=1.8, label=f"mean of {k}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
