@@ -18,8 +18,10 @@ one is complete)::
     training/state.json                                        step, options, RNG-free resume info, loss history
     loss.png                                                   the loss curve
 
-Multi-GPU: run under ``torchrun --nproc_per_node N -m pi_vla_ros.cli train ...``; each rank draws its own batches,
-gradients are averaged by torch DDP (NCCL on CUDA, gloo on CPU), rank 0 writes checkpoints.
+Multi-GPU: run under ``torchrun --nproc_per_node N -m pi_vla_ros.cli train ...`` (torchrun sets WORLD_SIZE, RANK,
+LOCAL_RANK, MASTER_ADDR/PORT; any run with WORLD_SIZE set goes through DDP, even a single process). Each rank draws
+its own batches, gradients are averaged by torch DDP (NCCL on CUDA, gloo on CPU), rank 0 writes checkpoints. The
+effective batch is batch_size x world size.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class TrainConfig:
     threads: int = 0                  # torch CPU threads (0: torch's default)
     device: str = "auto"              # auto | cpu | cuda
     resume: bool = False
-    max_minutes: float = 0.0          # stop early (and save) after this much training time; 0: no limit
+    max_minutes: float = 0.0          # stop early (and save) after this much wall time; 0: no limit
+    pause_at_step: int = 0            # stop (and save) once this step is reached; resume continues the run
     progress: bool = True
 
 
@@ -161,6 +164,14 @@ def trainable_named_parameters(model: nn.Module, freeze_vlm: bool) -> dict[str, 
 
 def train(cfg: TrainConfig, log_fn=print) -> dict:
     """Train; returns a summary (steps, final loss, samples/s, wall time, checkpoint path)."""
+    threads = torch.get_num_threads()
+    try:
+        return _train(cfg, log_fn)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig, log_fn) -> dict:
     from pi_vla_ros.policies.pi06.processing import NormStats
     from pi_vla_ros.policies.registry import get_config
     from pi_vla_ros.policies.tokenizer import build_tokenizer, load_tokenizer
@@ -169,9 +180,10 @@ def train(cfg: TrainConfig, log_fn=print) -> dict:
 
     wall0 = time.perf_counter()
     rank, world = _rank_world()
+    distributed = "WORLD_SIZE" in os.environ
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if cfg.device == "auto" else cfg.device))
-    if world > 1:
+    if distributed:
         import torch.distributed as dist
 
         if device.type == "cuda":
@@ -232,7 +244,7 @@ def train(cfg: TrainConfig, log_fn=print) -> dict:
 
     loss_module = _LossModule(model)
     step_module = loss_module
-    if world > 1:
+    if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         step_module = DDP(loss_module, device_ids=[device.index] if device.type == "cuda" else None)
@@ -275,26 +287,28 @@ def train(cfg: TrainConfig, log_fn=print) -> dict:
             bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}", lr=f"{lr_at(step - 1, cfg):.1e}",
                             samples_s=f"{samples / max(elapsed, 1e-9):.0f}", refresh=False)
             bar.update(1)
-        over_time = cfg.max_minutes > 0 and (time.perf_counter() - wall0) / 60 >= cfg.max_minutes
+        over_time = ((cfg.max_minutes > 0 and (time.perf_counter() - wall0) / 60 >= cfg.max_minutes)
+                     or (cfg.pause_at_step > 0 and step >= cfg.pause_at_step and step < cfg.steps))
         if rank == 0 and ((cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps) or over_time):
             save_checkpoint(out, policy, params, opt, ema, step, cfg, history)
         if over_time:
             stopped_early = True
-            log_fn(f"stopping at step {step}: max_minutes={cfg.max_minutes} reached")
+            log_fn(f"stopping at step {step} of {cfg.steps} (max_minutes={cfg.max_minutes}, "
+                   f"pause_at_step={cfg.pause_at_step}); --resume continues")
             break
     if bar is not None:
         bar.close()
     train_s = time.perf_counter() - t_train
     if rank == 0 and not stopped_early:
         save_checkpoint(out, policy, params, opt, ema, step, cfg, history)
-    if world > 1:
+    if distributed:
         import torch.distributed as dist
 
         dist.barrier()
     final = float(np.mean([v for _, v in history[-100:]])) if history else float("nan")
     summary = {"policy": cfg.policy, "dataset": cfg.dataset, "checkpoint": str(out), "profile": profile.name,
                "episodes": len(frames.episodes), "samples": len(batches), "steps": step, "start_step": start,
-               "batch_size": cfg.batch_size, "world_size": world, "final_loss": round(final, 5),
+               "batch_size": cfg.batch_size, "world_size": world, "ddp": distributed, "final_loss": round(final, 5),
                "samples_per_s": round(samples / max(train_s, 1e-9), 1), "data_s": round(data_s, 1),
                "train_s": round(train_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),
                "precision": str(amp).replace("torch.", "") if amp else "fp32", "device": str(device),

@@ -1,0 +1,117 @@
+"""The training loop: it learns, it resumes exactly, it runs under DDP (gloo, world size 1)."""
+
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from pi_vla_ros.policies.checkpoint import load_tensors
+from pi_vla_ros.policies.factory import make_policy
+from pi_vla_ros.profiles import load_profile
+from pi_vla_ros.training.data import CachedPrefixBatches, load_frames, norm_stats
+from pi_vla_ros.training.trainer import TrainConfig, build_policy, lr_at, train, trainable_named_parameters
+
+PROFILE = load_profile("bimanual")
+
+
+def _cfg(dataset, out, **kw):
+    base = dict(policy="pi06_sim", dataset=str(dataset), out=str(out), steps=2, batch_size=4, warmup_steps=1,
+                progress=False, threads=1, precision="fp32")
+    return TrainConfig(**(base | kw))
+
+
+def _state(out):
+    return load_tensors(out / "training" / "state.safetensors")
+
+
+@pytest.fixture
+def one_thread():
+    """Small models: one thread is as fast, and far faster when other processes share the cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tiny_dataset, one_thread):
+    config = build_policy("pi06_sim", PROFILE, None, None, "cpu", 0).config
+    frames = load_frames(tiny_dataset, PROFILE, config)
+    policy = build_policy("pi06_sim", PROFILE, norm_stats(frames, config, config.expert.horizon), None, "cpu", 0)
+    params = trainable_named_parameters(policy.model, True)
+    batch = CachedPrefixBatches(frames, policy).batch(np.arange(0, 60, 4))
+    assert "prefix" in batch and batch["obs_images"].dtype == torch.uint8
+    opt = torch.optim.AdamW(params.values(), lr=1e-3, betas=(0.9, 0.95))
+    g = torch.Generator().manual_seed(0)
+    noise, t = torch.randn(batch["actions"].shape, generator=g), torch.rand(len(batch["actions"]), generator=g)
+    policy.model.train()
+    losses = []
+    for _ in range(25):
+        loss = policy.model.compute_loss(batch, noise=noise, time=t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+    # only the expert and the observation encoder learn; the VLM stays frozen
+    assert all(n.startswith(("expert.", "obs.")) for n in params)
+    assert not any(p.requires_grad for p in policy.model.vlm.parameters())
+
+
+def test_schedule_warmup_then_cosine():
+    cfg = TrainConfig(policy="x", dataset="x", out="x", steps=100, lr=1.0, warmup_steps=10, final_lr_fraction=0.1)
+    assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(55, cfg) == pytest.approx(0.55) and lr_at(100, cfg) == pytest.approx(0.1)
+
+
+def test_checkpoint_is_a_loadable_policy_with_a_loss_curve(tiny_dataset, tmp_path):
+    out = tmp_path / "ckpt"
+    summary = train(_cfg(tiny_dataset, out, steps=3), log_fn=lambda *_: None)
+    assert summary["steps"] == 3 and np.isfinite(summary["final_loss"])
+    assert (out / "loss.png").stat().st_size > 1000 and not (tmp_path / "ckpt.tmp").exists()
+    policy = make_policy("pi06_sim", PROFILE, str(out))
+    stats = json.loads((out / "norm_stats.json").read_text())["norm_stats"]
+    assert len(stats["actions"]["q01"]) == PROFILE.action_dim
+    # the policy holds the EMA weights, the training state the raw ones
+    state = _state(out)
+    name = "expert.out_proj.weight"
+    assert torch.equal(policy.model.state_dict()[name], state[f"ema/{name}"].to(torch.float32))
+    assert not torch.equal(state[f"ema/{name}"], state[f"param/{name}"])
+
+
+def test_resume_continues_bit_identically(tiny_dataset, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(_cfg(tiny_dataset, straight), log_fn=lambda *_: None)
+    first = train(_cfg(tiny_dataset, split, pause_at_step=1), log_fn=lambda *_: None)
+    assert first["steps"] == 1 and first["stopped_early"]
+    second = train(_cfg(tiny_dataset, split, resume=True), log_fn=lambda *_: None)
+    assert second["start_step"] == 1 and second["steps"] == 2
+    a, b = _state(straight), _state(split)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    loss_a = json.loads((straight / "training/state.json").read_text())["loss_history"]
+    loss_b = json.loads((split / "training/state.json").read_text())["loss_history"]
+    assert loss_a == loss_b
+
+
+def test_ddp_gloo_world_size_one(tiny_dataset, tmp_path, monkeypatch):
+    import torch.distributed as dist
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for k, v in dict(WORLD_SIZE="1", RANK="0", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(k, v)
+    try:
+        summary = train(_cfg(tiny_dataset, tmp_path / "ddp"), log_fn=lambda *_: None)
+        assert summary["ddp"] and summary["world_size"] == 1 and dist.get_backend() == "gloo"
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    monkeypatch.delenv("WORLD_SIZE")
+    train(_cfg(tiny_dataset, tmp_path / "plain"), log_fn=lambda *_: None)
+    a, b = _state(tmp_path / "ddp"), _state(tmp_path / "plain")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
