@@ -117,6 +117,7 @@ class PolicySpec:
     seed: int = 0
     torch_threads: int = 1
     warmup: bool = True
+    nice: int = 0             # scheduling niceness of a policy server process (0 = same as the caller)
 
     def build(self):
         import torch
@@ -136,6 +137,10 @@ class PolicySpec:
 
 def _serve(conn, spec: PolicySpec) -> None:
     """Policy server loop in the child process: one request at a time over a local pipe."""
+    import os
+
+    if spec.nice:   # the control loop must win the CPU when both want it; inference can wait a little
+        os.nice(spec.nice)
     try:
         policy = spec.build()
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it

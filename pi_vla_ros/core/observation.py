@@ -80,20 +80,23 @@ class SyncedObservation:
 class ObservationCore:
     """Keeps the latest valid sensor data and hands out synchronized, fresh observations.
 
-    - joint states are kept in a short history so the sample nearest the images can be chosen;
+    - joint states and the last few frames of each camera are kept, so that a consistent set can be
+      chosen even while a new set of frames is still arriving camera by camera: the reference time is
+      the oldest of the cameras' newest stamps, and each camera contributes its frame nearest to it;
     - a camera whose newest frame is older than ``max_age_s`` is stale;
-    - cameras and the chosen joint state must lie within ``max_skew_s`` of each other.
+    - the chosen frames and the joint-state sample nearest them must lie within ``max_skew_s``.
     """
 
     def __init__(self, profile: RobotProfile, *, max_age_s: float = 0.5, max_skew_s: float = 0.06,
-                 allowed_extra_joints: tuple[str, ...] = (), history: int = 64):
+                 allowed_extra_joints: tuple[str, ...] = (), history: int = 64, image_history: int = 3):
         self.profile = profile
         self.max_age_s = max_age_s
         self.max_skew_s = max_skew_s
         self.mapper = JointStateMapper(profile.joints, allowed_extra_joints)
         self._cameras = {c.name: c for c in profile.cameras}
         self._states: deque[tuple[float, np.ndarray]] = deque(maxlen=history)
-        self._images: dict[str, tuple[float, np.ndarray]] = {}
+        self._images: dict[str, deque[tuple[float, np.ndarray]]] = {
+            name: deque(maxlen=image_history) for name in self._cameras}
         self._lock = threading.Lock()
 
     def on_joint_state(self, stamp: float, names, positions) -> np.ndarray:
@@ -110,7 +113,7 @@ class ObservationCore:
             raise RejectedInput("unknown_camera", f"no camera {camera!r} in profile {self.profile.name}")
         img = image_to_rgb(cam, width, height, encoding, step, data)
         with self._lock:
-            self._images[camera] = (stamp, img)
+            self._images[camera].append((stamp, img))
         return img
 
     def latest_state(self) -> tuple[float, np.ndarray] | None:
@@ -118,34 +121,37 @@ class ObservationCore:
             return self._states[-1] if self._states else None
 
     def image_stamps(self) -> dict[str, float]:
+        """Newest frame stamp per camera that has any."""
         with self._lock:
-            return {name: stamp for name, (stamp, _) in self._images.items()}
+            return {name: frames[-1][0] for name, frames in self._images.items() if frames}
 
     def latest(self, now: float) -> SyncedObservation:
         """The newest synchronized observation, or RejectedInput saying why there is none."""
         with self._lock:
             states = list(self._states)
-            images = dict(self._images)
-        missing = [c for c in self._cameras if c not in images]
+            frames = {name: list(q) for name, q in self._images.items()}
+        missing = [c for c, f in frames.items() if not f]
         if missing or not states:
             raise RejectedInput("no_data", f"waiting for {missing or ['joint_states']}")
-        for name, (stamp, _) in images.items():
-            if now - stamp > self.max_age_s:
-                raise RejectedInput("stale_camera", f"{name} is {now - stamp:.3f} s old (max {self.max_age_s})")
+        for name, f in frames.items():
+            if now - f[-1][0] > self.max_age_s:
+                raise RejectedInput("stale_camera", f"{name} is {now - f[-1][0]:.3f} s old (max {self.max_age_s})")
         if now - states[-1][0] > self.max_age_s:
             raise RejectedInput("stale_joint_state", f"joint_states is {now - states[-1][0]:.3f} s old")
-        image_stamps = {name: s for name, (s, _) in images.items()}
+        reference = min(f[-1][0] for f in frames.values())
+        chosen = {name: min(f, key=lambda item: abs(item[0] - reference)) for name, f in frames.items()}
+        image_stamps = {name: stamp for name, (stamp, _) in chosen.items()}
         newest = max(image_stamps.values())
         if newest - min(image_stamps.values()) > self.max_skew_s:
             raise RejectedInput("camera_skew", f"camera stamps differ by {newest - min(image_stamps.values()):.3f} s")
-        # joint-state sample nearest the newest image
+        # joint-state sample nearest the newest chosen image
         stamps = [s for s, _ in states]
         i = bisect.bisect_left(stamps, newest)
         best = min((j for j in (i - 1, i) if 0 <= j < len(states)), key=lambda j: abs(stamps[j] - newest))
         if abs(stamps[best] - newest) > self.max_skew_s:
             raise RejectedInput("state_skew", f"no joint state within {self.max_skew_s} s of the images")
         return SyncedObservation(
-            images={name: img for name, (_, img) in images.items()},
+            images={name: img for name, (_, img) in chosen.items()},
             state=states[best][1].astype(np.float32),
             stamp=stamps[best],
             image_stamps=image_stamps,

@@ -39,6 +39,7 @@ class PolicyNode(Node):
         simulated_latency_s=0.1,
         torch_threads=1,               # leave the other cores to the control loop and the cameras
         warmup=True,                   # one inference on a blank observation before the loop starts
+        server_nice=10,                # policy server process niceness: the 50 Hz loop gets the CPU first
         tick_rate_hz=50.0,
         observation_prefix="/pi_vla/observation",
         language_topic="/pi_vla/language",
@@ -87,7 +88,8 @@ class PolicyNode(Node):
 
     def _make_runner(self, policy):
         spec = PolicySpec(self.p.policy, self.p.profile, self.p.checkpoint or None, self.p.allow_untrained,
-                          self.p.device, self.p.seed, int(self.p.torch_threads), self.p.warmup)
+                          self.p.device, self.p.seed, int(self.p.torch_threads), self.p.warmup,
+                          int(self.p.server_nice))
         mode = self.p.inference_mode
         if mode == "process":
             if policy is not None:

@@ -75,3 +75,17 @@ def test_camera_skew_rejected(profile):
     with pytest.raises(RejectedInput) as e:
         core.latest(0.3)
     assert e.value.reason == "camera_skew"
+
+
+def test_partial_frame_set_uses_the_previous_complete_one(profile):
+    """Frames of a new set arrive camera by camera: until all are in, the last consistent set is used."""
+    core = ObservationCore(profile, max_age_s=1.0, max_skew_s=0.06)
+    for k in range(40):
+        core.on_joint_state(k * 0.01, ["j1", "j2", "grip"], [k, 0, 0])
+    for cam in ("cam_a", "cam_b"):
+        core.on_image(cam, 0.2, 8, 6, "rgb8", 24, bytes(144))
+    core.on_image("cam_a", 0.3, 8, 6, "rgb8", 24, bytes(144))   # cam_b's 0.3 s frame not in yet
+    obs = core.latest(0.3)
+    assert obs.image_stamps == {"cam_a": 0.2, "cam_b": 0.2} and obs.stamp == pytest.approx(0.2)
+    core.on_image("cam_b", 0.3, 8, 6, "rgb8", 24, bytes(144))
+    assert core.latest(0.3).image_stamps == {"cam_a": 0.3, "cam_b": 0.3}
