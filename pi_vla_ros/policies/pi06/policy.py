@@ -36,12 +36,16 @@ FORMAT_VERSION = 1
 
 
 class Pi06Policy:
+    """Also the base of Pi0Policy: what differs per policy is the model, its weights file and these attributes."""
+    KIND = "pi06"  # "policy" in config.json
+    CONFIG, PROCESSOR = Pi06Config, Pi06Processor
+
     def __init__(self, model: Pi06Model, processor: Pi06Processor, profile, *, untrained: bool = False, seed: int = 0):
-        cfg = model.config
-        if len(processor.tokenizer) > model.vlm.vocab_size:
-            raise ValueError(f"tokenizer has {len(processor.tokenizer)} tokens, the VLM only {model.vlm.vocab_size}")
         self.model, self.processor, self.profile = model.eval(), processor, profile
         self.untrained, self.seed = untrained, seed
+        cfg = self.config
+        if len(processor.tokenizer) > self.vocab_size:
+            raise ValueError(f"tokenizer has {len(processor.tokenizer)} tokens, the model only {self.vocab_size}")
         # profile camera name -> model image slot, via Camera.policy_key
         self.slots = {c.name: c.policy_key for c in profile.cameras if c.policy_key in cfg.image_keys}
         if len(set(self.slots.values())) != len(self.slots):
@@ -50,12 +54,20 @@ class Pi06Policy:
         if self.ignored:
             log.warning("cameras %s have no image slot in %s (slots %s); their images are ignored",
                         sorted(self.ignored), cfg.name, cfg.image_keys)
-        self.metadata = PolicyMetadata(name=cfg.name, action_dim=len(cfg.action_names), horizon=cfg.expert.horizon,
+        self.metadata = PolicyMetadata(name=cfg.name, action_dim=len(cfg.action_names), horizon=self.horizon,
                                        dt=1.0 / profile.policy_rate_hz, cameras=tuple(self.slots))
         if untrained:
             log.warning("!!! policy %s is UNTRAINED (random weights, identity normalization): its actions are "
                         "meaningless; use it only for plumbing tests !!!", cfg.name)
         self.reset()
+
+    @property
+    def vocab_size(self) -> int:
+        return self.model.vlm.vocab_size
+
+    @property
+    def horizon(self) -> int:
+        return self.config.expert.horizon
 
     @property
     def config(self) -> Pi06Config:
@@ -94,8 +106,15 @@ class Pi06Policy:
             torch.manual_seed(seed)
             vlm = PaliGemmaBackbone.from_pretrained(cfg.vlm_path) if cfg.vlm_path else None
             model = Pi06Model(cfg, vlm)
-        if tokenizer is None and cfg.vlm_path:
-            tokenizer = load_tokenizer(cfg.vlm_path)
+        processor = cls._processor(cfg, profile, tokenizer if tokenizer is not None else cfg.vlm_path, norm_stats)
+        return cls(model.to(device), processor, profile, untrained=untrained, seed=seed)
+
+    @classmethod
+    def _processor(cls, cfg, profile, tokenizer=None, norm_stats: dict[str, NormStats] | None = None):
+        """cls.PROCESSOR for a resolved config. tokenizer: an object, a LOCAL directory, or None for a small
+        word-level tokenizer of the profile's task words (untrained plumbing); norm_stats None: identity."""
+        if isinstance(tokenizer, (str, Path)):
+            tokenizer = load_tokenizer(tokenizer)
         if tokenizer is None:
             words = re.findall(r"[a-z]+", json.dumps(getattr(profile, "task", {}) or {}).lower())
             with tempfile.TemporaryDirectory() as tmp:
@@ -103,43 +122,29 @@ class Pi06Policy:
         if norm_stats is None:
             norm_stats = {"state": NormStats.identity(cfg.state_dim),
                           "actions": NormStats.identity(len(cfg.action_names))}
-        processor = Pi06Processor(cfg, tokenizer, Normalizer(norm_stats, cfg.norm_mode))
-        return cls(model.to(device), processor, profile, untrained=untrained, seed=seed)
+        return cls.PROCESSOR(cfg, tokenizer, Normalizer(norm_stats, cfg.norm_mode))
 
     def save_pretrained(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        path = self._save_common(path)
         cfg = self.config
-        meta = {"policy": "pi06", "format_version": FORMAT_VERSION, "untrained": self.untrained,
-                "config": cfg.to_dict()}
-        (path / "config.json").write_text(json.dumps(meta, indent=1))
         tensors = {k: v for k, v in self.model.state_dict().items() if cfg.vlm_path is None or k.startswith("expert.")}
         save_tensors(tensors, path / "model.safetensors", metadata={"format": "pt", "policy": "pi06"})
+        return path
+
+    def _save_common(self, path: str | Path) -> Path:
+        """Everything but the weights: config.json, norm_stats.json, tokenizer/."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"policy": self.KIND, "format_version": FORMAT_VERSION, "untrained": self.untrained,
+                "config": self.config.to_dict()}
+        (path / "config.json").write_text(json.dumps(meta, indent=1))
         self.processor.normalizer.save(path / "norm_stats.json")
         self.processor.tokenizer.save_pretrained(str(path / "tokenizer"))
         return path
 
     @classmethod
     def from_pretrained(cls, path: str | Path, profile, *, device: str = "cpu", seed: int = 0) -> "Pi06Policy":
-        path = Path(path)
-        if not path.is_dir():
-            raise CheckpointError(f"checkpoint directory does not exist: {path}")
-        meta = read_json(path / "config.json")
-        if meta.get("policy") != "pi06" or meta.get("format_version") != FORMAT_VERSION:
-            raise CheckpointError(f"{path / 'config.json'} is not a pi06 checkpoint of format {FORMAT_VERSION}: "
-                                  f"policy={meta.get('policy')!r}, format_version={meta.get('format_version')!r}")
-        try:
-            cfg = Pi06Config.from_dict(meta["config"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"invalid config in {path / 'config.json'}: {exc}") from exc
-        cfg = cfg.resolve(profile)  # raises if the checkpoint was made for another action layout
-        stats = read_json(path / "norm_stats.json")
-        try:
-            normalizer = Normalizer({k: NormStats.from_dict(v) for k, v in stats["norm_stats"].items()}, cfg.norm_mode)
-            tokenizer = load_tokenizer(path / "tokenizer")
-            processor = Pi06Processor(cfg, tokenizer, normalizer)
-        except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
-            raise CheckpointError(f"invalid norm stats or tokenizer in {path}: {exc}") from exc
+        path, meta, cfg, processor = cls._read_checkpoint(path, profile)
         tensors = load_tensors(path / "model.safetensors")
         vlm = None
         if cfg.vlm_path:
@@ -150,3 +155,27 @@ class Pi06Policy:
         expected = [k for k in model.state_dict() if cfg.vlm_path is None or k.startswith("expert.")]
         load_strict(model, tensors, expected, source=str(path / "model.safetensors"))
         return cls(model.to(device), processor, profile, untrained=bool(meta.get("untrained", False)), seed=seed)
+
+    @classmethod
+    def _read_checkpoint(cls, path: str | Path, profile):
+        """(path, meta, config resolved for profile, processor) from a checkpoint's config.json, norm_stats.json
+        and tokenizer/, each checked; the weights are the caller's."""
+        path = Path(path)
+        if not path.is_dir():
+            raise CheckpointError(f"checkpoint directory does not exist: {path}")
+        meta = read_json(path / "config.json")
+        if meta.get("policy") != cls.KIND or meta.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{path / 'config.json'} is not a {cls.KIND} checkpoint of format {FORMAT_VERSION}: "
+                                  f"policy={meta.get('policy')!r}, format_version={meta.get('format_version')!r}")
+        try:
+            cfg = cls.CONFIG.from_dict(meta["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"invalid config in {path / 'config.json'}: {exc}") from exc
+        cfg = cfg.resolve(profile)  # raises if the checkpoint was made for another action layout
+        stats = read_json(path / "norm_stats.json")
+        try:
+            normalizer = Normalizer({k: NormStats.from_dict(v) for k, v in stats["norm_stats"].items()}, cfg.norm_mode)
+            processor = cls.PROCESSOR(cfg, load_tokenizer(path / "tokenizer"), normalizer)
+        except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
+            raise CheckpointError(f"invalid norm stats or tokenizer in {path}: {exc}") from exc
+        return path, meta, cfg, processor
