@@ -248,7 +248,11 @@ def machine_info(device: torch.device) -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     info = {"cpu": cpu, "cpu_count": os.cpu_count(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "torch": torch.__version__, "onednn": torch.backends.mkldnn.is_available(), "device": str(device),
-            "mem_total_bytes": None, "mem_available_bytes": _mem_available(), "load_avg": None}
+            "mem_total_bytes": None, "mem_available_bytes": _mem_available(), "load_avg": None,
+            # with more threads than idle cores, libgomp's default spin-waiting stalls every parallel region
+            # (seen here: 2 threads on 2 busy cores, ~50x slower chunks); OMP_WAIT_POLICY=PASSIVE avoids it
+            "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                                               "MKL_NUM_THREADS") if k in os.environ}}
     with contextlib.suppress(OSError):
         info["mem_total_bytes"] = int(open("/proc/meminfo").readline().split()[1]) * 1024
         info["load_avg"] = [float(x) for x in open("/proc/loadavg").read().split()[:3]]
