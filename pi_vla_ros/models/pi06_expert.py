@@ -80,9 +80,9 @@ class Block(nn.Module):
         hidden = cfg.mlp_ratio * w
         self.mlp = nn.Sequential(Linear(w, hidden), nn.GELU(approximate="tanh"), Linear(hidden, w))
 
-    def to_heads(self, x: Tensor, n: int) -> Tensor:  # [B, N, n * W] -> [n, B * heads, N, d] (one copy)
-        b, t = x.shape[:2]
-        return x.view(b, t, n, self.heads, -1).permute(2, 0, 3, 1, 4).reshape(n, b * self.heads, t, -1)
+    def to_heads(self, x: Tensor, n: int) -> Tensor:  # [B, N, n * W] -> [n, B * heads, N, d], contiguous
+        b, t = x.shape[:2]  # (contiguous: bmm would otherwise copy strided operands on every call)
+        return x.view(b, t, n, self.heads, -1).permute(2, 0, 3, 1, 4).contiguous().view(n, b * self.heads, t, -1)
 
     def from_heads(self, y: Tensor) -> Tensor:  # [B * heads, N, d] -> [B, N, W]
         return y.unflatten(0, (-1, self.heads)).transpose(1, 2).flatten(2)
