@@ -55,6 +55,8 @@ class AdaLN(nn.Module):
         return 1 + scale, shift, (gate[0] if gate else None)
 
     def forward(self, x: Tensor, m: Modulation) -> Tensor:
+        if m[0].shape[0] == 1:  # one sample: the modulation is LayerNorm's own affine (one op instead of two)
+            return F.layer_norm(x, (self.width,), m[0].view(-1), m[1].view(-1), eps=1e-6)
         return torch.addcmul(m[1], F.layer_norm(x, (self.width,), eps=1e-6), m[0])
 
 

@@ -134,12 +134,13 @@ def reference_velocity(e, x_t, t, ctx, mask):
     return lin(e.out_proj, ada(e.final_norm, x, cond)[0])
 
 
-@pytest.mark.parametrize("gate", [False, True])
-def test_fast_paths_match_the_plain_math(gate):
+@pytest.mark.parametrize("gate,batch", [(False, 2), (True, 2), (False, 1), (True, 1)])
+def test_fast_paths_match_the_plain_math(gate, batch):
     e = make(gate=gate)
     randomize_modulation(e)
     ctx, mask = context()
-    x, t, noise = torch.randn(2, 10, 5), torch.rand(2), torch.randn(2, 10, 5)
+    ctx, mask = ctx[:batch], mask[:batch]  # batch 1 takes the fused LayerNorm-affine path, and sample 0 is masked
+    x, t, noise = torch.randn(batch, 10, 5), torch.rand(batch), torch.randn(batch, 10, 5)
     with torch.no_grad():
         ref = reference_velocity(e, x, t, ctx, mask)
         ref_sample = euler_sample(lambda x_, t_: reference_velocity(e, x_, t_, ctx, mask), noise, 10)
