@@ -8,8 +8,8 @@ oneDNN's prepacked linear (the op torch.compile's freezing pass emits for bf16) 
 Taken only where it is safe: CPU tensors, autograd off (no_grad / inference_mode), oneDNN present. Anything else
 (training, CUDA, odd dtypes) is plain F.linear. The packed copy is rebuilt whenever the weight changes (its
 version counter, storage or dtype), so optimizer steps, load_state_dict and .to() are all seen. Keys and
-parameters are nn.Linear's; the packed copy is a plain attribute (not in the state dict). Costs one extra copy
-of the weights in memory once inference has run.
+parameters are nn.Linear's; the packed copy is a plain attribute (not in the state dict, dropped by deepcopy and
+pickling). Costs one extra copy of the weights in memory once inference has run.
 """
 
 from __future__ import annotations
@@ -38,3 +38,6 @@ class Linear(nn.Linear):
             self._packed = key, torch.ops.mkldnn._reorder_linear_weight(w.detach(), rows)
         post = ("gelu", [], "tanh") if gelu_tanh else ("none", [], "")
         return torch.ops.mkldnn._linear_pointwise(x, self._packed[1], self.bias, *post)
+
+    def __getstate__(self):  # the packed copy is a cache (and oneDNN tensors cannot be copied or pickled)
+        return {**super().__getstate__(), "_packed": None}

@@ -43,3 +43,16 @@ def test_state_dict_is_nn_linear():
     with torch.no_grad():
         lin(torch.randn(3, 32))  # builds the packed copy
     assert set(lin.state_dict()) == {"weight", "bias"}
+
+
+def test_deepcopy_and_pickle_after_inference(tmp_path):
+    import copy
+
+    lin, x = make(), torch.randn(3, 32)
+    with torch.no_grad():
+        y = lin(x)
+        clone = copy.deepcopy(lin)  # e.g. an EMA copy made after an evaluation
+        assert torch.equal(clone(x), y)
+    torch.save(lin, tmp_path / "lin.pt")
+    with torch.no_grad():
+        assert torch.equal(torch.load(tmp_path / "lin.pt", weights_only=False)(x), y)
