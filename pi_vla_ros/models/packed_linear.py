@@ -7,7 +7,8 @@ oneDNN's prepacked linear (the op torch.compile's freezing pass emits for bf16) 
 
 Taken only where it is safe: CPU tensors, autograd off (no_grad / inference_mode), oneDNN present. Anything else
 (training, CUDA, odd dtypes) is plain F.linear. The packed copy is rebuilt whenever the weight changes (its
-version counter, storage or dtype), so optimizer steps, load_state_dict and .to() are all seen. Keys and
+version counter, storage or dtype), so optimizer steps, load_state_dict and .to() are all seen; writes through
+`weight.data` bypass the version counter and are NOT seen (write under torch.no_grad() instead). Keys and
 parameters are nn.Linear's; the packed copy is a plain attribute (not in the state dict, dropped by deepcopy and
 pickling). Costs one extra copy of the weights in memory once inference has run.
 """
