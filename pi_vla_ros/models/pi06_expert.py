@@ -7,14 +7,14 @@ cross-attends to frozen VLM hidden states and predicts the flow-matching velocit
 
 Inference hot path (sample): the context keys/values are projected once per chunk, stored pre-scaled and
 transposed; the Euler times are known in advance, so the time MLP and all AdaLN modulations are computed for all
-steps in one batched call; each step is then only the per-token GEMMs, two small attentions and a few fused
-elementwise ops. Attention is plain matmul + softmax: at 50 queries over <= a few hundred keys this is ~2x faster
-than the CPU flash kernel in bf16 (and equal in fp32).
+steps in one batched call; each step is then only the per-token GEMMs (on the CPU through oneDNN with weights
+packed once and GELU fused, see packed_linear.py), two small attentions and a few elementwise ops. Attention is
+plain bmm + softmax: at 50 queries over <= a few hundred keys this is ~2x faster than the CPU flash kernel in bf16
+(and equal in fp32). Training (autograd on) takes the same code with plain F.linear.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
