@@ -115,6 +115,7 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
             instruction = run.reset_episode(s, target)
             t0 = run.sim_time()
             clamps0 = executor.core.stats.safety_clamps if executor else 0
+            kinds0 = dict(executor.core.stats.clamps_by_kind) if executor else {}
             media = out_dir is not None and i < media_episodes
             trace.clear()
             trace.enabled = media
@@ -139,7 +140,10 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                             "success": success_at is not None,
                             "time_to_success_s": None if success_at is None else round(success_at, 3),
                             "wrong_object_moved": bool(sim.wrong_object_moved()),
-                            "safety_clamps": (executor.core.stats.safety_clamps - clamps0) if executor else 0})
+                            "safety_clamps": (executor.core.stats.safety_clamps - clamps0) if executor else 0,
+                            "clamps_by_kind": {k: v - kinds0.get(k, 0) for k, v in
+                                               (executor.core.stats.clamps_by_kind if executor else {}).items()
+                                               if v - kinds0.get(k, 0)}})
             bar.update(success_at is not None)
         bar.close()
         trace.enabled = False

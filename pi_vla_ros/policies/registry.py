@@ -19,13 +19,14 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
         name="pi06_tiny", vlm="tiny", image_size=64, max_tokens=96,
         expert=ExpertConfig(width=192, depth=3, heads=6, horizon=50), num_steps=10,
     ),
-    # What `pi-vla train` learns the simulated tasks with on a CPU: the tiny frozen VLM (language and coarse image
-    # context), plus a small trainable CNN over the cameras and a state token in the expert's context, because a
-    # randomly initialised frozen VLM does not localize the cubes (README "Training"). No state in the prompt.
+    # What `pi-vla train` learns the simulated tasks with on a CPU: the tiny frozen VLM reads the language; a small
+    # trainable CNN over the cameras and a state token join its output in the expert's context, because a randomly
+    # initialised frozen VLM does not localize the cubes (README "Training"). No state in the prompt.
     "pi06_sim": Pi06Config(
         name="pi06_sim", vlm="tiny", image_size=64, max_tokens=24, state_in_prompt=False,
         expert=ExpertConfig(width=128, depth=3, heads=4, horizon=50), num_steps=10,
-        obs_encoder="conv", obs_image_size=64, obs_width=64, state_token=True,
+        obs_encoder="conv", obs_image_size=64, obs_width=64, state_token=True, vlm_images=False,
+        delta_actions=False,
     ),
     # The seed's π0.6 expert (FACTS.md §6) over PaliGemma 3B at 224x224.
     "pi06": Pi06Config(

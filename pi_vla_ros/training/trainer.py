@@ -73,6 +73,7 @@ class TrainConfig:
     max_minutes: float = 0.0          # stop early (and save) after this much wall time; 0: no limit
     pause_at_step: int = 0            # stop (and save) once this step is reached; resume continues the run
     progress: bool = True
+    overrides: dict | None = None     # policy config fields to change, e.g. {"obs_width": 32, "expert.depth": 2}
 
 
 def _rank_world() -> tuple[int, int]:
@@ -131,12 +132,29 @@ class EMA:
                 self.shadow[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
 
 
-def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int):
-    from pi_vla_ros.policies.pi0 import Pi0Config, Pi0Policy
-    from pi_vla_ros.policies.pi06 import Pi06Policy
+def policy_config(name: str, overrides: dict | None = None):
+    """The registry config ``name`` with ``overrides`` applied ("a.b" keys reach into nested dataclasses)."""
     from pi_vla_ros.policies.registry import get_config
 
     config = get_config(name)
+    nested: dict[str, dict] = {}
+    flat = {}
+    for key, value in (overrides or {}).items():
+        head, dot, rest = key.partition(".")
+        if dot:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            flat[key] = value
+    for head, sub in nested.items():
+        flat[head] = dataclasses.replace(getattr(config, head), **sub)
+    return dataclasses.replace(config, **flat) if flat else config
+
+
+def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, overrides: dict | None = None):
+    from pi_vla_ros.policies.pi0 import Pi0Config, Pi0Policy
+    from pi_vla_ros.policies.pi06 import Pi06Policy
+
+    config = policy_config(name, overrides)
     if isinstance(config, Pi0Config):
         policy = Pi0Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
                                  seed=seed)
@@ -173,7 +191,6 @@ def train(cfg: TrainConfig, log_fn=print) -> dict:
 
 def _train(cfg: TrainConfig, log_fn) -> dict:
     from pi_vla_ros.policies.pi06.processing import NormStats
-    from pi_vla_ros.policies.registry import get_config
     from pi_vla_ros.policies.tokenizer import build_tokenizer, load_tokenizer
     from pi_vla_ros.profiles import load_profile
     from pi_vla_ros.training.data import dataset_profile, load_frames, make_batches, norm_stats, training_words
@@ -195,7 +212,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     profile = load_profile(cfg.profile or dataset_profile(cfg.dataset))
-    config = get_config(cfg.policy).resolve(profile)
+    config = policy_config(cfg.policy, cfg.overrides).resolve(profile)
     progress = cfg.progress and rank == 0
 
     # ---- data, normalization, tokenizer, policy
@@ -216,7 +233,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
 
             with tempfile.TemporaryDirectory() as tmp:
                 tokenizer = build_tokenizer(training_words(frames, profile), tmp)
-    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed)
+    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed, cfg.overrides)
     model = policy.model
     if cfg.gradient_checkpointing:
         if hasattr(model, "gradient_checkpointing_enable"):

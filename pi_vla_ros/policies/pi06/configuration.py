@@ -23,6 +23,7 @@ class Pi06Config:
     state_in_prompt: bool = True         # π0.5-style "Task: ..., State: <256-bin ints>;\nAction: "
     expert: ExpertConfig = field(default_factory=ExpertConfig)
     num_steps: int = 10                  # Euler denoising steps
+    noise_scale: float = 1.0             # sampling temperature: scale of the starting noise (0: from its mean)
     norm_mode: str = "quantile"          # 'quantile' (q01/q99 -> [-1, 1]) or 'zscore'
     # Optional trainable observation encoder (models/obs_encoder.py) whose tokens join the frozen VLM's prefix in
     # the expert's cross-attention context: "" (none, the seed's design) or "conv" (a small CNN per camera slot at
@@ -37,6 +38,7 @@ class Pi06Config:
     action_names: tuple[str, ...] = ()   # the profile's action layout
     state_dim: int = 0
     delta_mask: tuple[bool, ...] | None = None  # per action dim: True = predicted relative to the current state
+    delta_actions: bool = True           # default delta_mask: arm joints relative (openpi); False: all absolute
 
     def __post_init__(self):
         if self.norm_mode not in NORM_MODES:
@@ -68,7 +70,8 @@ class Pi06Config:
                              f"profile {profile.name!r} has {list(names)}")
         mask = self.delta_mask
         if mask is None:  # openpi's default: arm joints relative to the state, grippers and base absolute
-            mask = tuple(i < profile.state_dim and "gripper" not in n for i, n in enumerate(names))
+            mask = tuple(self.delta_actions and i < profile.state_dim and "gripper" not in n
+                         for i, n in enumerate(names))
         expert = dataclasses.replace(self.expert, action_dim=len(names),
                                      context_dim=VLM_SIZES[self.vlm]["text"]["hidden_size"])
         return dataclasses.replace(self, action_names=names, state_dim=profile.state_dim, delta_mask=tuple(mask),

@@ -95,8 +95,8 @@ class Pi06Model(nn.Module):
         """Normalized model-space actions [B, H, A]: prefix once, then num_steps Euler steps of the expert."""
         batch = self._to(batch)
         b, cfg = batch["state"].shape[0], self.config.expert
-        if noise is None:
-            noise = torch.randn((b, cfg.horizon, cfg.action_dim), generator=generator)
+        if noise is None:  # scaled by the sampling temperature (0: deterministic, from the noise's mean)
+            noise = torch.randn((b, cfg.horizon, cfg.action_dim), generator=generator) * self.config.noise_scale
         return self.expert.sample(self.context(batch), noise.to(self.device, self.dtype), self.config.num_steps)
 
     @property
