@@ -61,13 +61,16 @@ class ScriptedExpert:
     Tunables (profile ``sim.expert``): ``grasp_z`` TCP height above the cube centre when closing,
     ``approach`` / ``lift`` heights above the cube, ``release_z`` TCP height above the table at release,
     ``speed`` / ``accel`` peak TCP speed (m/s) and acceleration (m/s^2), ``gripper_time`` (s) to open or
-    close (slow enough for the URDF gripper velocity), ``settle`` (s) to wait after it.
+    close (slow enough for the URDF gripper velocity), ``settle`` (s) to wait after it, ``close_lift`` (m) how far
+    the TCP rises while the gripper closes (0: it holds still; > 0: the motion never pauses, which a policy learned
+    from the demos needs, as in a pause nothing it observes tells it how long it has waited).
     """
 
     def __init__(self, sim: Simulator):
         self.sim = sim
         self.cfg = {"grasp_z": 0.012, "approach": 0.1, "lift": 0.12, "release_z": 0.1, "speed": 0.4,
-                    "accel": 1.0, "gripper_time": 0.8, "settle": 0.2, **sim.profile.sim.get("expert", {})}
+                    "accel": 1.0, "gripper_time": 0.8, "settle": 0.2, "close_lift": 0.0,
+                    **sim.profile.sim.get("expert", {})}
         self.rate = sim.profile.policy_rate_hz
         self.ik = mujoco.MjData(sim.model)
         self.reset()
@@ -107,6 +110,7 @@ class ScriptedExpert:
         lo, hi = self.arm.gripper_range
         bowl = np.array([*sim.task.bowl_xy, sim.task.top_z])
         grasp = c_pos + [0, 0, cfg["grasp_z"]]
+        closed = grasp + [0, 0, cfg["close_lift"]]
         above_cube = c_pos + [0, 0, cfg["approach"]]
         lifted = c_pos + [0, 0, cfg["lift"]]
         release = bowl + [0, 0, cfg["release_z"]]
@@ -116,8 +120,8 @@ class ScriptedExpert:
         self.segments = [
             self._move(self.tcp0[0], above_cube, down, hi, min_t=1.2, name="reach"),
             self._move(above_cube, grasp, down, hi, name="reach"),
-            Segment(gt + cfg["settle"], grasp, down, lo, "grasp"),   # close
-            self._move(grasp, lifted, down, lo, name="carry"),
+            Segment(gt + cfg["settle"], closed, down, lo, "grasp"),  # close
+            self._move(closed, lifted, down, lo, name="carry"),
             self._move(lifted, above_bowl, down, lo, name="carry"),
             self._move(above_bowl, release, down, lo, min_t=0.4, name="carry"),
             Segment(gt + cfg["settle"], release, down, hi, "release"),  # open
