@@ -115,3 +115,11 @@ def test_ddp_gloo_world_size_one(tiny_dataset, tmp_path, monkeypatch):
     a, b = _state(tmp_path / "ddp"), _state(tmp_path / "plain")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+
+
+@pytest.mark.parametrize("name", ["pi0_tiny", "pi05_tiny"])
+def test_pi0_family_trains_through_the_same_loop(tiny_dataset, tmp_path, name):
+    summary = train(_cfg(tiny_dataset, tmp_path / name, policy=name), log_fn=lambda *_: None)
+    assert summary["steps"] == 2 and np.isfinite(summary["final_loss"])
+    policy = make_policy(name, PROFILE, str(tmp_path / name))
+    assert policy.metadata.action_dim == PROFILE.action_dim and not policy.untrained
