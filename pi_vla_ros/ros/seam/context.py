@@ -1,8 +1,10 @@
 """rclpy.context: one in-process ROS graph (topics with their publishers and subscriptions).
 
-A single condition variable guards the graph and every queue in it; whatever can make a callback
-ready (publish, guard trigger, timer reset, shutdown) notifies it, so executors block on it instead
-of polling.
+One lock guards the graph and every queue in it. Executors block on conditions of that lock
+instead of polling: a global one, and one per node for the multi-threaded executor's per-node
+workers, so that a publish wakes only the nodes subscribed to the topic (waking every thread on
+every message made them all fight for the GIL and jittered real-time loops). Whatever else can make a
+callback ready (guard trigger, timer changes, shutdown) wakes everyone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ class Topic:
 
 class Context:
     def __init__(self):
-        self.cond = threading.Condition(threading.RLock())
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self._node_conds: dict = {}   # node -> Condition(self.lock)
         self.topics: dict[str, Topic] = {}
         self.global_executor = None  # rclpy.spin()'s executor, created on first use
         self._ok = True
@@ -34,7 +38,7 @@ class Context:
             if not self._ok:
                 raise RuntimeError("Context is already shut down (rcl_shutdown already called)")
             self._ok = False
-            self.cond.notify_all()
+            self.wake()
 
     def try_shutdown(self) -> None:
         with self.cond:
@@ -42,8 +46,26 @@ class Context:
                 self.shutdown()
 
     def wake(self) -> None:
-        with self.cond:
+        """Wake every waiting executor and worker."""
+        with self.lock:
             self.cond.notify_all()
+            for cond in self._node_conds.values():
+                cond.notify_all()
+
+    def node_cond(self, node) -> threading.Condition:
+        with self.lock:
+            cond = self._node_conds.get(node)
+            if cond is None:
+                cond = self._node_conds[node] = threading.Condition(self.lock)
+            return cond
+
+    def notify(self, nodes) -> None:
+        """New work for ``nodes`` (caller holds the lock): wake their workers and global waiters."""
+        self.cond.notify_all()
+        for node in nodes:
+            cond = self._node_conds.get(node)
+            if cond is not None:
+                cond.notify_all()
 
     def topic(self, name: str, msg_type: type) -> Topic:
         """The topic ``name``, created on first use; one message type per topic (caller holds cond)."""

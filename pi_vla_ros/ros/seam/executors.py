@@ -38,14 +38,14 @@ class Executor:
             if node in self._nodes:
                 return False
             self._nodes.append(node)
-            self._context.cond.notify_all()
+            self._context.wake()
             return True
 
     def remove_node(self, node) -> None:
         with self._context.cond:
             if node in self._nodes:
                 self._nodes.remove(node)
-            self._context.cond.notify_all()
+            self._context.wake()
 
     def get_nodes(self) -> list:
         with self._context.cond:
@@ -57,7 +57,7 @@ class Executor:
     def shutdown(self, timeout_sec: float | None = None) -> bool:
         with self._context.cond:
             self._is_shutdown = True
-            self._context.cond.notify_all()
+            self._context.wake()
         return True
 
     def __enter__(self):
@@ -106,7 +106,8 @@ class Executor:
     def _next_work(self, nodes: list, ready: deque, timeout_sec, stop):
         """Wait for and take one unit of work: (callback, args), or None on timeout/shutdown."""
         deadline = None if timeout_sec is None or timeout_sec < 0 else time.monotonic() + timeout_sec
-        cond = self._context.cond
+        # A worker serving one node sleeps on that node's condition: other nodes' traffic does not wake it.
+        cond = self._context.node_cond(nodes[0]) if len(nodes) == 1 else self._context.cond
         with cond:
             while True:
                 while ready:
@@ -192,7 +193,7 @@ class MultiThreadedExecutor(Executor):
         finally:
             with cond:
                 self._stopping = True
-                cond.notify_all()
+                self._context.wake()
             for worker in workers.values():
                 worker.join()
             self._stopping = False
@@ -216,4 +217,4 @@ class MultiThreadedExecutor(Executor):
         except BaseException as error:  # surfaced by spin(), like rclpy re-raising a callback's exception
             with self._context.cond:
                 self._errors.append(error)
-                self._context.cond.notify_all()
+                self._context.wake()

@@ -43,10 +43,12 @@ class Publisher:
                 raise RuntimeError(f"publisher on '{self.topic_name}' has been destroyed")
             if self._history is not None:
                 self._history.append(msg)
+            receivers = set()
             for sub in self._topic.subscriptions:
                 if incompatible_policy(self.qos, sub.qos) is None:
                     sub._queue.append(msg)  # a reference, as with intra-process delivery; deque drops the oldest
-            cond.notify_all()
+                    receivers.add(sub._node)
+            self._node.context.notify(receivers)
 
     def get_subscription_count(self) -> int:
         with self._node.context.cond:
@@ -114,7 +116,7 @@ class Timer:
         with self._context.cond:
             self._canceled = False
             self._next = self._clock._now_ns() + self._period
-            self._context.cond.notify_all()
+            self._context.wake()
 
     def time_until_next_call(self) -> int | None:
         return None if self._canceled else self._next - self._clock._now_ns()
@@ -131,7 +133,7 @@ class GuardCondition:
     def trigger(self) -> None:
         with self._context.cond:
             self._triggered = True
-            self._context.cond.notify_all()
+            self._context.wake()
 
 
 def _as_qos(qos_profile) -> QoSProfile:
@@ -250,7 +252,7 @@ class Node:
             for publisher in graph_topic.publishers:
                 if not _warn_if_incompatible(publisher, sub) and qos.transient_local:
                     sub._queue.extend(publisher._history)  # late joiner gets the publisher's kept samples
-            self._context.cond.notify_all()
+            self._context.wake()
         return sub
 
     def create_timer(self, timer_period_sec: float, callback, callback_group=None, clock: Clock | None = None,
@@ -261,7 +263,7 @@ class Node:
             timer.cancel()
         with self._context.cond:
             self._timers.append(timer)
-            self._context.cond.notify_all()  # a waiting executor must recompute its wake-up time
+            self._context.wake()  # a waiting executor must recompute its wake-up time
         return timer
 
     def create_guard_condition(self, callback, callback_group=None) -> GuardCondition:
