@@ -18,7 +18,7 @@ setup(
     # numpy/yaml come from rosdep on a ROS machine; the ML and simulator stack from pip.
     install_requires=["setuptools", "numpy", "pyyaml", "urdf-parser-py"],
     extras_require={
-        "ml": ["torch==2.13.0", "transformers", "safetensors", "tokenizers", "scipy"],
+        "ml": ["torch==2.13.0", "transformers", "safetensors", "tokenizers", "scipy", "tqdm", "matplotlib"],
         "sim": ["mujoco", "rosbags"],
         # Recording and datasets: rosbag2 MCAP (rosbags), LeRobot parquet (pyarrow), mp4 video (PyAV bundles FFmpeg).
         "data": ["rosbags", "pyarrow", "av"],

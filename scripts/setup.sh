@@ -14,7 +14,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags, pyarrow, av, scipy, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import pi_vla_ros, torch, mujoco, transformers, rosbags, pyarrow, av, scipy, tqdm, matplotlib, pytest" 2>/dev/null; then
   echo "setup: installing Python dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v WARNING || true
   # torch first and pinned: anything unpinned would pull several GB of CUDA wheels.
