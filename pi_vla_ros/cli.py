@@ -113,7 +113,8 @@ def cmd_train(args) -> int:
                       cache_prefix=not args.no_cache, only_success=not args.include_failures,
                       save_every=args.save_every, seed=args.seed, threads=args.threads, device=args.device,
                       resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
-                      overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None)
+                      overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
+                      augment_shift=args.augment_shift)
     summary = train(cfg)
     print(json.dumps({k: v for k, v in summary.items()}, indent=1))
     return 0
@@ -171,6 +172,8 @@ def _add_learning(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this many minutes")
+    p.add_argument("--augment-shift", type=int, default=0, metavar="PX",
+                   help="random image shifts of up to +-PX pixels (training-time augmentation)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a policy config field, e.g. --set obs_width=32 --set expert.depth=2")
     p.add_argument("--no-progress", action="store_true")

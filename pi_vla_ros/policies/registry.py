@@ -25,7 +25,7 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
     "pi06_sim": Pi06Config(
         name="pi06_sim", vlm="tiny", image_size=64, max_tokens=24, state_in_prompt=False,
         expert=ExpertConfig(width=128, depth=3, heads=4, horizon=50), num_steps=10,
-        obs_encoder="conv", obs_image_size=64, obs_width=64, state_token=True, vlm_images=False,
+        obs_encoder="conv", obs_image_size=64, obs_width=32, state_token=True, vlm_images=False,
         delta_actions=False,
     ),
     # The seed's π0.6 expert (FACTS.md §6) over PaliGemma 3B at 224x224.

@@ -74,6 +74,7 @@ class TrainConfig:
     pause_at_step: int = 0            # stop (and save) once this step is reached; resume continues the run
     progress: bool = True
     overrides: dict | None = None     # policy config fields to change, e.g. {"obs_width": 32, "expert.depth": 2}
+    augment_shift: int = 0            # random image shift of up to +-N pixels (pad with the edge, crop), per camera
 
 
 def _rank_world() -> tuple[int, int]:
@@ -283,7 +284,10 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     stopped_early = False
     while step < cfg.steps:
         idx, noise, flow_t = _draw(cfg, step, rank, len(batches), horizon, policy)
-        batch = {k: v.to(device) for k, v in batches.batch(idx).items()}
+        batch = batches.batch(idx)
+        if cfg.augment_shift:
+            batch = augment(batch, cfg.augment_shift, _step_generator(cfg, step, rank, stream=1))
+        batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -341,12 +345,37 @@ def _draw(cfg: TrainConfig, step: int, rank: int, n: int, horizon: int, policy):
     """Batch ``step``'s frame indices, noise and flow times: a function of (seed, step, rank) only."""
     from pi_vla_ros.models import flow_matching as fm
 
-    g = torch.Generator().manual_seed(((cfg.seed * 1_000_003 + step) * 1009 + rank) % (2**63))
+    g = _step_generator(cfg, step, rank)
     idx = torch.randint(0, n, (cfg.batch_size,), generator=g).numpy()
     noise_dim = _noise_dim(policy)
     noise = torch.randn((cfg.batch_size, horizon, noise_dim), generator=g)
     t = fm.sample_time(cfg.batch_size, g)
     return idx, noise, t
+
+
+def _step_generator(cfg: TrainConfig, step: int, rank: int, stream: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed((((cfg.seed * 1_000_003 + step) * 1009 + rank) * 7 + stream) % (2**63))
+
+
+def augment(batch: dict, shift: int, g: torch.Generator) -> dict:
+    """Random translation of every image by up to +-shift pixels (edge padding), independently per sample and
+    camera: the standard image augmentation of visual imitation learning (DrQ, Diffusion Policy's random crop)."""
+    import torch.nn.functional as F
+
+    for key in ("obs_images", "images"):
+        x = batch.get(key)
+        if x is None or shift <= 0:
+            continue
+        b, n, c, h, w = x.shape
+        flat = x.flatten(0, 1)
+        padded = F.pad(flat.float(), (shift, shift, shift, shift), mode="replicate").to(x.dtype)
+        off = torch.randint(0, 2 * shift + 1, (b * n, 2), generator=g)
+        rows = off[:, 0, None] + torch.arange(h)[None]                        # [BN, h]
+        cols = off[:, 1, None] + torch.arange(w)[None]                        # [BN, w]
+        out = padded[torch.arange(b * n)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                     rows[:, None, :, None], cols[:, None, None, :]]
+        batch[key] = out.unflatten(0, (b, n))
+    return batch
 
 
 def _noise_dim(policy) -> int:
