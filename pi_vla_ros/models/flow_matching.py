@@ -7,6 +7,7 @@ Shapes: actions / noise / x_t / velocities are [B, H, D]; t is [B].
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -66,16 +67,67 @@ def euler_schedule(num_steps: int = 10) -> tuple[Tensor, Tensor]:
     return torch.stack(times), dt
 
 
-def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor, num_steps: int = 10) -> Tensor:
+def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor, num_steps: int = 10,
+                 inpaint: Inpainting | None = None) -> Tensor:
     """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with fixed Euler steps (euler_schedule).
 
-    velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D].
+    velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D]. With `inpaint`, every velocity is guided towards
+    inpaint.target (real-time chunking, see guided_velocity); velocity_fn must then be differentiable in x_t.
     """
     times, dt = euler_schedule(num_steps)
     x, dt = noise, dt.to(noise.device)
     for t in times.to(noise.device):
-        x = x + dt * velocity_fn(x, t.to(x.dtype).repeat(x.shape[0]))
+        t_batch = t.to(x.dtype).repeat(x.shape[0])
+        v = velocity_fn(x, t_batch) if inpaint is None else guided_velocity(velocity_fn, x, t_batch, inpaint)
+        x = x + dt * v
     return x
+
+
+# -- real-time chunking (RTC, arXiv 2506.07339; FACTS.md §8) ----------------------------------------------------------
+@dataclass(frozen=True)
+class Inpainting:
+    """Make a new chunk agree with actions that are already committed (the previous chunk, model space).
+
+    target [B, H, D]: what the chunk should match; weights broadcastable to it ([H, 1] from rtc_weights):
+    1 where the actions will already have been executed when the chunk arrives, decaying to 0 where the
+    previous chunk ends. max_guidance is the paper's beta, the cap on the guidance weight.
+    """
+    target: Tensor
+    weights: Tensor
+    max_guidance: float = 5.0
+
+
+def rtc_weights(horizon: int, frozen: int, overlap: int) -> Tensor:
+    """The soft inpainting mask [horizon, 1]: 1 for the first `frozen` steps (executed before the chunk
+    arrives), then c (e^c - 1) / (e - 1) with c falling linearly towards 0 at step `overlap` (where the
+    previous chunk runs out; the paper's H - s), and 0 from there on."""
+    if not 0 <= frozen <= overlap <= horizon:
+        raise ValueError(f"need 0 <= frozen ({frozen}) <= overlap ({overlap}) <= horizon ({horizon})")
+    i = torch.arange(horizon, dtype=torch.float32)
+    c = ((overlap - i) / (overlap - frozen + 1)).clamp(0.0, 1.0)
+    w = c * torch.expm1(c) / math.expm1(1.0)
+    w = torch.where(i < frozen, torch.ones_like(w), w)
+    return torch.where(i >= overlap, torch.zeros_like(w), w)[:, None]
+
+
+def guided_velocity(velocity_fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: Tensor,
+                    inpaint: Inpainting) -> Tensor:
+    """RTC's pseudo-inverse guidance, in this file's convention (t = 1 noise; the paper's tau is 1 - t).
+
+    The model's estimate of the clean chunk is x0 = x - t v. The guidance pulls x0 towards the target where the
+    weights say so: v_guided = v - k J^T (W * (target - x0)), J = d x0 / d x (one vector-Jacobian product), with
+    k = min(beta, (t^2 + (1 - t)^2) / (t (1 - t))), the paper's min(beta, (1 - tau) / (tau r^2)).
+    """
+    with torch.enable_grad():
+        x_in = x.detach().requires_grad_(True)
+        v = velocity_fn(x_in, t)
+        tb = _bcast(t, x)
+        x0 = x_in - tb * v
+        err = inpaint.weights.to(x) * (inpaint.target.to(x) - x0)
+        (vjp,) = torch.autograd.grad(x0, x_in, grad_outputs=err.detach())
+    tt = tb.float()
+    k = ((tt ** 2 + (1 - tt) ** 2) / (tt * (1 - tt)).clamp_min(1e-12)).clamp(max=inpaint.max_guidance)
+    return (v.detach() - k.to(x.dtype) * vjp).to(x.dtype)
 
 
 def sinusoidal_time_embedding(t: Tensor, width: int, min_period: float = 4e-3, max_period: float = 4.0) -> Tensor:

@@ -259,12 +259,14 @@ class Pi0Model(nn.Module):
 
     @torch.no_grad()
     def sample_actions(self, batch: dict[str, Tensor], noise: Tensor | None = None,
-                       generator: torch.Generator | None = None, num_steps: int | None = None) -> Tensor:
-        """Normalized, padded actions [B, H, action_dim]: prefix KV cache once, then Euler steps of the expert."""
+                       generator: torch.Generator | None = None, num_steps: int | None = None,
+                       inpaint: fm.Inpainting | None = None) -> Tensor:
+        """Normalized, padded actions [B, H, action_dim]: prefix KV cache once, then Euler steps of the expert
+        (guided towards inpaint.target with real-time chunking)."""
         c, b = self.config, batch["tokens"].shape[0]
         if noise is None:
             noise = torch.randn((b, c.action_horizon, c.action_dim), generator=generator)
-        return self.denoise(self.prefix_cache(batch), noise, num_steps)
+        return self.denoise(self.prefix_cache(batch), noise, num_steps, inpaint)
 
     @torch.no_grad()
     def prefix_cache(self, batch: dict[str, Tensor]) -> dict:
@@ -276,7 +278,8 @@ class Pi0Model(nn.Module):
         return {"kv": kv, "pad": p_pad, "state": batch.get("state")}
 
     @torch.no_grad()
-    def denoise(self, cache: dict, noise: Tensor, num_steps: int | None = None) -> Tensor:
+    def denoise(self, cache: dict, noise: Tensor, num_steps: int | None = None,
+                inpaint: fm.Inpainting | None = None) -> Tensor:
         """Euler steps of the action expert from noise [B, H, action_dim], attending to a prefix_cache."""
         c, p_pad = self.config, cache["pad"]
         n_prefix = p_pad.long().sum(1, keepdim=True)
@@ -288,7 +291,7 @@ class Pi0Model(nn.Module):
             (_, out), _ = self.joint_forward([None, suffix], mask, pos, cond, cache=cache["kv"])
             return self.action_out_proj(out[:, -c.action_horizon:])
 
-        return fm.euler_sample(velocity, noise.to(self.device, self.dtype), num_steps or c.num_steps)
+        return fm.euler_sample(velocity, noise.to(self.device, self.dtype), num_steps or c.num_steps, inpaint)
 
     @property
     def device(self) -> torch.device:

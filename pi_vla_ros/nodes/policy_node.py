@@ -9,6 +9,7 @@ current language from ``/pi_vla/language``. Inference never blocks this loop (se
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, SimulatedLaten
 from pi_vla_ros.core.observation import ObservationCore
 from pi_vla_ros.nodes.common import (LATCHED_QOS, Rejections, declare, now_sec, run_node, to_duration, to_sec,
                                      to_stamp)
-from pi_vla_ros.policies.base import Observation
+from pi_vla_ros.policies.base import CommittedActions, Observation
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 
@@ -34,6 +35,7 @@ class PolicyNode(Node):
         device="cpu",
         execute_steps=25,              # N of H actions executed before the next chunk takes over
         margin_steps=2,
+        real_time_chunking=True,       # guide each chunk to agree with the actions still executing (RTC)
         inference_mode="process",      # "process" (policy server child: no shared GIL), "thread", or
                                        # "simulated" (deterministic tests on simulated time)
         simulated_latency_s=0.1,
@@ -73,7 +75,9 @@ class PolicyNode(Node):
         self._waiting_logged = False
         self._blocked_reason: str | None = None
         self._submitted_prompt = ""
+        self._submitted_rtc: dict | None = None   # real-time chunking's frozen / overlap steps of that request
         self._episode_start = -float("inf")
+        self._executing: tuple[float, float, np.ndarray] | None = None   # last published chunk: stamp, dt, actions
 
         prefix = self.p.observation_prefix.rstrip("/")
         self.create_subscription(msgs.JointState, f"{prefix}/joint_states", self._on_state, 10)
@@ -148,9 +152,31 @@ class PolicyNode(Node):
             return
         self._blocked_reason = None
         self.observation_ages.append(now - synced.stamp)
-        obs = Observation(images=synced.images, state=synced.state, prompt=self.language, stamp=synced.stamp)
+        committed = self._committed(synced.stamp, now) if self.p.real_time_chunking else None
+        obs = Observation(images=synced.images, state=synced.state, prompt=self.language, stamp=synced.stamp,
+                          committed=committed)
         self._submitted_prompt = self.language
+        self._submitted_rtc = None if committed is None else {"frozen": committed.frozen, "overlap": committed.overlap}
         self.runner.submit(obs, now)
+
+    def _committed(self, stamp: float, now: float) -> CommittedActions | None:
+        """The executing chunk resampled onto the next chunk's time grid (stamp + i dt), for real-time chunking.
+
+        Steps before the expected arrival (observation age + the scheduler's delay estimate) will already have been
+        executed from the current chunk: they are frozen. Past the current chunk's end nothing is committed.
+        """
+        if self._executing is None:
+            return None
+        prev_stamp, prev_dt, prev = self._executing
+        meta = self.policy.metadata
+        grid = stamp + meta.dt * np.arange(meta.horizon)
+        prev_times = prev_stamp + prev_dt * np.arange(len(prev))
+        overlap = int(np.searchsorted(grid, prev_times[-1] + 1e-9, side="right"))
+        if overlap == 0:
+            return None
+        frozen = math.ceil((now - stamp) / meta.dt - 1e-9) + self.scheduler.delay_steps()
+        rows = np.stack([np.interp(grid, prev_times, prev[:, j]) for j in range(prev.shape[1])], axis=1)
+        return CommittedActions(rows.astype(np.float32), min(max(frozen, 0), overlap), overlap)
 
     def _publish(self, result, now: float) -> None:
         if result.error is not None:
@@ -168,11 +194,13 @@ class PolicyNode(Node):
         msg.points = [msgs.JointTrajectoryPoint(positions=row.tolist(), time_from_start=to_duration(i * chunk.dt))
                       for i, row in enumerate(actions)]
         self.chunk_pub.publish(msg)
+        self._executing = (chunk.stamp, chunk.dt, actions)
         self.scheduler.on_chunk(now, result.latency_s)
         self.latencies.append(result.latency_s)
         self.compute_times.append(result.compute_s)
-        info = {"stamp": chunk.stamp, "prompt": self._submitted_prompt, "requested_at": result.requested_at, "latency_s": result.latency_s,
-                "compute_s": result.compute_s, "published_at": now}
+        info = {"stamp": chunk.stamp, "prompt": self._submitted_prompt, "requested_at": result.requested_at,
+                "latency_s": result.latency_s, "compute_s": result.compute_s, "published_at": now,
+                "rtc": self._submitted_rtc}
         self.chunk_log.append(info)
         self.latency_pub.publish(msgs.Float64(data=result.latency_s))
         self.info_pub.publish(msgs.String(data=json.dumps(info)))
@@ -184,6 +212,7 @@ class PolicyNode(Node):
         self.scheduler = ChunkScheduler(self.scheduler.config)
         self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
         self.language = ""
+        self._executing = None
         self._waiting_logged = False
         self._blocked_reason = None
         if hasattr(self.runner, "policy") and hasattr(self.runner.policy, "reset") and self.runner.policy is not self.runner:

@@ -9,11 +9,25 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class CommittedActions:
+    """Real-time chunking: the actions the next chunk must agree with, on that chunk's own time grid.
+
+    actions[i] is what the robot is (or will be) commanded at stamp + i * dt by the chunk executing now; the first
+    `frozen` of them will already have run when the new chunk arrives, and the executing chunk covers only the
+    first `overlap` steps (rows past it repeat its last action and carry no weight).
+    """
+    actions: np.ndarray             # float32 [H, action_dim], absolute, in the profile's action layout
+    frozen: int
+    overlap: int
+
+
+@dataclass(frozen=True)
 class Observation:
     images: dict[str, np.ndarray]   # profile camera name -> HxWx3 uint8 RGB (any size)
     state: np.ndarray               # float32 [state_dim], joint positions in the profile's joint order
     prompt: str                     # current language conditioning
     stamp: float                    # seconds (ROS time) the observation was taken
+    committed: CommittedActions | None = None   # set by the policy node when real-time chunking is on
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,40 @@ def test_sinusoidal_time_embedding():
     assert not torch.allclose(e[1], e[2])
     with pytest.raises(ValueError):
         fm.sinusoidal_time_embedding(torch.zeros(1), 15)
+
+
+def test_rtc_weights_follow_the_soft_mask():
+    w = fm.rtc_weights(50, frozen=5, overlap=30).squeeze(1)
+    assert w.shape == (50,)
+    assert torch.all(w[:5] == 1) and torch.all(w[30:] == 0)
+    assert torch.all(w[5:30] > 0) and torch.all(w[5:30] < 1)
+    assert torch.all(torch.diff(w[4:31]) < 0)                  # strictly decaying from frozen to overlap
+    c = (30 - 10) / (30 - 5 + 1)
+    assert w[10].item() == pytest.approx(c * math.expm1(c) / math.expm1(1))
+    assert torch.all(fm.rtc_weights(10, 0, 0) == 0)           # nothing committed: no guidance
+    with pytest.raises(ValueError):
+        fm.rtc_weights(10, 6, 5)
+
+
+def _two_chunk_velocity(modes):
+    """The exact velocity field for data that is one of two whole chunks (a bimodal 'policy')."""
+    def v(x, t):
+        tb = t[:, None, None]
+        d = ((x[:, None] - (1 - tb[:, None]) * modes[None]) ** 2).sum((-1, -2))
+        x0 = torch.einsum("bm,mhd->bhd", torch.softmax(-d / (2 * t[:, None] ** 2), dim=1), modes)
+        return (x - x0) / tb
+    return v
+
+
+def test_inpainting_guides_a_bimodal_flow_to_the_committed_mode():
+    h, d = 20, 2
+    modes = torch.stack([torch.ones(h, d), -torch.ones(h, d)])
+    v = _two_chunk_velocity(modes)
+    noise = torch.randn(64, h, d, generator=torch.Generator().manual_seed(0))
+    plain = fm.euler_sample(v, noise, 10)
+    picks_first = (plain.mean((1, 2)) > 0).float().mean().item()
+    assert 0.3 < picks_first < 0.7                             # unguided: either chunk, about half each
+    for committed in (modes[0], modes[1]):
+        inpaint = fm.Inpainting(committed.expand(64, h, d), fm.rtc_weights(h, frozen=5, overlap=15))
+        guided = fm.euler_sample(v, noise, 10, inpaint=inpaint)
+        assert torch.allclose(guided, committed.expand(64, h, d), atol=1e-4)   # every sample continues it

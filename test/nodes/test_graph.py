@@ -84,3 +84,66 @@ def test_each_model_family_drives_the_graph(make_graph, policy):
     report = run.report()
     assert report["policy"]["name"] == policy and report["policy"]["chunks"] >= 3
     assert report["executor"]["starvation_ticks"] == 0 and report["rejected_total"] == 0
+
+
+class RecordingPolicy:
+    """Wraps a policy and keeps every observation it was asked about (and the chunk it gave)."""
+
+    def __init__(self, policy):
+        self.inner, self.metadata, self.calls = policy, policy.metadata, []
+
+    def infer(self, obs):
+        chunk = self.inner.infer(obs)
+        self.calls.append((obs, chunk))
+        return chunk
+
+    def reset(self):
+        self.inner.reset()
+
+
+def _handover_jumps(calls):
+    """|new chunk - executing chunk| at each observation stamp + frozen steps (where the new one takes over)."""
+    jumps = []
+    for (_, old), (obs, new) in zip(calls, calls[1:]):
+        k = obs.committed.frozen if obs.committed is not None else 7
+        t = obs.stamp + k * new.dt
+        old_t = old.stamp + old.dt * np.arange(len(old.actions))
+        at_old = np.array([np.interp(t, old_t, old.actions[:, j]) for j in range(old.actions.shape[1])])
+        jumps.append(np.abs(new.actions[k] - at_old).max())
+    return np.array(jumps)
+
+
+def _recorded_run(make_graph, rtc: bool) -> tuple[list, list]:
+    """(the policy's (observation, chunk) calls, the policy node's chunk log) of a 3 s bimanual run."""
+    from pi_vla_ros.policies.factory import make_policy
+    from pi_vla_ros.profiles import load_profile
+
+    policy = RecordingPolicy(make_policy("pi06_tiny", load_profile("bimanual"), allow_untrained=True))
+    run = make_graph("bimanual", instances={"pi_vla_policy": {"policy": policy}},
+                     overrides={"pi_vla_policy": {"real_time_chunking": rtc}})
+    run.spin_until(3.0)
+    chunk_log = run.node("pi_vla_policy").chunk_log
+    run.close()
+    return policy.calls[1:], chunk_log   # calls[0] is the warm-up on a blank observation
+
+
+def test_real_time_chunking_commits_the_executing_chunk(make_graph):
+    calls, chunk_log = _recorded_run(make_graph, rtc=True)
+    assert len(calls) >= 5 and calls[0][0].committed is None
+    dt, delay = 0.02, 5                              # bimanual: 50 Hz actions; simulated latency 0.1 s = 5 steps
+    for (_, prev), (obs, _), log in zip(calls, calls[1:], chunk_log[1:]):
+        c = obs.committed
+        grid = obs.stamp + dt * np.arange(50)
+        assert c.overlap == np.sum(grid <= prev.stamp + 49 * dt + 1e-9)
+        assert c.frozen == int(np.ceil((log["requested_at"] - obs.stamp) / dt - 1e-9)) + delay
+        prev_t = prev.stamp + dt * np.arange(50)
+        expected = np.stack([np.interp(grid, prev_t, prev.actions[:, j]) for j in range(14)], 1)
+        np.testing.assert_allclose(c.actions, expected, atol=1e-6)
+
+
+def test_real_time_chunking_removes_the_jump_at_handover(make_graph):
+    rtc_calls, _ = _recorded_run(make_graph, rtc=True)
+    plain_calls, _ = _recorded_run(make_graph, rtc=False)
+    assert all(obs.committed is None for obs, _ in plain_calls)
+    jumps_rtc, jumps_plain = _handover_jumps(rtc_calls), _handover_jumps(plain_calls)
+    assert jumps_rtc.max() < 0.2 * jumps_plain.mean()

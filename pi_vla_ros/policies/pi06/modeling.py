@@ -91,13 +91,15 @@ class Pi06Model(nn.Module):
 
     @torch.no_grad()
     def sample_actions(self, batch: dict[str, Tensor], noise: Tensor | None = None,
-                       generator: torch.Generator | None = None) -> Tensor:
-        """Normalized model-space actions [B, H, A]: prefix once, then num_steps Euler steps of the expert."""
+                       generator: torch.Generator | None = None, inpaint: fm.Inpainting | None = None) -> Tensor:
+        """Normalized model-space actions [B, H, A]: prefix once, then num_steps Euler steps of the expert
+        (guided towards inpaint.target with real-time chunking)."""
         batch = self._to(batch)
         b, cfg = batch["state"].shape[0], self.config.expert
         if noise is None:  # scaled by the sampling temperature (0: deterministic, from the noise's mean)
             noise = torch.randn((b, cfg.horizon, cfg.action_dim), generator=generator) * self.config.noise_scale
-        return self.expert.sample(self.context(batch), noise.to(self.device, self.dtype), self.config.num_steps)
+        return self.expert.sample(self.context(batch), noise.to(self.device, self.dtype), self.config.num_steps,
+                                  inpaint)
 
     @property
     def device(self) -> torch.device:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pi_vla_ros.models import flow_matching as fm
 from pi_vla_ros.models.vlm import PaliGemmaBackbone
 from pi_vla_ros.policies.base import ActionChunk, Observation, PolicyMetadata
 from pi_vla_ros.policies.checkpoint import CheckpointError, load_strict, load_tensors, read_json, save_tensors
@@ -38,6 +39,7 @@ FORMAT_VERSION = 1
 class Pi06Policy:
     """Also the base of Pi0Policy: what differs per policy is the model, its weights file and these attributes."""
     KIND = "pi06"  # "policy" in config.json
+    max_guidance = 5.0  # real-time chunking's guidance cap (beta, FACTS.md §8)
     CONFIG, PROCESSOR = Pi06Config, Pi06Processor
 
     def __init__(self, model: Pi06Model, processor: Pi06Processor, profile, *, untrained: bool = False, seed: int = 0):
@@ -85,12 +87,27 @@ class Pi06Policy:
             raise ValueError(f"images from cameras {sorted(unknown)} not in profile {self.profile.name!r}")
         images = {self.slots[n]: img for n, img in obs.images.items() if n in self.slots}
         state = np.asarray(obs.state, dtype=np.float32)
-        batch = self.processor([{"images": images, "state": state, "prompt": obs.prompt}])
+        sample = {"images": images, "state": state, "prompt": obs.prompt}
+        committed = obs.committed
+        if committed is not None:  # the processor maps them into model space exactly like training targets
+            sample["actions"] = self._committed_rows(committed)
+        batch = self.processor([sample])
+        inpaint = None
+        if committed is not None:
+            weights = fm.rtc_weights(self.horizon, committed.frozen, committed.overlap)
+            inpaint = fm.Inpainting(batch.pop("actions"), weights, self.max_guidance)
         noise_t = None if noise is None else torch.as_tensor(np.asarray(noise, dtype=np.float32))[None]
-        actions = self.model.sample_actions(batch, noise=noise_t, generator=self._gen)
+        actions = self.model.sample_actions(batch, noise=noise_t, generator=self._gen, inpaint=inpaint)
         actions = self.processor.postprocess(actions, state[None])[0]
         info = {"policy": self.config.name, "untrained": self.untrained, "latency_s": time.perf_counter() - t0}
         return ActionChunk(actions=actions, dt=self.metadata.dt, stamp=obs.stamp, info=info)
+
+    def _committed_rows(self, committed) -> np.ndarray:
+        rows = np.asarray(committed.actions, dtype=np.float32)
+        if rows.shape != (self.horizon, self.metadata.action_dim) or not np.all(np.isfinite(rows)):
+            raise ValueError(f"committed actions must be finite [{self.horizon}, {self.metadata.action_dim}], "
+                             f"got {rows.shape}")
+        return rows
 
     # -- construction -----------------------------------------------------------------------------------------------
     @classmethod
