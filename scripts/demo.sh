@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MUJOCO_GL=egl
 mkdir -p runs
-exec .venv/bin/pi-vla launch bimanual --sim --duration 15 --policy pi06_sim \
-  --checkpoint checkpoints/bimanual_pi06_sim --param policy.execute_steps=35 --seed 100003 \
+exec .venv/bin/pi-vla launch bimanual --sim --duration 20 --policy pi06_sim \
+  --checkpoint checkpoints/bimanual_pi06_sim --param policy.execute_steps=35 --seed 100002 \
   --report runs/bimanual_report.json "$@"
