@@ -1,6 +1,6 @@
 """``pi-vla``: the command line. ``pi-vla launch <robot> --sim`` runs the node graph without ROS 2;
 ``collect`` / ``train`` / ``eval`` record demonstrations through the graph, train a policy on them and measure it
-closed-loop through the graph."""
+closed-loop through the graph; ``recap value`` / ``recap label`` prepare Recap's advantage-conditioned training."""
 
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ def cmd_collect(args) -> int:
     from pi_vla_ros.data.collect import collect
 
     summary = collect(args.profile, args.out, args.episodes, seed=args.seed, expert=args.expert,
-                      keep_bags=not args.no_bags, progress=not args.no_progress)
+                      keep_bags=not args.no_bags, progress=not args.no_progress, policy=args.policy,
+                      params=_parse_params(args.param), takeover_after_s=args.takeover_after)
     if args.report:
         Path(args.report).write_text(json.dumps(summary, indent=2))
     return 0
@@ -114,9 +115,34 @@ def cmd_train(args) -> int:
                       save_every=args.save_every, seed=args.seed, threads=args.threads, device=args.device,
                       resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
                       overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
-                      augment_shift=args.augment_shift)
+                      augment_shift=args.augment_shift, init=args.init or "", advantages=args.advantages or "",
+                      advantage_dropout=args.advantage_dropout)
     summary = train(cfg)
     print(json.dumps({k: v for k, v in summary.items()}, indent=1))
+    return 0
+
+
+def cmd_recap_value(args) -> int:
+    from pi_vla_ros.profiles import load_profile
+    from pi_vla_ros.training.data import dataset_profile
+    from pi_vla_ros.training.recap import RecapConfig, train_value
+
+    profile = args.profile or dataset_profile(args.dataset)
+    recap = RecapConfig.for_profile(load_profile(profile), fail_penalty=args.fail_penalty)
+    train_value(args.dataset, args.out, profile=profile, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                seed=args.seed, threads=args.threads, recap=recap, progress=not args.no_progress)
+    return 0
+
+
+def cmd_recap_label(args) -> int:
+    from pi_vla_ros.training.recap import label_advantages
+
+    human = [e for part in (args.human_episodes or "").split(",") if part
+             for e in (range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1))]
+    summary = label_advantages(args.dataset, args.value, args.out, positive_fraction=args.positive_fraction,
+                               human_episodes=human, progress=not args.no_progress,
+                               log_fn=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(summary, indent=1))
     return 0
 
 
@@ -138,9 +164,15 @@ def cmd_eval(args) -> int:
 
 def _add_learning(sub) -> None:
     """collect / train / eval."""
-    p = sub.add_parser("collect", help="record demonstrations through the node graph into a LeRobot dataset")
+    p = sub.add_parser("collect", help="record demonstrations (or a policy's rollouts) through the node graph into a "
+                                       "LeRobot dataset")
     p.add_argument("--profile", required=True, help="robot profile (ur5e, bimanual, mobile_manipulator or a YAML)")
     p.add_argument("--expert", default="scripted", choices=["scripted"], help="who drives the robot")
+    p.add_argument("--policy", help="a checkpoint directory: record this policy's own rollouts instead of the expert")
+    p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="node parameter for policy rollouts, e.g. policy.execute_steps=16")
+    p.add_argument("--takeover-after", type=float, metavar="S",
+                   help="policy rollouts: the scripted expert corrects episodes not finished after S seconds")
     p.add_argument("--episodes", type=int, required=True)
     p.add_argument("--out", required=True, help="dataset directory (created, or appended to)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
@@ -176,8 +208,36 @@ def _add_learning(sub) -> None:
                    help="random image shifts of up to +-PX pixels (training-time augmentation)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a policy config field, e.g. --set obs_width=32 --set expert.depth=2")
+    p.add_argument("--init", metavar="CKPT", help="fine-tune from this checkpoint (weights, norm stats, tokenizer)")
+    p.add_argument("--advantages", metavar="LABELS", help="Recap: train advantage-conditioned on every episode with "
+                                                          "these labels (pi-vla recap label)")
+    p.add_argument("--advantage-dropout", type=float, default=0.3, help="Recap: P(no indicator in a prompt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("recap", help="Recap (pi*0.6): value function and advantage labels for a dataset")
+    rsub = p.add_subparsers(dest="recap_command", required=True)
+    v = rsub.add_parser("value", help="train the distributional value function on every episode")
+    v.add_argument("--dataset", required=True)
+    v.add_argument("--out", required=True, help="value checkpoint directory")
+    v.add_argument("--profile", default="", help="default: the dataset's robot_type")
+    v.add_argument("--steps", type=int, default=1500)
+    v.add_argument("--batch-size", type=int, default=64)
+    v.add_argument("--lr", type=float, default=1e-3)
+    v.add_argument("--fail-penalty", type=float, default=0.5, help="C_fail, in units of the longest episode")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--threads", type=int, default=1)
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(func=cmd_recap_value)
+    lab = rsub.add_parser("label", help="per-frame advantages and the positive/negative indicator (parquet)")
+    lab.add_argument("--dataset", required=True)
+    lab.add_argument("--value", required=True, help="value checkpoint directory")
+    lab.add_argument("--out", required=True, help="labels file (.parquet)")
+    lab.add_argument("--positive-fraction", type=float, help="default: the value checkpoint's (0.4)")
+    lab.add_argument("--human-episodes", metavar="A-B,C", help="episodes a person drove throughout (teleoperated "
+                                                               "demonstrations): always positive, like corrections")
+    lab.add_argument("--no-progress", action="store_true")
+    lab.set_defaults(func=cmd_recap_label)
 
     p = sub.add_parser("eval", help="closed-loop episodes through the node graph in the simulator")
     p.add_argument("--profile", required=True)

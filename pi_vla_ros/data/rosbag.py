@@ -227,7 +227,10 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
     else:
         acts = np.zeros((len(times), profile.action_dim))
         acts[:, : profile.state_dim] = np.vstack([states[1:], states[-1:]])
-    intervention = flags.sample(["intervention"], times)[:, 0] > 0.5 if flags.series else np.zeros(len(times), bool)
+    intervention = np.zeros(len(times), bool)   # until the first message: nobody has intervened
+    if flags.series:
+        k = flags.index("intervention", times)
+        intervention = (k >= 0) & (np.asarray(flags.series["intervention"][1], bool)[np.maximum(k, 0)])
     lang_idx = np.searchsorted([t for t, _ in language], times, side="right") - 1
     subtasks = [(language[i][1] or None) if i >= 0 else None for i in lang_idx]
     task = task or next((s["instruction"] for s in statuses if s.get("instruction")), None) \

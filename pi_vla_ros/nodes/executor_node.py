@@ -5,6 +5,10 @@ sim time in simulation) publishes exactly one command to each controller of the 
 JointTrajectory (stamp 0 = start now) for ``trajectory`` controllers, a Float64MultiArray for
 ``position`` controllers, a Twist for the base. Resampling, merging, the safety filter and the
 watchdog live in :mod:`pi_vla_ros.core.executor`.
+
+While ``/pi_vla/intervention`` (std_msgs/Bool) is true a person (a teleoperator's leader arms, or the simulator's
+scripted expert) has the robot: the executor publishes nothing and drops its chunks; when it turns false again the
+executor starts over from the measured state, as after an episode reset. Recap labels those frames as corrections.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class ExecutorNode(Node):
         arm_interface="",                 # "", "trajectory" or "position": override the profile's choice
         trajectory_lookahead_s=0.0,       # time_from_start of streamed points; 0: one control period
         diagnostics_period_s=1.0,
+        intervention_topic="/pi_vla/intervention",
     )
 
     def __init__(self, **kwargs):
@@ -58,6 +63,10 @@ class ExecutorNode(Node):
             self._outputs.append((ctrl, interface, self.create_publisher(msg_type, topic, 10)))
         self.create_subscription(msgs.JointTrajectory, self.p.chunk_topic, self._on_chunk, 10)
         self.create_subscription(msgs.JointState, self.p.state_topic, self._on_state, 10)
+        self.intervening = False
+        self.intervention_ticks = 0
+        # volatile: accepts a teleop's plain publisher as well as a latched one
+        self.create_subscription(msgs.Bool, self.p.intervention_topic, self._on_intervention, 10)
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0 / rate, self._tick)
         self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics)
@@ -68,7 +77,17 @@ class ExecutorNode(Node):
             return
         self.core.on_state(msg.position)
 
+    def _on_intervention(self, msg) -> None:
+        if bool(msg.data) == self.intervening:
+            return
+        self.intervening = bool(msg.data)
+        self.get_logger().info("intervention: a person has the robot" if self.intervening
+                               else "intervention over: back to the policy, from the measured state")
+        self._restart_core()  # either way: no chunk, no last command survives the hand-over
+
     def _on_chunk(self, msg) -> None:
+        if self.intervening:
+            return
         try:
             stamp = to_sec(msg.header.stamp)
             times = [stamp + to_sec(p.time_from_start) for p in msg.points]
@@ -81,6 +100,9 @@ class ExecutorNode(Node):
             self.rejections(e, "action chunk")
 
     def _tick(self) -> None:
+        if self.intervening:
+            self.intervention_ticks += 1
+            return
         now = now_sec(self)
         cmd = self.core.tick(now)
         if cmd is None:
@@ -101,8 +123,12 @@ class ExecutorNode(Node):
         self.publish_sim_times.append(now)
 
     def reset_episode(self) -> None:
-        """A new episode: drop the chunks and hold the next measured state (never the last episode's command).
-        Statistics keep counting across episodes."""
+        """A new episode: drop the chunks and hold the next measured state (never the last episode's command);
+        the policy has the robot. Statistics keep counting across episodes."""
+        self.intervening = False
+        self._restart_core()
+
+    def _restart_core(self) -> None:
         stats = self.core.stats
         self.core = ActionExecutor(self.profile, self.core.config)
         self.core.stats = stats

@@ -11,13 +11,15 @@ cube", ...) on ``/pi_vla/instruction`` when ``announce_subtasks`` is set; the re
 then carries per-frame subtask annotations while the episode's task stays the simulator's instruction.
 
 The expert plans from privileged simulator state (object poses), so this node is built with the
-:class:`Simulator` object (``ExpertNode(sim=...)``); ``pi-vla collect`` does that. The policy node is not
-started alongside it.
+:class:`Simulator` object (``ExpertNode(sim=...)``); ``pi-vla collect`` does that. For demonstrations the policy
+node is not started alongside it. For corrections (``wait_for_takeover``) it stays silent while the policy drives
+until :meth:`take_over` is called: then it says so on ``/pi_vla/intervention`` (the executor yields) and finishes the
+task from wherever the robot is, as a person taking over with leader arms would.
 """
 
 from __future__ import annotations
 
-from pi_vla_ros.nodes.common import declare, to_duration, to_stamp
+from pi_vla_ros.nodes.common import LATCHED_QOS, declare, to_duration, to_stamp
 from pi_vla_ros.ros import Node, msgs
 from pi_vla_ros.sim.expert import ScriptedExpert
 
@@ -38,6 +40,8 @@ class ExpertNode(Node):
         command_topic="/pi_vla/commanded_action",
         instruction_topic="/pi_vla/instruction",
         announce_subtasks=True,
+        wait_for_takeover=False,              # corrections: silent until take_over()
+        intervention_topic="/pi_vla/intervention",
     )
 
     def __init__(self, sim, **kwargs):
@@ -65,18 +69,32 @@ class ExpertNode(Node):
         self._base = slice(n, n + len(self.profile.base_dims))
         self.action_pub = self.create_publisher(msgs.JointState, self.p.command_topic, 10)
         self.instruction_pub = self.create_publisher(msgs.String, self.p.instruction_topic, 10)
+        self.intervention_pub = self.create_publisher(msgs.Bool, self.p.intervention_topic, LATCHED_QOS)
+        self.active = not self.p.wait_for_takeover
         self.create_timer(1.0 / self.rate, self._tick)
 
     def reset_episode(self) -> None:
-        """Call after the simulator's reset: the expert plans the new episode from its first tick."""
+        """Call after the simulator's reset: the expert plans the new episode from its first tick (or, waiting for a
+        takeover, stays silent again)."""
         self.expert = None
         self._phase = None
+        if self.p.wait_for_takeover:
+            self.active = False
+            self.intervention_pub.publish(msgs.Bool(data=False))
+
+    def take_over(self) -> None:
+        """A correction starts: the executor is told to yield, the expert plans from the current state."""
+        self.active = True
+        self.expert = ScriptedExpert(self.sim, from_current_state=True)
+        self.intervention_pub.publish(msgs.Bool(data=True))
 
     @property
     def done(self) -> bool:
         return self.expert is not None and self.expert.done
 
     def _tick(self) -> None:
+        if not self.active:
+            return
         if self.expert is None:
             self.expert = ScriptedExpert(self.sim)
         action = self.expert.act()

@@ -66,8 +66,11 @@ class ScriptedExpert:
     from the demos needs, as in a pause nothing it observes tells it how long it has waited).
     """
 
-    def __init__(self, sim: Simulator):
+    def __init__(self, sim: Simulator, from_current_state: bool = False):
+        """from_current_state: take over mid-episode (a correction) from wherever the robot is, instead of from the
+        home pose an episode starts in."""
         self.sim = sim
+        self.from_current_state = from_current_state
         self.cfg = {"grasp_z": 0.012, "approach": 0.1, "lift": 0.12, "release_z": 0.1, "speed": 0.4,
                     "accel": 1.0, "gripper_time": 0.8, "settle": 0.2, "close_lift": 0.0,
                     **sim.profile.sim.get("expert", {})}
@@ -79,12 +82,14 @@ class ScriptedExpert:
     def reset(self) -> None:
         """Start a new episode (call after ``sim.reset``); the plan is made once the base has arrived."""
         sim = self.sim
-        self.action = np.concatenate([sim.home, np.zeros(len(sim.profile.base_dims))])
+        start = sim.joint_positions() if self.from_current_state else sim.home
+        self.action = np.concatenate([start, np.zeros(len(sim.profile.base_dims))])
         self.joint_index = {j: i for i, j in enumerate(sim.profile.joints)}
         self.arm = self._choose_arm()
         self.arm_idx = np.array([self.joint_index[j] for j in self.arm.joints])
         self.grip_idx = self.joint_index[self.arm.gripper]
-        self.q = sim.home[self.arm_idx].copy()
+        self.q = start[self.arm_idx].copy()
+        self.grip0 = float(start[self.grip_idx])
         self.t0 = None            # when the arm script started
         self.segments: list[Segment] = []
         self._q_home_from = None
@@ -159,7 +164,7 @@ class ScriptedExpert:
         if sim.profile.base_dims:
             self.action[-2:] = 0.0  # base stopped while the arm works
         tau = t - self.t0
-        prev_pos, prev_quat, prev_grip = self.tcp0[0], self.tcp0[1], sim.home[self.grip_idx]
+        prev_pos, prev_quat, prev_grip = self.tcp0[0], self.tcp0[1], self.grip0
         q_start = self.q
         for seg in self.segments:
             if tau <= seg.duration:

@@ -44,6 +44,9 @@ class Frames:
     images: dict[int, np.ndarray]   # image size -> uint8 [U, n_slots, 3, size, size]
     slot_present: np.ndarray    # [n_slots] bool: the dataset has a camera for the slot
     episodes: list[int]         # dataset episode indices kept
+    rows: np.ndarray            # [N] the frame's global dataset index (the "index" column)
+    success: np.ndarray         # [N] bool: the frame's episode ended in success (unknown counts as success)
+    intervention: np.ndarray    # [N] bool: a human (or the expert) had taken over at this frame
 
 
 def policy_image_size(config) -> int:
@@ -78,8 +81,12 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         states = ds.columns["observation.state"][frame_rows].astype(np.float32)
         actions = ds.columns["action"][frame_rows].astype(np.float32)
         task_col = ds.columns["task_index"][frame_rows].astype(np.int64)
+        index_col = ds.columns["index"][frame_rows].astype(np.int64)
+        intervention = (ds.columns["intervention"][frame_rows].astype(bool) if "intervention" in ds.columns
+                        else np.zeros(len(frame_rows), bool))
         lengths = [len(ds.episode_range(e)) for e in chosen]
         ends = np.repeat(np.cumsum(lengths), lengths)
+        success = np.repeat([ds.episodes[e].get("success") is not False for e in chosen], lengths)
         stored = {s: [] for s in sizes}
         image_index = np.zeros(len(frame_rows), np.int64)
         prev = None
@@ -101,7 +108,7 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         kept = [int(ds.episodes[e]["episode_index"]) for e in chosen]
     return Frames(states=states, actions=actions, episode_end=ends.astype(np.int64), task_index=task_col,
                   image_index=image_index, tasks=tasks, images={s: np.stack(v) for s, v in stored.items()},
-                  slot_present=present, episodes=kept)
+                  slot_present=present, episodes=kept, rows=index_col, success=success, intervention=intervention)
 
 
 def _bounds(ds, e: int) -> tuple[int, int]:
@@ -167,11 +174,24 @@ def training_words(frames: Frames, profile) -> list[str]:
     return sorted(set(re.findall(r"[a-z]+", text.lower())))
 
 
-class ProcessorBatches:
-    """Any policy: raw sample dicts through the policy's own processor, exactly as at inference."""
+def advantage_prompts(advantage: np.ndarray | None, idx: np.ndarray, dropout: float,
+                      rng: np.random.Generator | None) -> list[bool | None]:
+    """Recap's indicator per sample: the frame's label, or None (no indicator) with probability `dropout`."""
+    if advantage is None:
+        return [None] * len(idx)
+    drop = rng.random(len(idx)) < dropout if rng is not None else np.zeros(len(idx), bool)
+    return [None if d else bool(advantage[i]) for i, d in zip(idx, drop)]
 
-    def __init__(self, frames: Frames, policy):
+
+class ProcessorBatches:
+    """Any policy: raw sample dicts through the policy's own processor, exactly as at inference.
+
+    advantage: optional per-frame Recap labels (bool [N]); the prompt then carries "Advantage: positive/negative",
+    left out with probability advantage_dropout (drawn from the rng passed to batch())."""
+
+    def __init__(self, frames: Frames, policy, advantage: np.ndarray | None = None, advantage_dropout: float = 0.3):
         self.frames, self.policy = frames, policy
+        self.advantage, self.advantage_dropout = advantage, advantage_dropout
         cfg = policy.config
         self.size = policy_image_size(cfg)
         self.keys = list(cfg.image_keys)
@@ -180,16 +200,17 @@ class ProcessorBatches:
     def __len__(self) -> int:
         return len(self.frames.states)
 
-    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
         f = self.frames
         rows, pad = chunk_indices(f, idx, self.horizon)
         images = f.images[self.size]
         samples = []
+        advantage = advantage_prompts(self.advantage, idx, self.advantage_dropout, rng)
         for b, i in enumerate(idx):
             imgs = {k: images[f.image_index[i], j].transpose(1, 2, 0) for j, k in enumerate(self.keys)
                     if f.slot_present[j]}
             samples.append({"images": imgs, "state": f.states[i], "prompt": f.tasks[f.task_index[i]],
-                            "actions": f.actions[rows[b]]})
+                            "actions": f.actions[rows[b]], "advantage": advantage[b]})
         batch = self.policy.processor(samples)
         batch["action_mask"] = torch.from_numpy(~pad)
         return batch
@@ -199,24 +220,28 @@ class CachedPrefixBatches:
     """π0.6 with its frozen VLM: the VLM's hidden states computed once per distinct (images, prompt)."""
 
     def __init__(self, frames: Frames, policy, *, batch_size: int = 64, progress: bool = False,
-                 dtype: torch.dtype = torch.bfloat16):
+                 dtype: torch.dtype = torch.bfloat16, advantage: np.ndarray | None = None,
+                 advantage_dropout: float = 0.3):
         from pi_vla_ros.policies.pi06.processing import build_prompt, discretize
 
         self.frames, self.policy = frames, policy
+        self.advantage, self.advantage_dropout = advantage, advantage_dropout
         cfg, proc = policy.config, policy.processor
         self.cfg, self.horizon = cfg, policy.metadata.horizon
         n = len(frames.states)
         self.state_norm = proc.normalizer.normalize(frames.states, "state")          # [N, S]
-        # what the VLM sees per frame: (image set or none, prompt)
-        if cfg.state_in_prompt:
-            prompts = [build_prompt(frames.tasks[t], discretize(s)) for t, s in zip(frames.task_index, self.state_norm)]
-        else:
-            prompts = [build_prompt(frames.tasks[t], None) for t in frames.task_index]
+        # what the VLM sees per frame: (image set or none, prompt); with Recap labels also the prompt with the
+        # frame's advantage indicator (variant 1; variant 0 is the plain prompt)
+        bins = [discretize(s) if cfg.state_in_prompt else None for s in self.state_norm]
+        variants = [None] if advantage is None else [None, advantage]
         image_key = frames.image_index if cfg.vlm_images else np.zeros(n, np.int64)
         uniq: dict[tuple, int] = {}
-        self.prefix_index = np.empty(n, np.int64)
-        for i, key in enumerate(zip(image_key.tolist(), prompts)):
-            self.prefix_index[i] = uniq.setdefault(key, len(uniq))
+        self.prefix_index = np.empty((len(variants), n), np.int64)
+        for v, labels in enumerate(variants):
+            for i in range(n):
+                prompt = build_prompt(frames.tasks[frames.task_index[i]], bins[i],
+                                      None if labels is None else bool(labels[i]))
+                self.prefix_index[v, i] = uniq.setdefault((int(image_key[i]), prompt), len(uniq))
         keys = list(uniq)
         vlm_images = frames.images[policy_image_size(cfg)]
         model = policy.model
@@ -244,13 +269,14 @@ class CachedPrefixBatches:
     def __len__(self) -> int:
         return len(self.frames.states)
 
-    def batch(self, idx: np.ndarray) -> dict[str, torch.Tensor]:
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
         from pi_vla_ros.policies.pi06.processing import to_delta
 
         f, proc = self.frames, self.policy.processor
         rows, pad = chunk_indices(f, idx, self.horizon)
         actions = proc.normalizer.normalize(to_delta(f.actions[rows], f.states[idx], self.cfg.delta_mask), "actions")
-        p = torch.from_numpy(self.prefix_index[idx])
+        with_indicator = [a is not None for a in advantage_prompts(self.advantage, idx, self.advantage_dropout, rng)]
+        p = torch.from_numpy(self.prefix_index[np.asarray(with_indicator, np.int64), idx])
         batch = {"prefix": self.prefix[p], "prefix_mask": self.prefix_mask[p],
                  "state": torch.from_numpy(self.state_norm[idx]), "actions": torch.from_numpy(actions),
                  "action_mask": torch.from_numpy(~pad),
@@ -260,13 +286,15 @@ class CachedPrefixBatches:
         return batch
 
 
-def make_batches(frames: Frames, policy, *, cache_prefix: bool = True, progress: bool = False):
+def make_batches(frames: Frames, policy, *, cache_prefix: bool = True, progress: bool = False,
+                 advantage: np.ndarray | None = None, advantage_dropout: float = 0.3):
     """The cached path where it applies (π0.6 with its frozen VLM), the generic processor path otherwise."""
     from pi_vla_ros.policies.pi06 import Pi06Policy
 
     if cache_prefix and type(policy) is Pi06Policy:
-        return CachedPrefixBatches(frames, policy, progress=progress)
-    return ProcessorBatches(frames, policy)
+        return CachedPrefixBatches(frames, policy, progress=progress, advantage=advantage,
+                                   advantage_dropout=advantage_dropout)
+    return ProcessorBatches(frames, policy, advantage, advantage_dropout)
 
 
 def dataset_profile(root) -> str:

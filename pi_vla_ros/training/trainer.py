@@ -75,6 +75,9 @@ class TrainConfig:
     progress: bool = True
     overrides: dict | None = None     # policy config fields to change, e.g. {"obs_width": 32, "expert.depth": 2}
     augment_shift: int = 0            # random image shift of up to +-N pixels (pad with the edge, crop), per camera
+    init: str = ""                    # fine-tune from this checkpoint (its weights, norm stats and tokenizer)
+    advantages: str = ""              # Recap: per-frame labels from `pi-vla recap label` (trains on every episode)
+    advantage_dropout: float = 0.3    # Recap: probability of leaving the indicator out of a sample's prompt
 
 
 def _rank_world() -> tuple[int, int]:
@@ -151,11 +154,12 @@ def policy_config(name: str, overrides: dict | None = None):
     return dataclasses.replace(config, **flat) if flat else config
 
 
-def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, overrides: dict | None = None):
+def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, overrides: dict | None = None,
+                 advantage_conditioned: bool = False):
     from pi_vla_ros.policies.pi0 import Pi0Config, Pi0Policy
     from pi_vla_ros.policies.pi06 import Pi06Policy
 
-    config = policy_config(name, overrides)
+    config = dataclasses.replace(policy_config(name, overrides), advantage_conditioned=advantage_conditioned)
     if isinstance(config, Pi0Config):
         policy = Pi0Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
                                  seed=seed)
@@ -164,6 +168,25 @@ def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, o
                                   seed=seed, untrained=False)
     policy.untrained = False
     return policy
+
+
+def _checkpoint_stats_and_tokenizer(path):
+    """Norm stats and tokenizer of a policy checkpoint (fine-tuning keeps the model's input and output spaces)."""
+    from pi_vla_ros.policies.checkpoint import read_json
+    from pi_vla_ros.policies.pi06.processing import NormStats
+    from pi_vla_ros.policies.tokenizer import load_tokenizer
+
+    stats = read_json(Path(path) / "norm_stats.json")["norm_stats"]
+    return {k: NormStats.from_dict(v) for k, v in stats.items()}, load_tokenizer(Path(path) / "tokenizer")
+
+
+def _load_weights(policy, path, profile) -> None:
+    """Copy a checkpoint's weights into a freshly built policy of the same architecture (strict)."""
+    from pi_vla_ros.policies.factory import make_policy
+
+    source = make_policy(policy.config.name, profile, str(path))
+    with torch.no_grad():
+        policy.model.load_state_dict(source.model.state_dict(), strict=True)
 
 
 def trainable_named_parameters(model: nn.Module, freeze_vlm: bool) -> dict[str, nn.Parameter]:
@@ -218,11 +241,19 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
 
     # ---- data, normalization, tokenizer, policy
     t0 = time.perf_counter()
+    recap = bool(cfg.advantages)
     frames = load_frames(cfg.dataset, profile, config, episodes=list(cfg.episodes) if cfg.episodes else None,
-                         only_success=cfg.only_success, progress=progress)
+                         only_success=cfg.only_success and not recap, progress=progress)
+    advantage = None
+    if recap:  # failures too: their frames are mostly labelled negative
+        from pi_vla_ros.training.recap import read_labels
+
+        advantage = read_labels(cfg.advantages, frames)
     horizon = config.expert.horizon if hasattr(config, "expert") else config.horizon
     state = _read_state(out) if cfg.resume else None
-    if state is not None:  # the run's own stats and tokenizer, not recomputed
+    if cfg.init and state is None:  # the initial checkpoint's stats and tokenizer (the weights follow below)
+        stats, tokenizer = _checkpoint_stats_and_tokenizer(cfg.init)
+    elif state is not None:  # the run's own stats and tokenizer, not recomputed
         stats = {k: NormStats.from_dict(v) for k, v in
                  json.loads((out / "norm_stats.json").read_text())["norm_stats"].items()}
         tokenizer = load_tokenizer(out / "tokenizer")
@@ -234,7 +265,9 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
 
             with tempfile.TemporaryDirectory() as tmp:
                 tokenizer = build_tokenizer(training_words(frames, profile), tmp)
-    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed, cfg.overrides)
+    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed, cfg.overrides, recap)
+    if cfg.init and state is None:
+        _load_weights(policy, cfg.init, profile)
     model = policy.model
     if cfg.gradient_checkpointing:
         if hasattr(model, "gradient_checkpointing_enable"):
@@ -242,7 +275,8 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         else:
             log.warning("%s does not support gradient checkpointing; training without it", cfg.policy)
     params = trainable_named_parameters(model, cfg.freeze_vlm)
-    batches = make_batches(frames, policy, cache_prefix=cfg.cache_prefix, progress=progress)
+    batches = make_batches(frames, policy, cache_prefix=cfg.cache_prefix, progress=progress, advantage=advantage,
+                           advantage_dropout=cfg.advantage_dropout)
     data_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in params.values())
     if rank == 0:
@@ -284,7 +318,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     stopped_early = False
     while step < cfg.steps:
         idx, noise, flow_t = _draw(cfg, step, rank, len(batches), horizon, policy)
-        batch = batches.batch(idx)
+        batch = batches.batch(idx, np.random.default_rng([cfg.seed, step, rank, 2]))  # Recap's indicator dropout
         if cfg.augment_shift:
             batch = augment(batch, cfg.augment_shift, _step_generator(cfg, step, rank, stream=1))
         batch = {k: v.to(device) for k, v in batch.items()}

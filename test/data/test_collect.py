@@ -40,3 +40,57 @@ def test_collect_appends(tmp_path):
     with LeRobotDataset(out, decode_images=False) as ds:
         assert ds.num_episodes == 2
     assert (out / "bags" / "episode_000000").exists() and not (out / "bags" / "episode_000001").exists()
+
+
+def test_collect_policy_rollouts_records_what_the_executor_commanded(tmp_path):
+    """Recap's experience: the policy's own episodes, failures included, with the executor's commands as actions."""
+    import numpy as np
+
+    from pi_vla_ros.policies.factory import make_policy
+    from pi_vla_ros.profiles import load_profile
+
+    ckpt = tmp_path / "policy"
+    policy = make_policy("pi06_tiny", load_profile("ur5e"), allow_untrained=True)
+    policy.untrained = False            # a checkpoint as `pi-vla train` writes it
+    policy.save_pretrained(ckpt)
+    out = tmp_path / "rollouts"
+    summary = collect("ur5e", out, 1, seed=3, time_limit_s=1.0, progress=False, log=lambda *_: None,
+                      policy=str(ckpt), params={"pi_vla_policy": {"execute_steps": 10}}, keep_bags=True)
+    assert summary["source"] == str(ckpt) and summary["successes"] == 0
+    assert summary["episodes_detail"][0]["commands"] >= 45           # the executor at 50 Hz for about a second
+    with LeRobotDataset(out) as ds:
+        assert ds.num_episodes == 1 and ds.episodes[0]["success"] is False
+        rows = ds.episode_range(0)
+        actions = ds.columns["action"][rows.start:rows.stop]
+        assert len(actions) >= 15 and np.all(np.isfinite(actions))  # 20 Hz frames
+    from pi_vla_ros.data.rosbag import read_bag
+
+    counts = {}
+    for topic, _, _ in read_bag(out / "bags" / "episode_000000"):
+        counts[topic] = counts.get(topic, 0) + 1
+    assert counts.get("/pi_vla/action_chunk", 0) >= 1 and "/pi_vla/commanded_action" not in counts
+
+
+def test_collect_corrections_hand_the_robot_to_the_expert(tmp_path):
+    """--takeover-after: the supervisor's correction is flagged `intervention` from the takeover on, and the
+    executor stays silent while the expert drives."""
+    import numpy as np
+
+    from pi_vla_ros.policies.factory import make_policy
+    from pi_vla_ros.profiles import load_profile
+
+    ckpt = tmp_path / "policy"
+    policy = make_policy("pi06_tiny", load_profile("ur5e"), allow_untrained=True)
+    policy.untrained = False
+    policy.save_pretrained(ckpt)
+    out = tmp_path / "corrected"
+    summary = collect("ur5e", out, 1, seed=3, time_limit_s=3.0, progress=False, log=lambda *_: None,
+                      policy=str(ckpt), takeover_after_s=0.5, correction_budget_s=1.0)
+    detail = summary["episodes_detail"][0]
+    assert summary["corrections"] == 1 and detail["takeover_s"] == 0.5
+    assert detail["time_s"] == pytest.approx(1.5, abs=0.06)              # takeover + the correction budget
+    assert 20 <= detail["commands"] <= 27                                  # the executor: 0.5 s at 50 Hz, then quiet
+    with LeRobotDataset(out, decode_images=False) as ds:
+        flags = ds.columns["intervention"][ds.episode_range(0).start:ds.episode_range(0).stop]
+    first = int(np.argmax(flags))
+    assert 9 <= first <= 11 and flags[first:].all() and not flags[:first].any()   # 20 Hz frames from 0.5 s on

@@ -147,3 +147,20 @@ def test_real_time_chunking_removes_the_jump_at_handover(make_graph):
     assert all(obs.committed is None for obs, _ in plain_calls)
     jumps_rtc, jumps_plain = _handover_jumps(rtc_calls), _handover_jumps(plain_calls)
     assert jumps_rtc.max() < 0.2 * jumps_plain.mean()
+
+
+def test_executor_yields_to_an_intervention_and_resumes_from_the_measured_state(make_graph):
+    run = make_graph("ur5e")
+    run.spin_until(1.0)
+    ex = run.node("pi_vla_executor")
+    tap = Tap(run, {})
+    pub = tap.node.create_publisher(msgs.Bool, "/pi_vla/intervention", 10)
+    pub.publish(msgs.Bool(data=True))
+    run.spin_for(0.05)
+    n = len(ex.publish_sim_times)
+    run.spin_for(1.0)
+    assert len(ex.publish_sim_times) == n and ex.intervention_ticks >= 49       # silent while a person drives
+    pub.publish(msgs.Bool(data=False))
+    run.spin_for(1.0)
+    assert len(ex.publish_sim_times) >= n + 45                                   # the policy drives again
+    assert ex.core.stats.chunks_accepted >= 1 and not ex.intervening

@@ -21,6 +21,7 @@ class Pi0Config:
     image_keys: tuple[str, ...] = IMAGE_KEYS
     max_tokens: int = 48                 # π0: 48 language tokens; π0.5: 200 (the state is in the prompt)
     norm_mode: str = "zscore"            # openpi: π0 z-score, π0.5 quantile
+    advantage_conditioned: bool = False  # Recap: "Advantage: positive" in the inference prompt (see pi06)
     # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
     action_names: tuple[str, ...] = ()
     state_dim: int = 0

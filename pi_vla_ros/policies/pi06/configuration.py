@@ -24,6 +24,8 @@ class Pi06Config:
     expert: ExpertConfig = field(default_factory=ExpertConfig)
     num_steps: int = 10                  # Euler denoising steps
     noise_scale: float = 1.0             # sampling temperature: scale of the starting noise (0: from its mean)
+    # Recap (π*0.6): trained with "Advantage: positive/negative" in the prompt; inference asks for "positive".
+    advantage_conditioned: bool = False
     norm_mode: str = "quantile"          # 'quantile' (q01/q99 -> [-1, 1]) or 'zscore'
     # Optional trainable observation encoder (models/obs_encoder.py) whose tokens join the frozen VLM's prefix in
     # the expert's cross-attention context: "" (none, the seed's design) or "conv" (a small CNN per camera slot at

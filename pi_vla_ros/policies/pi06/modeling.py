@@ -22,36 +22,34 @@ from pi_vla_ros.models.vlm import PaliGemmaBackbone, vlm_config
 from .configuration import Pi06Config
 
 
-class Pi06Model(nn.Module):
+class ObservationEncoder(nn.Module):
+    """What π0.6-style models see of an observation, as context tokens: the frozen VLM's hidden states for the
+    images and prompt (language only without config.vlm_images), plus the conv encoder's image and state tokens
+    when config.obs_encoder is set. The action expert (Pi06Model) and the value function (value.py) both read it."""
+
     def __init__(self, config: Pi06Config, vlm: PaliGemmaBackbone | None = None):
         super().__init__()
         if not config.resolved:
-            raise ValueError("Pi06Model needs a config resolved against a robot profile (Pi06Config.resolve)")
+            raise ValueError(f"{type(self).__name__} needs a config resolved against a robot profile "
+                             "(Pi06Config.resolve)")
         self.config = config
         self.vlm = vlm if vlm is not None else PaliGemmaBackbone(vlm_config(config.vlm, config.image_size))
         if self.vlm.hidden_size != config.expert.context_dim or self.vlm.image_size != config.image_size:
             raise ValueError(f"VLM (width {self.vlm.hidden_size}, images {self.vlm.image_size}) does not match the "
                              f"config (context_dim {config.expert.context_dim}, image_size {config.image_size})")
-        self.expert = Pi06Expert(config.expert)
+        self.build_head()  # before the observation encoder: the random init draws in the order checkpoints expect
         self.obs = None
         if config.obs_encoder == "conv":
             self.obs = ConvObsEncoder(len(config.image_keys), config.obs_image_size, config.obs_width,
                                       self.vlm.hidden_size, config.state_dim if config.state_token else 0)
-        self.gradient_checkpointing = False
 
-    def train(self, mode: bool = True) -> "Pi06Model":
+    def build_head(self) -> None:
+        """Subclasses create what reads the context tokens here."""
+
+    def train(self, mode: bool = True):
         super().train(mode)
         self.vlm.eval()  # frozen backbone never trains
         return self
-
-    def trainable_parameters(self):
-        yield from self.expert.parameters()
-        if self.obs is not None:
-            yield from self.obs.parameters()
-
-    def gradient_checkpointing_enable(self) -> None:
-        """Recompute the expert's activations in the backward pass instead of storing them (less memory)."""
-        self.gradient_checkpointing = True
 
     def prefix(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """The frozen VLM's hidden states and validity mask for the batch's images and tokens (language only when
@@ -63,16 +61,36 @@ class Pi06Model(nn.Module):
         t = batch["tokens"].shape[1]
         return hidden[:, -t:], mask[:, -t:]  # drop the (all masked) image slots
 
-    def context(self, batch: dict[str, Tensor]) -> dict:
-        """Run the VLM prefix once (or take it from the batch) and precompute the expert's per-layer
-        cross-attention keys/values; observation-encoder tokens, if any, join the prefix."""
+    def context_tokens(self, batch: dict[str, Tensor], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """[B, L, D] tokens in `dtype` and their [B, L] validity: the VLM prefix (or the batch's cached "prefix")
+        followed by the observation encoder's tokens, if any."""
         hidden, mask = (batch["prefix"], batch["prefix_mask"]) if "prefix" in batch else self.prefix(batch)
-        hidden = hidden.to(self.dtype)  # e.g. bf16 VLM (or cache), fp32 expert
+        hidden = hidden.to(dtype)  # e.g. bf16 VLM (or cache), fp32 heads
         if self.obs is not None:
             tokens, tmask = self.obs(batch["obs_images"], batch["image_mask"],
                                      batch["state"] if self.config.state_token else None)
             hidden, mask = torch.cat([hidden, tokens.to(hidden.dtype)], 1), torch.cat([mask.bool(), tmask], 1)
-        return self.expert.precompute_context(hidden, mask)
+        return hidden, mask
+
+
+class Pi06Model(ObservationEncoder):
+    def build_head(self) -> None:
+        self.expert = Pi06Expert(self.config.expert)
+        self.gradient_checkpointing = False
+
+    def trainable_parameters(self):
+        yield from self.expert.parameters()
+        if self.obs is not None:
+            yield from self.obs.parameters()
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute the expert's activations in the backward pass instead of storing them (less memory)."""
+        self.gradient_checkpointing = True
+
+    def context(self, batch: dict[str, Tensor]) -> dict:
+        """Run the VLM prefix once (or take it from the batch) and precompute the expert's per-layer
+        cross-attention keys/values; observation-encoder tokens, if any, join the prefix."""
+        return self.expert.precompute_context(*self.context_tokens(batch, self.dtype))
 
     def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
                      generator: torch.Generator | None = None) -> Tensor:

@@ -88,6 +88,8 @@ class Pi06Policy:
         images = {self.slots[n]: img for n, img in obs.images.items() if n in self.slots}
         state = np.asarray(obs.state, dtype=np.float32)
         sample = {"images": images, "state": state, "prompt": obs.prompt}
+        if self.config.advantage_conditioned:
+            sample["advantage"] = True  # Recap: ask for the better-than-usual actions
         committed = obs.committed
         if committed is not None:  # the processor maps them into model space exactly like training targets
             sample["actions"] = self._committed_rows(committed)
@@ -189,10 +191,14 @@ class Pi06Policy:
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"invalid config in {path / 'config.json'}: {exc}") from exc
         cfg = cfg.resolve(profile)  # raises if the checkpoint was made for another action layout
+        return path, meta, cfg, cls._processor_from_files(path, cfg)
+
+    @classmethod
+    def _processor_from_files(cls, path: Path, cfg):
+        """cls.PROCESSOR from a checkpoint directory's norm_stats.json and tokenizer/, each checked."""
         stats = read_json(path / "norm_stats.json")
         try:
             normalizer = Normalizer({k: NormStats.from_dict(v) for k, v in stats["norm_stats"].items()}, cfg.norm_mode)
-            processor = cls.PROCESSOR(cfg, load_tokenizer(path / "tokenizer"), normalizer)
+            return cls.PROCESSOR(cfg, load_tokenizer(path / "tokenizer"), normalizer)
         except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
             raise CheckpointError(f"invalid norm stats or tokenizer in {path}: {exc}") from exc
-        return path, meta, cfg, processor

@@ -127,11 +127,16 @@ def discretize(x_norm: np.ndarray, bins: int = 256) -> np.ndarray:
     return np.digitize(np.clip(x_norm, -1, 1), np.linspace(-1, 1, bins + 1)[:-1]) - 1
 
 
-def build_prompt(task: str, state_bins: np.ndarray | None) -> str:
+ADVANTAGE_TEXT = {True: "Advantage: positive", False: "Advantage: negative"}
+
+
+def build_prompt(task: str, state_bins: np.ndarray | None, advantage: bool | None = None) -> str:
+    """The language prompt; with Recap's advantage indicator after the task and state, before the actions."""
     task = task.strip().replace("_", " ").replace("\n", " ")
+    adv = "" if advantage is None else ADVANTAGE_TEXT[bool(advantage)] + "\n"
     if state_bins is None:
-        return f"{task}\n"
-    return f"Task: {task}, State: {' '.join(str(int(b)) for b in state_bins)};\nAction: "
+        return f"{task}\n{adv}"
+    return f"Task: {task}, State: {' '.join(str(int(b)) for b in state_bins)};\n{adv}Action: "
 
 
 class Pi06Processor:
@@ -147,7 +152,8 @@ class Pi06Processor:
         self._warned_truncation = False
 
     def __call__(self, samples: list[dict]) -> dict[str, torch.Tensor]:
-        """samples: [{images: {slot: HxWx3}, state: [S], prompt: str, actions?: [H, A] absolute}] -> batch."""
+        """samples: [{images: {slot: HxWx3}, state: [S], prompt: str, actions?: [H, A] absolute,
+        advantage?: bool (Recap's indicator in the prompt)}] -> batch."""
         cfg, size = self.config, self.config.image_size
         n = len(cfg.image_keys)
         images = torch.full((len(samples), n, 3, size, size), -1.0)
@@ -166,7 +172,8 @@ class Pi06Processor:
             if state.shape != (cfg.state_dim,) or not np.all(np.isfinite(state)):
                 raise ValueError(f"state must be {cfg.state_dim} finite values, got shape {state.shape}")
             states.append(self.normalizer.normalize(state, "state"))
-            prompts.append(build_prompt(s["prompt"], discretize(states[-1]) if cfg.state_in_prompt else None))
+            prompts.append(build_prompt(s["prompt"], discretize(states[-1]) if cfg.state_in_prompt else None,
+                                        s.get("advantage")))
             if s.get("actions") is not None:
                 actions.append(self.normalizer.normalize(to_delta(s["actions"], state, cfg.delta_mask), "actions"))
         tokens, token_mask = self.tokenize(prompts)
