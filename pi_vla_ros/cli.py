@@ -116,7 +116,7 @@ def cmd_train(args) -> int:
                       resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
                       overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
                       augment_shift=args.augment_shift, init=args.init or "", advantages=args.advantages or "",
-                      advantage_dropout=args.advantage_dropout)
+                      advantage_dropout=args.advantage_dropout, target_clip=args.target_clip)
     summary = train(cfg)
     print(json.dumps({k: v for k, v in summary.items()}, indent=1))
     return 0
@@ -212,6 +212,8 @@ def _add_learning(sub) -> None:
     p.add_argument("--advantages", metavar="LABELS", help="Recap: train advantage-conditioned on every episode with "
                                                           "these labels (pi-vla recap label)")
     p.add_argument("--advantage-dropout", type=float, default=0.3, help="Recap: P(no indicator in a prompt)")
+    p.add_argument("--target-clip", type=float, default=5.0,
+                   help="clamp normalized action targets to +-this (0: off); matters when fine-tuning with --init")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

@@ -118,6 +118,7 @@ class PolicySpec:
     torch_threads: int = 1
     warmup: bool = True
     nice: int = 0             # scheduling niceness of a policy server process (0 = same as the caller)
+    advantage_guidance: float = 0.0   # Recap's classifier-free guidance weight (0: keep the policy's default)
 
     def build(self):
         import torch
@@ -129,6 +130,11 @@ class PolicySpec:
         profile = load_profile(self.profile)
         policy = make_policy(self.name, profile, self.checkpoint, allow_untrained=self.allow_untrained,
                              device=self.device, seed=self.seed)
+        if self.advantage_guidance:
+            if not (getattr(policy, "GUIDANCE", False) and policy.config.advantage_conditioned):
+                raise ValueError(f"advantage_guidance needs an advantage-conditioned (Recap) π0.6 checkpoint; "
+                                 f"{self.name} {self.checkpoint or ''} is not one")
+            policy.advantage_guidance = float(self.advantage_guidance)
         if self.warmup:
             policy.infer(dummy_observation(profile))
             policy.reset()

@@ -36,6 +36,7 @@ class PolicyNode(Node):
         execute_steps=25,              # N of H actions executed before the next chunk takes over
         margin_steps=2,
         real_time_chunking=True,       # guide each chunk to agree with the actions still executing (RTC)
+        advantage_guidance=0.0,        # Recap checkpoints: classifier-free guidance weight (0: plain conditioning)
         inference_mode="process",      # "process" (policy server child: no shared GIL), "thread", or
                                        # "simulated" (deterministic tests on simulated time)
         simulated_latency_s=0.1,
@@ -93,7 +94,7 @@ class PolicyNode(Node):
     def _make_runner(self, policy):
         spec = PolicySpec(self.p.policy, self.p.profile, self.p.checkpoint or None, self.p.allow_untrained,
                           self.p.device, self.p.seed, int(self.p.torch_threads), self.p.warmup,
-                          int(self.p.server_nice))
+                          int(self.p.server_nice), float(self.p.advantage_guidance))
         mode = self.p.inference_mode
         if mode == "process":
             if policy is not None:

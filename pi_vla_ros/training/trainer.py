@@ -78,6 +78,8 @@ class TrainConfig:
     init: str = ""                    # fine-tune from this checkpoint (its weights, norm stats and tokenizer)
     advantages: str = ""              # Recap: per-frame labels from `pi-vla recap label` (trains on every episode)
     advantage_dropout: float = 0.3    # Recap: probability of leaving the indicator out of a sample's prompt
+    target_clip: float = 5.0          # clamp normalized action targets to +-this (0: off): new data can leave an
+                                      # --init checkpoint's range, e.g. a joint that never moved in its demos
 
 
 def _rank_world() -> tuple[int, int]:
@@ -313,6 +315,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
             pass
     t_train = time.perf_counter()
     samples = 0
+    clipped = targets = 0
     recent: list[float] = []
     step = start
     stopped_early = False
@@ -321,6 +324,10 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         batch = batches.batch(idx, np.random.default_rng([cfg.seed, step, rank, 2]))  # Recap's indicator dropout
         if cfg.augment_shift:
             batch = augment(batch, cfg.augment_shift, _step_generator(cfg, step, rank, stream=1))
+        if cfg.target_clip:
+            outside = batch["actions"].abs() > cfg.target_clip
+            clipped, targets = clipped + int(outside.sum()), targets + outside.numel()
+            batch["actions"] = batch["actions"].clamp(-cfg.target_clip, cfg.target_clip)
         batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
@@ -367,7 +374,11 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
                "samples_per_s": round(samples / max(train_s, 1e-9), 1), "data_s": round(data_s, 1),
                "train_s": round(train_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),
                "precision": str(amp).replace("torch.", "") if amp else "fp32", "device": str(device),
-               "trainable_parameters": n_params, "stopped_early": stopped_early}
+               "trainable_parameters": n_params, "stopped_early": stopped_early,
+               "clipped_targets": round(clipped / max(targets, 1), 6)}
+    if clipped and rank == 0:
+        log_fn(f"warning: {clipped / max(targets, 1):.2%} of the normalized action targets were beyond "
+               f"+-{cfg.target_clip} and clipped (data outside the normalization stats' range)")
     if rank == 0:
         (out / "training" / "summary.json").write_text(json.dumps(summary, indent=1))
         log_fn(f"trained {cfg.policy}: {step} steps, final loss {final:.4f}, {summary['samples_per_s']} samples/s, "

@@ -206,3 +206,30 @@ def test_committed_actions_pull_the_chunk_start_towards_them():
     assert err_guided < 0.5 * err_plain, (err_guided, err_plain)
     with pytest.raises(ValueError, match="committed"):
         policy.infer(dataclasses.replace(obs, committed=CommittedActions(committed[:10], 2, 5)))
+
+
+def test_recap_guidance_interpolates_between_unconditioned_and_conditioned_velocities():
+    """v = v_uncond + beta (v_cond - v_uncond): beta 1 is plain "Advantage: positive" conditioning, beta 0 the prompt
+    without the indicator; other betas extrapolate."""
+    prof = profile("ur5e")
+    policy = trained_like(prof, seed=2)
+    obs = observation(prof)
+    noise = np.random.default_rng(1).normal(size=(50, 7)).astype(np.float32)
+    unconditioned = policy.infer(obs, noise=noise).actions
+    policy.model.config = dataclasses.replace(policy.config, advantage_conditioned=True)
+    conditioned = policy.infer(obs, noise=noise).actions
+    assert not np.allclose(conditioned, unconditioned, atol=1e-3)       # the indicator changes the prompt
+    results = {}
+    for beta in (0.0, 1.0 + 1e-9, 2.0):
+        policy.advantage_guidance = beta
+        results[beta] = policy.infer(obs, noise=noise).actions
+    np.testing.assert_allclose(results[0.0], unconditioned, atol=1e-4)
+    np.testing.assert_allclose(results[1.0 + 1e-9], conditioned, atol=1e-4)
+    assert not np.allclose(results[2.0], conditioned, atol=1e-3)
+
+
+def test_guidance_is_refused_for_a_policy_that_was_not_trained_with_advantages():
+    from pi_vla_ros.core.inference import PolicySpec
+
+    with pytest.raises(ValueError, match="advantage-conditioned"):
+        PolicySpec("pi06_tiny", "ur5e", None, True, warmup=False, advantage_guidance=2.0).build()

@@ -171,3 +171,23 @@ def test_human_demonstrations_can_be_labelled_like_corrections(outcomes, value_d
     positive = np.asarray(table.column("positive").to_pylist())
     assert positive[episode == 1].all()                                # a failed episode, but driven by a person
     assert summary["human_frames"] == 40 + 5 + 5                       # it, and the corrections of episodes 3, 5
+
+
+def test_fine_tuning_clips_targets_outside_the_initial_checkpoints_range(outcomes, tmp_path):
+    """The tiny dataset's grippers never move, so its checkpoint's gripper range is ~0 wide; new experience in
+    which they do move would give normalized targets in the thousands. They are clipped (and counted)."""
+    from test.training.conftest import write_dataset
+
+    still = tmp_path / "still"
+    write_dataset(still)
+    base = tmp_path / "base"
+    train(TrainConfig(policy="pi06_sim", dataset=str(still), out=str(base), steps=2, batch_size=4, warmup_steps=1,
+                      progress=False, threads=1, precision="fp32"), log_fn=lambda *_: None)
+    for clip in (5.0, 0.0):
+        summary = train(TrainConfig(policy="pi06_sim", dataset=str(outcomes), out=str(tmp_path / f"ft{clip}"),
+                                    steps=3, batch_size=8, warmup_steps=1, progress=False, threads=1,
+                                    precision="fp32", init=str(base), target_clip=clip), log_fn=lambda *_: None)
+        if clip:
+            assert summary["clipped_targets"] > 0.05 and summary["final_loss"] < 100
+        else:
+            assert summary["clipped_targets"] == 0 and summary["final_loss"] > 100

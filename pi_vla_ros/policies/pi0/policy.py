@@ -28,6 +28,7 @@ from .weights import load_weights, save_weights
 class Pi0Policy(Pi06Policy):
     KIND = "pi0"
     CONFIG, PROCESSOR = Pi0Config, Pi0Processor
+    GUIDANCE = False  # Recap's classifier-free guidance: π0.6 only so far
 
     def __init__(self, model: Pi0Model, processor: Pi0Processor, profile, *, untrained: bool = False, seed: int = 0):
         if processor.config.model != model.config:

@@ -109,15 +109,26 @@ class Pi06Model(ObservationEncoder):
 
     @torch.no_grad()
     def sample_actions(self, batch: dict[str, Tensor], noise: Tensor | None = None,
-                       generator: torch.Generator | None = None, inpaint: fm.Inpainting | None = None) -> Tensor:
+                       generator: torch.Generator | None = None, inpaint: fm.Inpainting | None = None,
+                       guidance: float | None = None) -> Tensor:
         """Normalized model-space actions [B, H, A]: prefix once, then num_steps Euler steps of the expert
-        (guided towards inpaint.target with real-time chunking)."""
+        (guided towards inpaint.target with real-time chunking).
+
+        guidance (Recap's classifier-free guidance): the batch holds B conditioned prompts, then the same B
+        observations without the condition, and v = v_uncond + guidance * (v_cond - v_uncond)."""
         batch = self._to(batch)
-        b, cfg = batch["state"].shape[0], self.config.expert
+        b, cfg = batch["state"].shape[0] // (1 if guidance is None else 2), self.config.expert
         if noise is None:  # scaled by the sampling temperature (0: deterministic, from the noise's mean)
             noise = torch.randn((b, cfg.horizon, cfg.action_dim), generator=generator) * self.config.noise_scale
-        return self.expert.sample(self.context(batch), noise.to(self.device, self.dtype), self.config.num_steps,
-                                  inpaint)
+        noise, ctx = noise.to(self.device, self.dtype), self.context(batch)
+        if guidance is None:
+            return self.expert.sample(ctx, noise, self.config.num_steps, inpaint)
+
+        def velocity(x: Tensor, t: Tensor) -> Tensor:
+            v = self.expert.velocity(torch.cat([x, x]), torch.cat([t, t]), ctx)
+            return v[b:] + guidance * (v[:b] - v[b:])
+
+        return fm.euler_sample(velocity, noise, self.config.num_steps, inpaint)
 
     @property
     def device(self) -> torch.device:

@@ -40,11 +40,15 @@ class Pi06Policy:
     """Also the base of Pi0Policy: what differs per policy is the model, its weights file and these attributes."""
     KIND = "pi06"  # "policy" in config.json
     max_guidance = 5.0  # real-time chunking's guidance cap (beta, FACTS.md §8)
+    GUIDANCE = True     # Recap's classifier-free guidance (advantage_guidance) is supported
     CONFIG, PROCESSOR = Pi06Config, Pi06Processor
 
     def __init__(self, model: Pi06Model, processor: Pi06Processor, profile, *, untrained: bool = False, seed: int = 0):
         self.model, self.processor, self.profile = model.eval(), processor, profile
         self.untrained, self.seed = untrained, seed
+        # Recap's classifier-free guidance weight for advantage-conditioned checkpoints (1: plain conditioning;
+        # the paper uses 1.5-2.5); costs a second expert pass per denoising step.
+        self.advantage_guidance = 1.0
         cfg = self.config
         if len(processor.tokenizer) > self.vocab_size:
             raise ValueError(f"tokenizer has {len(processor.tokenizer)} tokens, the model only {self.vocab_size}")
@@ -93,13 +97,15 @@ class Pi06Policy:
         committed = obs.committed
         if committed is not None:  # the processor maps them into model space exactly like training targets
             sample["actions"] = self._committed_rows(committed)
-        batch = self.processor([sample])
+        guided = self.config.advantage_conditioned and self.advantage_guidance != 1.0
+        batch = self.processor([sample, {**sample, "advantage": None}] if guided else [sample])
         inpaint = None
         if committed is not None:
             weights = fm.rtc_weights(self.horizon, committed.frozen, committed.overlap)
-            inpaint = fm.Inpainting(batch.pop("actions"), weights, self.max_guidance)
+            inpaint = fm.Inpainting(batch.pop("actions")[:1], weights, self.max_guidance)
         noise_t = None if noise is None else torch.as_tensor(np.asarray(noise, dtype=np.float32))[None]
-        actions = self.model.sample_actions(batch, noise=noise_t, generator=self._gen, inpaint=inpaint)
+        extra = {"guidance": self.advantage_guidance} if guided else {}
+        actions = self.model.sample_actions(batch, noise=noise_t, generator=self._gen, inpaint=inpaint, **extra)
         actions = self.processor.postprocess(actions, state[None])[0]
         info = {"policy": self.config.name, "untrained": self.untrained, "latency_s": time.perf_counter() - t0}
         return ActionChunk(actions=actions, dt=self.metadata.dt, stamp=obs.stamp, info=info)
