@@ -19,6 +19,7 @@ OUT=${OUT:-runs/recap_$PROFILE}
 ROLLOUTS=${ROLLOUTS:-150}             # rollout seeds 300000 .. (never used for demos or evaluation)
 EXECUTE_STEPS=${EXECUTE_STEPS:-16}    # the cadence the rollouts and evaluations run at
 TAKEOVER=${TAKEOVER:-}                # corrections: the scripted expert takes over episodes unfinished after S s
+HUMAN_EPISODES=${HUMAN_EPISODES:-}    # e.g. 0-199: label the demonstrations as human data (always positive)
 STEPS=${STEPS:-1500}                  # fine-tuning steps of batch 64 (Recap and the control alike)
 LR=${LR:-3e-4}
 EVAL_EPISODES=${EVAL_EPISODES:-50}
@@ -37,7 +38,8 @@ if [ ! -f "$OUT/rollouts.json" ]; then
   mv "$OUT/rollouts.json.tmp" "$OUT/rollouts.json"
 fi
 [ -f "$OUT/value/summary.json" ] || { stage "value function"; $PY -m pi_vla_ros.cli recap value --dataset "$OUT/data" --out "$OUT/value"; }
-[ -f "$OUT/labels.parquet" ] || { stage "advantage labels"; $PY -m pi_vla_ros.cli recap label --dataset "$OUT/data" --value "$OUT/value" --out "$OUT/labels.parquet" > "$OUT/labels.json"; }
+[ -f "$OUT/labels.parquet" ] || { stage "advantage labels"; $PY -m pi_vla_ros.cli recap label --dataset "$OUT/data" \
+    --value "$OUT/value" --out "$OUT/labels.parquet" ${HUMAN_EPISODES:+--human-episodes "$HUMAN_EPISODES"} > "$OUT/labels.json"; }
 
 train() {  # name, extra args
   local name=$1; shift
