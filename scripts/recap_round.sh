@@ -25,7 +25,7 @@ LR=${LR:-3e-4}
 EVAL_EPISODES=${EVAL_EPISODES:-50}
 EVAL_SEED=${EVAL_SEED:-100000}
 mkdir -p "$OUT"
-stage() { echo; echo "=== $* ==="; }
+source scripts/lib.sh
 
 if [ ! -f "$OUT/rollouts.json" ]; then
   stage "the base policy's own rollouts ($ROLLOUTS, execute $EXECUTE_STEPS), appended to a copy of the demos"
@@ -52,15 +52,8 @@ train() {  # name, extra args
 train recap --advantages "$OUT/labels.parquet"
 train filtered_bc
 
-for name in recap filtered_bc; do
-  if [ ! -f "$OUT/eval_$name.json" ]; then
-    stage "evaluate $name on $EVAL_EPISODES unseen seeds (execute $EXECUTE_STEPS)"
-    $PY -m pi_vla_ros.cli eval --profile "$PROFILE" --policy "$OUT/$name" --episodes "$EVAL_EPISODES" \
-        --seed "$EVAL_SEED" --param policy.execute_steps="$EXECUTE_STEPS" --out "$OUT/eval_$name" \
-        --report "$OUT/eval_$name.json.tmp" >/dev/null
-    mv "$OUT/eval_$name.json.tmp" "$OUT/eval_$name.json"
-  fi
-done
+evaluate recap "$OUT/recap"
+evaluate filtered_bc "$OUT/filtered_bc"
 
 stage "figures"
 $PY - "$OUT" <<'EOF'

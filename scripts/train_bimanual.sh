@@ -23,7 +23,7 @@ EVAL_EPISODES=${EVAL_EPISODES:-50}
 EVAL_SEED=${EVAL_SEED:-100000}     # evaluation seeds EVAL_SEED .. EVAL_SEED+EVAL_EPISODES-1: never trained on
 mkdir -p "$OUT"
 
-stage() { echo; echo "=== $* ==="; }
+source scripts/lib.sh
 
 if [ ! -f "$OUT/collect.json" ]; then
   stage "collect $EPISODES $PROFILE demonstrations through the node graph"
@@ -42,17 +42,8 @@ if [ ! -f "$OUT/pi06_sim/training/summary.json" ] || \
       --batch-size 64 --lr "$LR" --threads "$THREADS" --save-every 500 $resume
 fi
 
-for mode in plain swapped; do
-  if [ ! -f "$OUT/eval_$mode.json" ]; then
-    stage "evaluate on $EVAL_EPISODES unseen seeds ($mode instruction)"
-    flag=""
-    [ "$mode" = swapped ] && flag="--swap-instruction"
-    $PY -m pi_vla_ros.cli eval --profile "$PROFILE" --policy "$OUT/pi06_sim" --episodes "$EVAL_EPISODES" \
-        --seed "$EVAL_SEED" $flag --param policy.execute_steps="$EXECUTE_STEPS" --out "$OUT/eval_$mode" \
-        --report "$OUT/eval_$mode.json.tmp" >/dev/null
-    mv "$OUT/eval_$mode.json.tmp" "$OUT/eval_$mode.json"
-  fi
-done
+evaluate plain "$OUT/pi06_sim"
+evaluate swapped "$OUT/pi06_sim" --swap-instruction
 
 stage "figures"
 $PY - "$OUT" <<'EOF'
