@@ -45,6 +45,7 @@ class Frames:
     slot_present: np.ndarray    # [n_slots] bool: the dataset has a camera for the slot
     episodes: list[int]         # dataset episode indices kept
     rows: np.ndarray            # [N] the frame's global dataset index (the "index" column)
+    episode_index: np.ndarray   # [N] the frame's dataset episode index
     success: np.ndarray         # [N] bool: the frame's episode ended in success (unknown counts as success)
     intervention: np.ndarray    # [N] bool: a human (or the expert) had taken over at this frame
 
@@ -82,6 +83,7 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         actions = ds.columns["action"][frame_rows].astype(np.float32)
         task_col = ds.columns["task_index"][frame_rows].astype(np.int64)
         index_col = ds.columns["index"][frame_rows].astype(np.int64)
+        episode_col = ds.columns["episode_index"][frame_rows].astype(np.int64)
         intervention = (ds.columns["intervention"][frame_rows].astype(bool) if "intervention" in ds.columns
                         else np.zeros(len(frame_rows), bool))
         lengths = [len(ds.episode_range(e)) for e in chosen]
@@ -108,7 +110,8 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         kept = [int(ds.episodes[e]["episode_index"]) for e in chosen]
     return Frames(states=states, actions=actions, episode_end=ends.astype(np.int64), task_index=task_col,
                   image_index=image_index, tasks=tasks, images={s: np.stack(v) for s, v in stored.items()},
-                  slot_present=present, episodes=kept, rows=index_col, success=success, intervention=intervention)
+                  slot_present=present, episodes=kept, rows=index_col, episode_index=episode_col, success=success,
+                  intervention=intervention)
 
 
 def _bounds(ds, e: int) -> tuple[int, int]:

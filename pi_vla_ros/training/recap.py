@@ -96,11 +96,10 @@ def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi0
     value = Pi06Value.build(config, prof, norm_stats=norm_stats(frames, config, config.expert.horizon, seed=seed),
                             tokenizer=tokenizer, seed=seed)
     batches = CachedPrefixBatches(frames, value, progress=progress)
-    episode_of = np.searchsorted(np.unique(frames.episode_end), frames.episode_end)   # 0.. per kept episode
     rng = np.random.default_rng(seed)
-    n_episodes = int(episode_of.max()) + 1
-    held = rng.permutation(n_episodes)[: int(round(holdout * n_episodes))]
-    test = np.isin(episode_of, held)
+    n_episodes = len(frames.episodes)
+    held = rng.permutation(frames.episodes)[: int(round(holdout * n_episodes))]
+    test = np.isin(frames.episode_index, held)
     train_idx = np.flatnonzero(~test)
 
     model = value.model.train()
@@ -129,7 +128,7 @@ def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi0
     value.save_pretrained(out, extra={"recap": asdict(recap)})
     plot_loss(history, out / "loss.png", "Recap value function (cross-entropy)")
     summary = {"dataset": dataset, "profile": prof.name, "steps": steps, "frames": len(frames.states),
-               "episodes": n_episodes, "failed_episodes": int(len(np.unique(episode_of[~frames.success]))),
+               "episodes": n_episodes, "failed_episodes": int(len(np.unique(frames.episode_index[~frames.success]))),
                "heldout_episodes": len(held), "final_loss": round(float(np.mean([v for _, v in history[-50:]])), 4),
                **_value_quality(values, returns, frames, test), "recap": asdict(recap),
                "wall_s": round(time.perf_counter() - wall0, 1)}
@@ -182,10 +181,9 @@ def label_advantages(dataset: str, value_dir: str, out_file: str, *, profile: st
     values = predict_values(value, frames, CachedPrefixBatches(frames, value, progress=progress))
     returns = mc_returns(frames, recap)
     adv = advantages(frames, values, returns, recap)
-    episode_index = np.repeat(frames.episodes, np.diff(np.concatenate([[0], np.unique(frames.episode_end)])))
-    human = frames.intervention | np.isin(episode_index, human_episodes or [])
+    human = frames.intervention | np.isin(frames.episode_index, human_episodes or [])
     positive, eps = indicator(adv, human, recap.positive_fraction)
-    table = pa.table({"index": frames.rows, "episode_index": episode_index, "return": returns, "value": values,
+    table = pa.table({"index": frames.rows, "episode_index": frames.episode_index, "return": returns, "value": values,
                       "advantage": adv, "positive": positive, "intervention": human})
     out_file = Path(out_file)
     out_file.parent.mkdir(parents=True, exist_ok=True)

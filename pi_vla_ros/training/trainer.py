@@ -216,8 +216,7 @@ def train(cfg: TrainConfig, log_fn=print) -> dict:
 
 
 def _train(cfg: TrainConfig, log_fn) -> dict:
-    from pi_vla_ros.policies.pi06.processing import NormStats
-    from pi_vla_ros.policies.tokenizer import build_tokenizer, load_tokenizer
+    from pi_vla_ros.policies.tokenizer import build_tokenizer
     from pi_vla_ros.profiles import load_profile
     from pi_vla_ros.training.data import dataset_profile, load_frames, make_batches, norm_stats, training_words
 
@@ -253,12 +252,8 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         advantage = read_labels(cfg.advantages, frames)
     horizon = config.expert.horizon if hasattr(config, "expert") else config.horizon
     state = _read_state(out) if cfg.resume else None
-    if cfg.init and state is None:  # the initial checkpoint's stats and tokenizer (the weights follow below)
-        stats, tokenizer = _checkpoint_stats_and_tokenizer(cfg.init)
-    elif state is not None:  # the run's own stats and tokenizer, not recomputed
-        stats = {k: NormStats.from_dict(v) for k, v in
-                 json.loads((out / "norm_stats.json").read_text())["norm_stats"].items()}
-        tokenizer = load_tokenizer(out / "tokenizer")
+    if state is not None or cfg.init:  # the run's own (resuming) or the initial checkpoint's, not recomputed
+        stats, tokenizer = _checkpoint_stats_and_tokenizer(out if state is not None else cfg.init)
     else:
         stats = norm_stats(frames, config, horizon, seed=cfg.seed)
         tokenizer = None
