@@ -22,7 +22,13 @@ setup(
         "sim": ["mujoco", "rosbags"],
         # Recording and datasets: rosbag2 MCAP (rosbags), LeRobot parquet (pyarrow), mp4 video (PyAV bundles FFmpeg).
         "data": ["rosbags", "pyarrow", "av"],
-        "test": ["pytest"],
+        # ROS 2 Jazzy from PyPI where no ROS 2 install is sourced (scripts/setup.sh decides); OpenCV decodes
+        # camera encodings and compressed images at the edge.
+        "ros": ["ros-jazzy-rclpy[fastrtps]", "ros-jazzy-std-msgs", "ros-jazzy-sensor-msgs", "ros-jazzy-geometry-msgs",
+                "ros-jazzy-trajectory-msgs", "ros-jazzy-diagnostic-msgs", "ros-jazzy-rosgraph-msgs",
+                "ros-jazzy-lifecycle-msgs"],
+        "edge": ["opencv-python-headless"],
+        "test": ["pytest", "hypothesis"],
     },
     zip_safe=True,
     maintainer="pi_vla_ros maintainers",
