@@ -1,22 +1,33 @@
-"""CDR (de)serialization of ROS 2 messages, and conversion to/from rosbags dataclasses.
+"""CDR (de)serialization of ROS 2 messages (rclpy's message classes), and conversion to rosbags dataclasses.
 
-``serialize_message`` / ``deserialize_message`` are rclpy.serialization's with ROS 2 installed, and
-the rosbags CDR codec otherwise; the bytes are the same (CDR with its 4-byte encapsulation header),
-so what one path writes the other reads. ``to_rosbags`` / ``from_rosbags`` / ``typestore`` work on
-both paths (rclpy or seam messages) and are what a rosbag2 writer needs.
+- :func:`serialize_message` returns exact CDR: the 4-byte encapsulation header, the payload, nothing after it,
+  alignment gaps zeroed. Equal messages give equal bytes, and rosbags and ``ros2 bag`` read them. It is not
+  ``rclpy.serialization.serialize_message``: on Jazzy, rmw_fastrtps returns its buffer padded to the size
+  estimate, with uninitialized bytes in the alignment gaps and the tail (8 extra bytes for a 1-joint
+  JointState), and rosbags rejects that ("CDR message size mismatch"). Ours goes through rosbags' CDR
+  codec; numeric sequences (image data included) pass as numpy views of rclpy's arrays, so the cost is
+  one copy of the payload plus a few microseconds per field.
+- :func:`deserialize_message` is rclpy's (C; reads exact and padded buffers alike).
+- :func:`to_rosbags` gives the rosbags dataclass equal to an rclpy message; numeric sequences become numpy
+  arrays of the wire dtype.
 """
 
 from __future__ import annotations
 
-import array
 import importlib
 from functools import lru_cache
 
 import numpy as np
+from rclpy.serialization import deserialize_message  # noqa: F401 - re-exported: rclpy reads exact CDR
 
-from pi_vla_ros.ros import HAVE_RCLPY
+__all__ = ["serialize_message", "deserialize_message", "to_rosbags", "typestore", "type_name", "message_class"]
 
-__all__ = ["serialize_message", "deserialize_message", "to_rosbags", "from_rosbags", "typestore", "type_name"]
+# numpy dtype of each ROS primitive that rosbags carries as a numpy array inside sequences and arrays
+PRIMITIVE_DTYPES = {
+    "bool": np.bool_, "byte": np.uint8, "char": np.uint8, "int8": np.int8, "uint8": np.uint8,
+    "int16": np.int16, "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32,
+    "int64": np.int64, "uint64": np.uint64, "float32": np.float32, "float64": np.float64,
+}
 
 
 @lru_cache(maxsize=None)
@@ -28,96 +39,65 @@ def typestore():
 
 
 def type_name(msg_or_type) -> str:
-    """'sensor_msgs/msg/JointState' for a message (class or instance) of either path."""
+    """'sensor_msgs/msg/JointState' for an rclpy or rosbags message (class or instance)."""
     cls = msg_or_type if isinstance(msg_or_type, type) else type(msg_or_type)
-    name = getattr(cls, "__msgtype__", None)
+    name = getattr(cls, "__msgtype__", None)  # rosbags dataclasses
     return name or f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}"  # rosidl: <pkg>.msg._<module>
 
 
-def _message_class(name: str) -> type:
-    if HAVE_RCLPY:  # pragma: no cover - ROS 2 machines only
-        package, _, cls = name.split("/")
-        return getattr(importlib.import_module(f"{package}.msg"), cls)
-    from pi_vla_ros.ros.seam.msgs import get_message
-
-    return get_message(name)
+@lru_cache(maxsize=None)
+def message_class(name: str) -> type:
+    """The rclpy message class for 'pkg/msg/Type' (ImportError/AttributeError if it is not installed)."""
+    package, _, cls = name.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), cls)
 
 
-def _primitive(ros_type: str):
-    from pi_vla_ros.ros.seam.msgs import PRIMITIVES  # numpy dtype and array.array code per ROS type
+@lru_cache(maxsize=None)
+def _plan(name: str) -> tuple:
+    """Per field of ``name``: (field, kind, detail) for :func:`to_rosbags`, worked out once per type."""
+    from rosbags.interfaces import Nodetype
 
-    return PRIMITIVES.get(ros_type)
+    plan = []
+    for field, (kind, spec) in typestore().fielddefs[name][1]:
+        if kind == Nodetype.BASE:
+            plan.append((field, "byte" if spec[0] == "byte" else "plain", None))
+        elif kind == Nodetype.NAME:
+            plan.append((field, "msg", None))
+        else:
+            (sub_kind, sub_spec), _ = spec
+            if sub_kind == Nodetype.NAME:
+                plan.append((field, "msgs", None))
+            elif sub_spec[0] in PRIMITIVE_DTYPES:
+                plan.append((field, "bytes" if sub_spec[0] == "byte" else "numeric", PRIMITIVE_DTYPES[sub_spec[0]]))
+            else:
+                plan.append((field, "strings", None))
+    return typestore().types[name], tuple(plan)
 
 
 def to_rosbags(msg):
-    """The rosbags dataclass equal to ``msg``; numeric sequences become numpy arrays of the wire dtype."""
-    from rosbags.interfaces import Nodetype
-
-    name = type_name(msg)
-    store = typestore()
+    """The rosbags dataclass equal to the rclpy message ``msg``."""
+    cls, plan = _plan(type_name(msg))
     values = {}
-    for field, (kind, spec) in store.fielddefs[name][1]:
+    for field, kind, dtype in plan:
         value = getattr(msg, field)
-        if kind == Nodetype.BASE:
-            values[field] = value[0] if spec[0] == "byte" else value  # rclpy byte is b'\x07', rosbags 7
-        elif kind == Nodetype.NAME:
+        if kind == "numeric":  # array.array (sequences) and numpy (fixed arrays): views, no copy
+            values[field] = np.frombuffer(value, dtype) if isinstance(value, (bytes, bytearray, memoryview)) \
+                else np.asarray(value, dtype).reshape(-1)
+        elif kind == "plain":
+            values[field] = value
+        elif kind == "msg":
             values[field] = to_rosbags(value)
+        elif kind == "msgs":
+            values[field] = [to_rosbags(v) for v in value]
+        elif kind == "bytes":  # rclpy: a list of 1-byte bytes objects
+            values[field] = np.frombuffer(b"".join(value), np.uint8)
+        elif kind == "byte":   # rclpy b'\x07', rosbags 7
+            values[field] = value[0]
         else:
-            (sub_kind, sub_spec), _ = spec
-            if sub_kind == Nodetype.NAME:
-                values[field] = [to_rosbags(v) for v in value]
-            elif _primitive(sub_spec[0]):
-                if sub_spec[0] == "byte" and len(value) and isinstance(value[0], bytes):
-                    value = b"".join(value)
-                dtype = _primitive(sub_spec[0])[0]
-                if isinstance(value, (bytes, bytearray, memoryview)):
-                    values[field] = np.frombuffer(value, dtype=dtype)
-                else:
-                    values[field] = np.asarray(value, dtype=dtype).reshape(-1)
-            else:
-                values[field] = list(value)  # strings
-    return store.types[name](**values)
+            values[field] = list(value)
+    return cls(**values)
 
 
-def from_rosbags(obj, msg_type: type | None = None):
-    """A message of ``msg_type`` (default: the class for ``obj.__msgtype__``) equal to rosbags' ``obj``.
-
-    Numeric sequences become array.array like rclpy's (a memcpy, fast even for images); fixed-size
-    numeric arrays stay numpy arrays, also like rclpy."""
-    from rosbags.interfaces import Nodetype
-
-    msg_type = msg_type or _message_class(obj.__msgtype__)
-    values = {}
-    for field, (kind, spec) in typestore().fielddefs[obj.__msgtype__][1]:
-        value = getattr(obj, field)
-        if kind == Nodetype.BASE:
-            values[field] = bytes([value]) if spec[0] == "byte" else value
-        elif kind == Nodetype.NAME:
-            values[field] = from_rosbags(value)
-        else:
-            (sub_kind, sub_spec), _ = spec
-            primitive = _primitive(sub_spec[0]) if sub_kind == Nodetype.BASE else None
-            if sub_kind == Nodetype.NAME:
-                values[field] = [from_rosbags(v) for v in value]
-            elif primitive and kind == Nodetype.ARRAY:
-                values[field] = np.asarray(value, dtype=primitive[0])
-            elif primitive and primitive[1]:
-                values[field] = array.array(primitive[1], np.ascontiguousarray(value, dtype=primitive[0]).tobytes())
-            elif primitive and sub_spec[0] == "byte":
-                values[field] = [bytes([b]) for b in value]
-            elif primitive:  # bool
-                values[field] = [bool(b) for b in value]
-            else:
-                values[field] = list(value)
-    return msg_type(**values)
-
-
-if HAVE_RCLPY:  # pragma: no cover - ROS 2 machines only
-    from rclpy.serialization import deserialize_message, serialize_message  # noqa: F401
-else:
-
-    def serialize_message(msg) -> bytes:
-        return bytes(typestore().serialize_cdr(to_rosbags(msg), type_name(msg)))
-
-    def deserialize_message(data: bytes, msg_type: type):
-        return from_rosbags(typestore().deserialize_cdr(data, type_name(msg_type)), msg_type)
+def serialize_message(msg) -> bytes:
+    """Exact CDR of ``msg`` (see the module docstring); :func:`deserialize_message` reads it back."""
+    return bytes(typestore().serialize_cdr(to_rosbags(msg), type_name(msg)))
