@@ -1,7 +1,11 @@
-"""Record topics to rosbag2 (MCAP) without ROS, read bags back, and turn a recorded episode into LeRobot data.
+"""Record rclpy messages to rosbag2 (MCAP) bags, read bags back, and turn a recorded episode into LeRobot data.
 
-Bags are written with the ``rosbags`` library: MCAP storage, CDR payloads, the ROS 2 Jazzy message
-definitions (the same bytes rclpy would write), metadata version 8 so Jazzy's ``ros2 bag`` reads them.
+Bags are written with the ``rosbags`` library (rosbag2_py is not on PyPI): MCAP storage, the ROS 2 Jazzy
+message definitions, metadata version 8 so Jazzy's ``ros2 bag`` reads them. Payloads are exact CDR from
+:func:`pi_vla_ros.ros.serialization.serialize_message`, never rmw's padded buffers (rosbags rejects those),
+so rosbags reads every message back and equal messages are equal bytes. Measured per
+:meth:`BagRecorder.write`: about 80 us for a 160x120 rgb8 Image and 30 us for a 14-joint JointState, of
+which serializing is 10 and 15 us (rmw's padded serialization: 5 us). Reading deserializes with rclpy.
 
 :func:`bag_to_lerobot` conventions (one bag = one episode):
 
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_vla_ros.ros.serialization import from_rosbags, serialize_message, type_name, typestore
+from pi_vla_ros.ros.serialization import deserialize_message, message_class, serialize_message, type_name, typestore
 
 BAG_VERSION = 8   # rosbag2 metadata version of ROS 2 Jazzy
 LATCHED_TOPICS = ("/pi_vla/language", "/sim/status")
@@ -41,7 +45,7 @@ LATCHED_TOPICS = ("/pi_vla/language", "/sim/status")
 class BagRecorder:
     """Writes messages of fixed topics to a rosbag2 MCAP bag at ``path`` (a directory, must not exist).
 
-    >>> with BagRecorder("run1", {"/joint_states": msgs.JointState}) as bag:
+    >>> with BagRecorder("run1", {"/joint_states": JointState}) as bag:
     ...     bag.write("/joint_states", msg, stamp_ns)
     """
 
@@ -101,17 +105,21 @@ def bag_topics(path) -> dict[str, str]:
 
 
 def read_bag(path, topics=None):
-    """Yield (topic, receive time ns, message) in time order; messages are rclpy-like (seam or rclpy classes).
+    """Yield (topic, receive time ns, rclpy message) in time order.
 
-    Without ``topics``, topics of types outside the ROS 2 Jazzy standard messages are skipped."""
+    Without ``topics``, topics whose message package is not installed are skipped; a listed one raises."""
     from rosbags.rosbag2 import Reader
 
-    store = typestore()
+    def known(msgtype):
+        try:
+            return message_class(msgtype)
+        except (ImportError, AttributeError):
+            return None
+
     with Reader(Path(path)) as reader:
-        conns = [c for c in reader.connections
-                 if (c.topic in topics if topics is not None else c.msgtype in store.fielddefs)]
+        conns = [c for c in reader.connections if (c.topic in topics if topics is not None else known(c.msgtype))]
         for conn, stamp, data in reader.messages(connections=conns):
-            yield conn.topic, stamp, from_rosbags(store.deserialize_cdr(data, conn.msgtype))
+            yield conn.topic, stamp, deserialize_message(bytes(data), message_class(conn.msgtype))
 
 
 # ------------------------------------------------------------------------------------------ conversion
@@ -248,7 +256,7 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
     def image(cam, i):  # cameras run slower than the frame rate: convert each message once
         if last.get(cam.name, (None,))[0] != i:
             m = images[cam.name][i][1]
-            last[cam.name] = (i, image_to_rgb(cam, m.width, m.height, m.encoding, m.step, m.data))
+            last[cam.name] = (i, image_to_rgb(cam, m.width, m.height, m.encoding, m.step, m.data, m.is_bigendian))
         return last[cam.name][1]
 
     writer = LeRobotDatasetWriter(out_root, fps=fps, profile=profile, **writer_kwargs)

@@ -1,28 +1,38 @@
-"""rosbag2 MCAP recording and bag -> LeRobot conversion, on a synthetic bag made here."""
+"""rosbag2 MCAP recording through real rclpy, read back by rosbags, and bag -> LeRobot conversion."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+import rclpy
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import Twist, Vector3
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64MultiArray, Header, MultiArrayDimension, MultiArrayLayout, String
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from pi_vla_ros.data.lerobot_dataset import LeRobotDataset
 from pi_vla_ros.data.rosbag import BagRecorder, bag_to_lerobot, bag_topics, read_bag
 from pi_vla_ros.profiles import load_profile
-from pi_vla_ros.ros import msgs
+from pi_vla_ros.ros.serialization import serialize_message, to_rosbags, type_name, typestore
 
 NS = 10**9
 
 
 def test_recorder_round_trip(tmp_path):
-    js = msgs.JointState(name=["a", "b"], position=[0.5, -1.25])
-    img = msgs.Image(height=2, width=3, encoding="rgb8", step=9, data=bytes(range(18)))
-    with BagRecorder(tmp_path / "bag", {"/joint_states": msgs.JointState, "/cam/image_raw": msgs.Image,
-                                        "/pi_vla/language": msgs.String}) as bag:
+    js = JointState(name=["a", "b"], position=[0.5, -1.25])
+    img = Image(height=2, width=3, encoding="rgb8", step=9, data=bytes(range(18)))
+    with BagRecorder(tmp_path / "bag", {"/joint_states": JointState, "/cam/image_raw": Image,
+                                        "/pi_vla/language": String}) as bag:
         bag.write("/joint_states", js, 1 * NS)
         bag.write("/cam/image_raw", img, 2 * NS)
-        bag.write("/pi_vla/language", msgs.String(data="pick up the cup"), 3 * NS)
+        bag.write("/pi_vla/language", String(data="pick up the cup"), 3 * NS)
         with pytest.raises(TypeError):
-            bag.write("/joint_states", msgs.String(data="x"), 4 * NS)
+            bag.write("/joint_states", String(data="x"), 4 * NS)
         with pytest.raises(KeyError):
             bag.write("/unknown", js, 4 * NS)
     assert "storage_identifier: mcap" in (tmp_path / "bag/metadata.yaml").read_text()
@@ -33,10 +43,93 @@ def test_recorder_round_trip(tmp_path):
     got = list(read_bag(tmp_path / "bag"))
     assert [(t, s) for t, s, _ in got] == [("/joint_states", 1 * NS), ("/cam/image_raw", 2 * NS),
                                           ("/pi_vla/language", 3 * NS)]
-    assert list(got[0][2].name) == ["a", "b"] and list(got[0][2].position) == [0.5, -1.25]
-    assert bytes(got[1][2].data) == bytes(range(18)) and got[1][2].encoding == "rgb8"
-    assert got[2][2].data == "pick up the cup"
+    assert [m for _, _, m in got] == [js, img, String(data="pick up the cup")]  # rclpy messages, equal
     assert [m.data for _, _, m in read_bag(tmp_path / "bag", topics={"/pi_vla/language"})] == ["pick up the cup"]
+
+
+# --- recording through real rclpy: messages published on a real publisher, delivered by Fast DDS to a
+# subscription that writes them with BagRecorder, then read back by rosbags alone, message for message.
+
+HEADER = Header(stamp=Time(sec=1_700_000_000, nanosec=123), frame_id="cam")
+PUBLISHED = {
+    "/joint_states": [JointState(name=["a"], position=[1.0]),  # the message rmw_fastrtps pads by 8 bytes
+                      JointState(header=HEADER, name=[f"j{i}" for i in range(14)], position=np.linspace(-1, 1, 14),
+                                 velocity=[0.5] * 14, effort=[])],
+    "/cam/image_raw": [Image(header=HEADER, height=120, width=160, encoding="rgb8", step=480,
+                             data=np.random.default_rng(0).integers(0, 256, 160 * 120 * 3, np.uint8).tobytes()),
+                       Image(height=3, width=5, encoding="mono16", is_bigendian=1, step=11, data=bytes(range(33)))],
+    "/arm/joint_trajectory": [JointTrajectory(joint_names=["j1", "j2"], points=[
+        JointTrajectoryPoint(positions=[0.1, 0.2], velocities=[0.0, 1.0], time_from_start=Duration(nanosec=20_000_000))
+    ])],
+    "/pi_vla/language": [String(data="pick up the red block ✓"), String(data="")],
+    "/gripper/commands": [Float64MultiArray(layout=MultiArrayLayout(dim=[MultiArrayDimension(label="g", size=1,
+                                                                                              stride=1)]),
+                                            data=[0.04])],
+    "/base/cmd_vel": [Twist(linear=Vector3(x=0.25), angular=Vector3(z=-0.5))],
+}
+
+
+@pytest.fixture
+def ros_context(monkeypatch):
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "OFF")  # never talk to other processes
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    ctx.try_shutdown()
+
+
+def _fields_equal(a, b) -> bool:
+    """rosbags dataclasses equal field by field (numpy arrays by value)."""
+    if dataclasses.is_dataclass(a):
+        return type(a) is type(b) and all(_fields_equal(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_fields_equal, a, b))
+    return type(a) is type(b) and a == b
+
+
+def test_bag_recorded_through_rclpy_reads_back_with_rosbags(tmp_path, ros_context):
+    from rosbags.rosbag2 import Reader
+
+    node = rclpy.create_node("bag_test", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    qos = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    received = []
+    with BagRecorder(tmp_path / "bag", {t: type(m[0]) for t, m in PUBLISHED.items()}) as bag:
+        def record(topic, msg):
+            received.append((topic, msg))
+            bag.write(topic, msg, node.get_clock().now().nanoseconds)
+
+        pubs = {}
+        for topic, msgs in PUBLISHED.items():
+            node.create_subscription(type(msgs[0]), topic, lambda m, t=topic: record(t, m), qos)
+            pubs[topic] = node.create_publisher(type(msgs[0]), topic, qos)
+        for topic, msgs in PUBLISHED.items():
+            for msg in msgs:
+                pubs[topic].publish(msg)
+        expected = sum(map(len, PUBLISHED.values()))
+        for _ in range(100):
+            if len(received) == expected:
+                break
+            executor.spin_once(timeout_sec=0 if received else 0.05)
+    executor.shutdown()
+    node.destroy_node()
+    assert sorted(t for t, _ in received) == sorted(t for t, m in PUBLISHED.items() for _ in m)
+
+    store = typestore()
+    with Reader(tmp_path / "bag") as reader:
+        read = [(c.topic, c.msgtype, data) for c, _, data in reader.messages()]
+    assert [t for t, _, _ in read] == [t for t, _ in received]  # receive order
+    nth = {topic: iter(msgs) for topic, msgs in PUBLISHED.items()}  # one publisher per topic: order kept
+    for (topic, msgtype, data), (_, msg) in zip(read, received):
+        original = next(nth[topic])
+        assert msg == original and msgtype == type_name(original)
+        back = store.deserialize_cdr(data, msgtype)      # rosbags alone; raises on a padded rmw buffer
+        assert _fields_equal(back, to_rosbags(original)), topic
+        assert bytes(data) == serialize_message(original)  # exact CDR, deterministic
 
 
 # --- a synthetic UR5e episode: 1.5 s, joint states at 100 Hz (arm and gripper in separate messages, not in
@@ -61,30 +154,30 @@ def cam_image(t, cam):
 
 def record_episode(path, profile, with_commands=True):
     arm = profile.controllers[0]
-    topics = {"/joint_states": msgs.JointState, "/pi_vla/language": msgs.String, "/sim/status": msgs.String,
-              arm.trajectory_topic: msgs.JointTrajectory, "/gripper_controller/commands": msgs.Float64MultiArray,
-              **{c.topic: msgs.Image for c in profile.cameras}}
+    topics = {"/joint_states": JointState, "/pi_vla/language": String, "/sim/status": String,
+              arm.trajectory_topic: JointTrajectory, "/gripper_controller/commands": Float64MultiArray,
+              **{c.topic: Image for c in profile.cameras}}
     events = []
     for k in range(int(DURATION * 100) + 1):
         t = T0 + k / 100
         pos = q(t)
-        events.append((t, "/joint_states", msgs.JointState(name=list(reversed(profile.joints[:6])),
+        events.append((t, "/joint_states", JointState(name=list(reversed(profile.joints[:6])),
                                                            position=pos[5::-1].tolist())))
-        events.append((t + 0.001, "/joint_states", msgs.JointState(name=["gripper_joint"], position=[pos[6]])))
+        events.append((t + 0.001, "/joint_states", JointState(name=["gripper_joint"], position=[pos[6]])))
         if with_commands and k % 2 == 0:
             c = cmd(t)
-            events.append((t, arm.trajectory_topic, msgs.JointTrajectory(
-                joint_names=list(arm.joints), points=[msgs.JointTrajectoryPoint(positions=c[:6].tolist())])))
-            events.append((t, "/gripper_controller/commands", msgs.Float64MultiArray(data=[c[6]])))
+            events.append((t, arm.trajectory_topic, JointTrajectory(
+                joint_names=list(arm.joints), points=[JointTrajectoryPoint(positions=c[:6].tolist())])))
+            events.append((t, "/gripper_controller/commands", Float64MultiArray(data=[c[6]])))
         if k % 10 == 0:
             for i, cam in enumerate(profile.cameras):
                 rgb = cam_image(t, i)
                 enc, data = ("bgr8", rgb[..., ::-1]) if i == 1 else ("rgb8", rgb)
-                events.append((t, cam.topic, msgs.Image(height=120, width=160, encoding=enc, step=480,
+                events.append((t, cam.topic, Image(height=120, width=160, encoding=enc, step=480,
                                                         data=np.ascontiguousarray(data).tobytes())))
-    events.append((T0, "/pi_vla/language", msgs.String(data="reach the cube")))
-    events.append((T0 + 0.8, "/pi_vla/language", msgs.String(data="grasp the cube")))
-    events.append((T0 + DURATION, "/sim/status", msgs.String(data=json.dumps({"instruction": "pick up the cube",
+    events.append((T0, "/pi_vla/language", String(data="reach the cube")))
+    events.append((T0 + 0.8, "/pi_vla/language", String(data="grasp the cube")))
+    events.append((T0 + DURATION, "/sim/status", String(data=json.dumps({"instruction": "pick up the cube",
                                                                               "success": True}))))
     with BagRecorder(path, topics) as bag:
         for t, topic, msg in sorted(events, key=lambda e: e[0]):
