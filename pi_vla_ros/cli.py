@@ -89,7 +89,6 @@ def _add_bench(sub) -> None:
 
 def _env_for_graph() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
-    os.environ.setdefault("PI_VLA_FORCE_SEAM", "1")   # fast (virtual-time) runs use the in-process ROS seam
 
 
 def cmd_collect(args) -> int:

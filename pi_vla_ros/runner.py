@@ -1,21 +1,73 @@
-"""Runs the node graph in one process: ``pi-vla launch``, tests, data collection and evaluation.
+"""Runs the node graph in one process on real rclpy: ``pi-vla launch``, tests, data collection and evaluation.
 
-Two modes. Real time (default): a multi-threaded executor, the simulator steps on the wall clock and
-inference runs in a worker thread, as on a robot. Fast (``realtime=False``, no ROS 2 needed): the
-seam's virtual clock and a single-threaded deterministic executor; inference results are handed
-over after a fixed simulated latency. Both build the graph from :func:`pi_vla_ros.graph.graph`.
+The nodes are the ones ``ros2 launch`` starts (built from :func:`pi_vla_ros.graph.graph`), in one rclpy context
+of the runner's own, driven in one of two ways:
+
+- Real time (``pi-vla launch``): the simulator node steps on its steady-clock timer and publishes ``/clock``;
+  one SingleThreadedExecutor spins every node in a background thread (one thread: no wait-set rebuilds racing
+  each other, and the callbacks of a 10 ms tick take well under 10 ms); inference runs in a policy-server
+  process. Discovery is the machine's default, so ``ros2 topic echo`` from another terminal sees the graph.
+- Lockstep (``realtime=False``: tests, ``pi-vla collect``, ``pi-vla eval``): deterministic simulated time on the
+  same real rclpy. The simulator has no timer (``lockstep``); the runner steps it (it publishes ``/clock``, joint
+  states, cameras) and then executes every callback that became ready, pass after pass, until a pass finds none.
+  Fast DDS delivers in-process messages synchronously inside ``publish()``, so "none left" is exact: every
+  message of a tick is handled within that tick, and timers on ROS time fire at exactly their simulated instants
+  (their /clock update and their readiness are seen in consecutive passes). Inference results are handed over
+  after a fixed simulated latency. The context discovers nothing outside the process
+  (``ROS_AUTOMATIC_DISCOVERY_RANGE=OFF``), so concurrent runs and tests never hear each other.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
 
 from pi_vla_ros.graph import graph, node_class
 from pi_vla_ros.report import build_report
-from pi_vla_ros.ros import HAVE_RCLPY, MultiThreadedExecutor, Parameter, SingleThreadedExecutor, rclpy
+from pi_vla_ros.ros import Context, Parameter, SingleThreadedExecutor, TimeoutException, rclpy
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """Environment variables read by rcl/rmw when a context starts (discovery range), restored afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def isolated_context() -> Context:
+    """A fresh, initialized rclpy context that discovers nothing outside this process (lockstep runs, tests)."""
+    context = Context()
+    with _environment(ROS_AUTOMATIC_DISCOVERY_RANGE="OFF"):
+        rclpy.init(context=context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    return context
+
+
+def drain(executor) -> int:
+    """Lockstep: run ready callbacks until a whole wait pass finds none; returns how many ran."""
+    total = ran = 0
+    while True:
+        try:
+            handler, _, _ = executor.wait_for_ready_callbacks(timeout_sec=0)
+        except TimeoutException:   # the end of one pass over the wait set
+            if ran == 0:
+                return total
+            total, ran = total + ran, 0
+            continue
+        handler()
+        if handler.exception() is not None:
+            raise handler.exception()
+        ran += 1
 
 
 class GraphRunner:
@@ -25,41 +77,36 @@ class GraphRunner:
         (e.g. ``{"pi_vla_policy": {"policy": obj}}`` to hand an in-memory policy to the node); ``skip``:
         executables not to start (data collection runs without the policy and the executor)."""
         self.realtime = realtime
-        self._virtual = None
-        self._spin_thread: threading.Thread | None = None
         self.nodes: dict = {}
         self.executor = None
+        self._spin_thread: threading.Thread | None = None
+        self._spin_error: BaseException | None = None
+        if realtime:
+            self.context = Context()
+            rclpy.init(context=self.context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+        else:
+            self.context = isolated_context()
         if realtime:
             sys.setswitchinterval(0.001)  # hand the GIL over quickly: the 50 Hz loop must not wait 5 ms
-        else:
-            if HAVE_RCLPY:
-                raise RuntimeError("fast (virtual-time) runs need the seam: set PI_VLA_FORCE_SEAM=1")
-            from pi_vla_ros.ros.seam.clock import use_virtual_time
-
-            self._virtual = use_virtual_time()
-            self._virtual.__enter__()
-        rclpy.init()
         overrides = overrides or {}
         instances = instances or {}
         self.specs = [s for s in graph(robot, sim=True, **launch_args) if s.executable not in skip]
+        self.executor = SingleThreadedExecutor(context=self.context)
         try:
             for spec in self.specs:
                 params = spec.parameters()
-                if not realtime:  # threads would make simulated time racy
+                if not realtime:  # threads and wall-clock timers would make simulated time racy
                     if spec.executable == "pi_vla_policy":
                         params["inference_mode"] = "simulated"
                     if spec.executable == "pi_vla_sim":
-                        params["render_in_thread"] = False
+                        params |= {"render_in_thread": False, "lockstep": True}
                 params |= overrides.get(spec.executable, {})
-                self.nodes[spec.executable] = node_class(spec.executable)(
-                    parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
-                    **instances.get(spec.executable, {}))
+                self.add_node(node_class(spec.executable)(
+                    context=self.context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
+                    **instances.get(spec.executable, {})), spec.executable)
         except Exception:
             self.close()
             raise
-        self.executor = (MultiThreadedExecutor() if realtime else SingleThreadedExecutor())
-        for node in self.nodes.values():
-            self.executor.add_node(node)
         self.sim = self.nodes["pi_vla_sim"]
         self._wall_start = time.perf_counter()
 
@@ -67,7 +114,8 @@ class GraphRunner:
         return self.nodes[executable]
 
     def add_node(self, node, name: str | None = None):
-        """Add a node built outside the graph description (an expert teleoperator, a recorder) to this run."""
+        """Add a node built outside the graph description (an expert teleoperator, a recorder, a test's tap) to
+        this run. It must have been created with ``context=runner.context``."""
         self.nodes[name or node.get_name()] = node
         self.executor.add_node(node)
         return node
@@ -78,14 +126,11 @@ class GraphRunner:
             node.get_logger().set_level(severity)
 
     def reset_episode(self, seed: int, target_object: str | None = None) -> str:
-        """Start a new episode in place (fast mode): messages still queued from the last one are dropped, the
-        simulator re-places the scene from ``seed`` (time runs on), then every node that has a
-        ``reset_episode()`` forgets its episode state. Returns the new instruction."""
+        """Start a new episode in place (lockstep): the simulator re-places the scene from ``seed`` (time runs on),
+        then every node that has a ``reset_episode()`` forgets its episode state. Nothing of the last episode is
+        still in flight: each lockstep tick ends with every callback run. Returns the new instruction."""
         if self.realtime:
-            raise RuntimeError("reset_episode needs a fast (virtual-time) run: messages in flight cannot be dropped")
-        for node in self.nodes.values():
-            for sub in node.subscriptions:
-                sub._queue.clear()   # seam subscription queues: nothing of the last episode arrives late
+            raise RuntimeError("reset_episode needs a lockstep run: in real time messages may still be in flight")
         instruction = self.sim.reset_episode(seed, target_object)
         for name, node in self.nodes.items():
             if name != "pi_vla_sim" and hasattr(node, "reset_episode"):
@@ -98,33 +143,51 @@ class GraphRunner:
     def spin_until(self, sim_time_s: float) -> None:
         if self.realtime:
             if self._spin_thread is None:
-                self._spin_thread = threading.Thread(target=self.executor.spin, daemon=True)
+                self._spin_thread = threading.Thread(target=self._spin, daemon=True, name="pi_vla_executor")
                 self._spin_thread.start()
             while self.sim_time() < sim_time_s and self._spin_thread.is_alive():
                 time.sleep(0.005)
+            if self._spin_error is not None:
+                raise RuntimeError("the graph stopped") from self._spin_error
         else:
+            self.drain()
             while self.sim_time() < sim_time_s - 1e-9:
-                self.executor.spin_once(timeout_sec=0)
+                self.sim.step()
+                self.drain()
 
     def spin_for(self, seconds: float) -> None:
         self.spin_until(self.sim_time() + seconds)
 
+    def drain(self) -> int:
+        return drain(self.executor)
+
+    def _spin(self) -> None:
+        try:
+            while self.context.ok():
+                self.executor.spin_once(timeout_sec=0.1)
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting in spin_until
+            if self.context.ok():
+                self._spin_error = exc
+
     def report(self) -> dict:
-        return build_report(self.nodes, wall_s=time.perf_counter() - self._wall_start)
+        from pi_vla_ros.ros import middleware
+
+        return build_report(self.nodes, wall_s=time.perf_counter() - self._wall_start) | {"ros": middleware()}
 
     def close(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown()
+        """Stop spinning, destroy every node (threads, policy servers, files released), shut the context down."""
         if self._spin_thread is not None:
+            self.context.try_shutdown()   # the spin loop sees it and returns
             self._spin_thread.join(timeout=5)
-        for node in self.nodes.values():
+            self._spin_thread = None
+        for node in reversed(list(self.nodes.values())):
             with contextlib.suppress(Exception):
                 node.destroy_node()
-        with contextlib.suppress(Exception):
-            rclpy.try_shutdown()
-        if self._virtual is not None:
-            self._virtual.__exit__(None, None, None)
-            self._virtual = None
+        self.nodes.clear()
+        if self.executor is not None:
+            with contextlib.suppress(Exception):
+                self.executor.shutdown(timeout_sec=1)
+        self.context.try_shutdown()
 
     def __enter__(self):
         return self

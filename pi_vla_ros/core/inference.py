@@ -144,7 +144,9 @@ class PolicySpec:
 def _serve(conn, spec: PolicySpec) -> None:
     """Policy server loop in the child process: one request at a time over a local pipe."""
     import os
+    import signal
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the whole process group: the parent stops us
     if spec.nice:   # the control loop must win the CPU when both want it; inference can wait a little
         os.nice(spec.nice)
     try:
@@ -207,7 +209,10 @@ class ProcessRunner:
             with self._lock:
                 self._reply = reply
             if self._on_done is not None:
-                self._on_done()
+                try:
+                    self._on_done()
+                except Exception:  # noqa: BLE001 - the node's context is shutting down; nobody waits any more
+                    return
 
     @property
     def in_flight(self) -> bool:

@@ -3,22 +3,74 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
-from pi_vla_ros.ros import QoSProfile, ReliabilityPolicy, DurabilityPolicy, msgs
+from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, ParameterDescriptor, QoSProfile,
+                            ReliabilityPolicy, msgs, qos_profile_sensor_data)
 
-SENSOR_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+SENSOR_QOS = qos_profile_sensor_data              # cameras and joint states: best effort, keep last 5
 LATCHED_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def declare(node, **defaults) -> SimpleNamespace:
-    """Declare parameters with defaults and return their (possibly overridden) values."""
-    return SimpleNamespace(**{name: node.declare_parameter(name, value).value for name, value in defaults.items()})
+@dataclass(frozen=True)
+class Param:
+    """A node parameter: default (its type is the parameter's type), description, inclusive numeric range, choices.
+
+    Every parameter is read-only: nodes read them once at start-up (or configuration), so a later
+    ``ros2 param set`` is refused instead of being silently ignored."""
+
+    default: object
+    description: str
+    range: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def declare(node, parameters: dict[str, Param]) -> SimpleNamespace:
+    """Declare ``parameters`` with descriptors and return their validated values.
+
+    Integers given for a float parameter are accepted (YAML writes ``50`` for ``50.0``); any other type
+    mismatch, a value out of range or not among the choices is one ValueError naming the parameter."""
+    values = {}
+    for name, spec in parameters.items():
+        descriptor = ParameterDescriptor(description=spec.description, read_only=True, dynamic_typing=True)
+        if spec.range is not None:
+            lo, hi = spec.range
+            if isinstance(spec.default, bool) or not isinstance(spec.default, (int, float)):
+                raise TypeError(f"{name}: a range needs a numeric default")
+            if isinstance(spec.default, int):
+                descriptor.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=0)]
+            else:
+                descriptor.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi))]
+        if spec.choices:
+            descriptor.additional_constraints = f"one of {', '.join(spec.choices)}"
+        value = node.declare_parameter(name, spec.default, descriptor).value
+        values[name] = _checked(node.get_name(), name, spec, value)
+    return SimpleNamespace(**values)
+
+
+def _checked(node_name: str, name: str, spec: Param, value):
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        raise ValueError(f"{node_name}: parameter {name!r} must be {expected.__name__}, got {value!r}")
+    if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+        raise ValueError(f"{node_name}: parameter {name!r}={value} outside [{spec.range[0]}, {spec.range[1]}]")
+    if spec.choices and value not in spec.choices:
+        raise ValueError(f"{node_name}: parameter {name!r}={value!r} must be one of {list(spec.choices)}")
+    return value
+
+
+def defaults(parameters: dict[str, Param]) -> dict:
+    return {name: spec.default for name, spec in parameters.items()}
 
 
 def to_sec(stamp) -> float:
@@ -61,30 +113,39 @@ class Rejections:
             self._logger.warning(f"rejected {source or 'input'}: {error} (count {n})")
 
 
-def diagnostics(node_name: str, ok: bool, message: str, values: dict):
-    status = msgs.DiagnosticStatus(
-        level=msgs.DiagnosticStatus.OK if ok else msgs.DiagnosticStatus.WARN,
-        name=node_name,
-        message=message,
-        hardware_id="pi_vla_ros",
+OK, WARN, ERROR = msgs.DiagnosticStatus.OK, msgs.DiagnosticStatus.WARN, msgs.DiagnosticStatus.ERROR
+
+
+def diagnostics(node_name: str, level: bytes, message: str, values: dict):
+    """One DiagnosticStatus: ``level`` is OK, WARN (degraded: holding, stale input) or ERROR (a fault)."""
+    return msgs.DiagnosticStatus(
+        level=level, name=node_name, message=message, hardware_id="pi_vla_ros",
         values=[msgs.KeyValue(key=str(k), value=json.dumps(v) if not isinstance(v, str) else v)
-                for k, v in values.items()],
-    )
-    return status
+                for k, v in values.items()])
 
 
-def run_node(node_cls, args=None) -> None:
-    """The console-script main for one node, with real rclpy or the seam."""
-    from pi_vla_ros.ros import MultiThreadedExecutor, rclpy
+def run_node(node_cls, args=None) -> int:
+    """The console-script main for one node: spin until SIGINT/SIGTERM, then shut down cleanly (exit 0).
+
+    rclpy's own signal handler shuts the context down; the executor then returns, the node releases what it
+    holds (threads, child processes, files) in ``destroy_node`` while the context is still there to log."""
+    from pi_vla_ros.ros import ExternalShutdownException, SingleThreadedExecutor, rclpy
 
     rclpy.init(args=args if args is not None else sys.argv)
-    node = node_cls()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
+    node = None
     try:
+        node = node_cls()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
         executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback, then a non-zero exit
+        print(f"[{node_cls.__name__}] fatal: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
-        node.destroy_node()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not interrupt the clean-up
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
+    return 0

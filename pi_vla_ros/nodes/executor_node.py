@@ -17,65 +17,123 @@ import time
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.executor import ActionExecutor, ExecutorConfig, validate_chunk
-from pi_vla_ros.nodes.common import Rejections, declare, diagnostics, now_sec, run_node, to_duration, to_sec
+from pi_vla_ros.nodes.common import (ERROR, OK, SENSOR_QOS, WARN, Param, Rejections, declare, diagnostics, now_sec,
+                                     run_node, to_duration, to_sec)
 from pi_vla_ros.profiles import load_profile
-from pi_vla_ros.ros import Node, msgs
+from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
 
-class ExecutorNode(Node):
-    # Every parameter the node declares, with its default (launch files may set only these).
+class ExecutorNode(LifecycleNode):
+    """A managed node: unconfigured and inactive it commands nothing. ``configure`` reads the profile and creates
+    the controller publishers; ``activate`` starts commanding from the measured state; ``deactivate`` sends one
+    hold (last command, base stopped) and stops; ``cleanup`` releases everything. ``autostart`` does configure +
+    activate at start-up (the launch files' default); without it a lifecycle manager or
+    ``ros2 lifecycle set /pi_vla_executor activate`` decides when the robot may move."""
+
     PARAMETERS = dict(
-        profile="bimanual",
-        control_rate_hz=0.0,              # 0: the profile's control rate
-        blend_s=0.06,
-        chunk_timeout_s=2.0,
-        chunk_topic="/pi_vla/action_chunk",
-        state_topic="/pi_vla/observation/joint_states",
-        arm_interface="",                 # "", "trajectory" or "position": override the profile's choice
-        trajectory_lookahead_s=0.0,       # time_from_start of streamed points; 0: one control period
-        diagnostics_period_s=1.0,
-        intervention_topic="/pi_vla/intervention",
+        profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
+        control_rate_hz=Param(0.0, "command rate (0: the profile's control rate)", (0.0, 1000.0)),
+        blend_s=Param(0.06, "cross-fade from the executing chunk to a new one", (0.0, 1.0)),
+        chunk_timeout_s=Param(2.0, "a chunk older than this is not executed (watchdog)", (0.05, 60.0)),
+        chunk_topic=Param("/pi_vla/action_chunk", "action chunks in (trajectory_msgs/JointTrajectory)"),
+        state_topic=Param("/pi_vla/observation/joint_states", "validated joint states in the profile's order"),
+        arm_interface=Param("", "override the profile's arm interface", choices=("", "trajectory", "position")),
+        trajectory_lookahead_s=Param(0.0, "time_from_start of streamed points (0: one control period)", (0.0, 1.0)),
+        diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
+        intervention_topic=Param("/pi_vla/intervention", "std_msgs/Bool: true while a person has the robot"),
+        autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
     )
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_executor", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
-        self.profile = load_profile(self.p.profile)
-        rate = self.p.control_rate_hz or self.profile.control_rate_hz
-        self.core = ActionExecutor(self.profile, ExecutorConfig(rate, self.p.blend_s, self.p.chunk_timeout_s))
-        self.lookahead = self.p.trajectory_lookahead_s or 1.0 / rate
+        self.p = declare(self, self.PARAMETERS)
+        self.core: ActionExecutor | None = None
+        self.active = False
+        self.intervening = False
+        self.intervention_ticks = 0
         self.rejections = Rejections(self)
         self.publish_wall_times: list[float] = []   # perf_counter at each tick's publish (for reports)
         self.publish_sim_times: list[float] = []
-        self._index = {j: i for i, j in enumerate(self.profile.joints)}
-        self._outputs = []
-        for ctrl in self.profile.controllers:
-            interface = ctrl.interface
-            if self.p.arm_interface and interface in ("trajectory", "position") and (
-                    ctrl.trajectory_topic and ctrl.position_topic):
-                interface = self.p.arm_interface
-            topic = {"trajectory": ctrl.trajectory_topic, "position": ctrl.position_topic,
-                     "twist": ctrl.twist_topic}[interface]
-            if not topic:
-                raise ValueError(f"controller {ctrl.name} has no {interface} topic in profile {self.profile.name}")
-            msg_type = {"trajectory": msgs.JointTrajectory, "position": msgs.Float64MultiArray,
-                        "twist": msgs.Twist}[interface]
-            self._outputs.append((ctrl, interface, self.create_publisher(msg_type, topic, 10)))
-        self.create_subscription(msgs.JointTrajectory, self.p.chunk_topic, self._on_chunk, 10)
-        self.create_subscription(msgs.JointState, self.p.state_topic, self._on_state, 10)
-        self.intervening = False
-        self.intervention_ticks = 0
-        # volatile: accepts a teleop's plain publisher as well as a latched one
-        self.create_subscription(msgs.Bool, self.p.intervention_topic, self._on_intervention, 10)
-        self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(1.0 / rate, self._tick)
-        self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics)
+        self._entities: list = []
+        self._last_sent = None
+        if self.p.autostart and (self.trigger_configure() != TransitionCallbackReturn.SUCCESS
+                                 or self.trigger_activate() != TransitionCallbackReturn.SUCCESS):
+            raise RuntimeError("pi_vla_executor could not be configured and activated (see the log)")
 
+    # -- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            self.profile = load_profile(self.p.profile)
+            rate = self.p.control_rate_hz or self.profile.control_rate_hz
+            self.core = ActionExecutor(self.profile, ExecutorConfig(rate, self.p.blend_s, self.p.chunk_timeout_s))
+            self.lookahead = self.p.trajectory_lookahead_s or 1.0 / rate
+            self._index = {j: i for i, j in enumerate(self.profile.joints)}
+            self._outputs = []
+            for ctrl in self.profile.controllers:
+                interface = ctrl.interface
+                if self.p.arm_interface and interface in ("trajectory", "position") and (
+                        ctrl.trajectory_topic and ctrl.position_topic):
+                    interface = self.p.arm_interface
+                topic = {"trajectory": ctrl.trajectory_topic, "position": ctrl.position_topic,
+                         "twist": ctrl.twist_topic}[interface]
+                if not topic:
+                    raise ValueError(f"controller {ctrl.name} has no {interface} topic in profile {self.profile.name}")
+                msg_type = {"trajectory": msgs.JointTrajectory, "position": msgs.Float64MultiArray,
+                            "twist": msgs.Twist}[interface]
+                self._outputs.append((ctrl, interface, self.create_lifecycle_publisher(msg_type, topic, 10)))
+        except (OSError, ValueError, KeyError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
+        self._entities = [
+            self.create_subscription(msgs.JointTrajectory, self.p.chunk_topic, self._on_chunk, 10),
+            self.create_subscription(msgs.JointState, self.p.state_topic, self._on_state, SENSOR_QOS),
+            # volatile: accepts a teleop's plain publisher as well as a latched one
+            self.create_subscription(msgs.Bool, self.p.intervention_topic, self._on_intervention, 10),
+            self.create_timer(1.0 / rate, self._tick),
+            self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics),
+        ]
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        self._restart_core()          # from the measured state: nothing from before the activation is replayed
+        self.active = True
+        self.get_logger().info("active: commanding the controllers")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self._publish_hold()
+        self.active = False
+        self.get_logger().info("inactive: holding, no more commands")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        if self.active:
+            self._publish_hold()
+            self.active = False
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        for entity in self._entities:
+            (self.destroy_timer if hasattr(entity, "timer_period_ns") else self.destroy_subscription)(entity)
+        for _, _, pub in getattr(self, "_outputs", []):
+            self.destroy_lifecycle_publisher(pub)
+        self._entities, self._outputs, self.core = [], [], None
+
+    # -- inputs ---------------------------------------------------------------------------------
     def _on_state(self, msg) -> None:
         if list(msg.name) != list(self.profile.joints):   # the observation node publishes canonical order
             self.rejections(RejectedInput("state_joints", f"unexpected joint order {list(msg.name)}"), "state")
             return
-        self.core.on_state(msg.position)
+        try:
+            self.core.on_state(msg.position)
+        except RejectedInput as e:
+            self.rejections(e, "state")
 
     def _on_intervention(self, msg) -> None:
         if bool(msg.data) == self.intervening:
@@ -86,7 +144,7 @@ class ExecutorNode(Node):
         self._restart_core()  # either way: no chunk, no last command survives the hand-over
 
     def _on_chunk(self, msg) -> None:
-        if self.intervening:
+        if self.intervening or not self.active:
             return
         try:
             stamp = to_sec(msg.header.stamp)
@@ -99,7 +157,10 @@ class ExecutorNode(Node):
         except RejectedInput as e:
             self.rejections(e, "action chunk")
 
+    # -- the loop -------------------------------------------------------------------------------
     def _tick(self) -> None:
+        if not self.active:
+            return
         if self.intervening:
             self.intervention_ticks += 1
             return
@@ -107,20 +168,30 @@ class ExecutorNode(Node):
         cmd = self.core.tick(now)
         if cmd is None:
             return
+        self._send(cmd.positions, cmd.base)
+        self._last_sent = (cmd.positions, cmd.base)
+        self.publish_wall_times.append(time.perf_counter())
+        self.publish_sim_times.append(now)
+
+    def _send(self, positions, base) -> None:
         for ctrl, interface, pub in self._outputs:
             if interface == "twist":
                 msg = msgs.Twist()
-                msg.linear.x, msg.angular.z = float(cmd.base[0]), float(cmd.base[1])
+                msg.linear.x, msg.angular.z = float(base[0]), float(base[1])
             else:
-                values = [float(cmd.positions[self._index[j]]) for j in ctrl.joints]
+                values = [float(positions[self._index[j]]) for j in ctrl.joints]
                 if interface == "position":
                     msg = msgs.Float64MultiArray(data=values)
                 else:  # stamp 0: the controller starts the point now and reaches it one lookahead later
                     msg = msgs.JointTrajectory(joint_names=list(ctrl.joints), points=[
                         msgs.JointTrajectoryPoint(positions=values, time_from_start=to_duration(self.lookahead))])
             pub.publish(msg)
-        self.publish_wall_times.append(time.perf_counter())
-        self.publish_sim_times.append(now)
+
+    def _publish_hold(self) -> None:
+        """One last command on deactivation: arms where they were last commanded, the base stopped."""
+        if self._last_sent is not None and not self.intervening:
+            positions, base = self._last_sent
+            self._send(positions, [0.0] * len(base))
 
     def reset_episode(self) -> None:
         """A new episode: drop the chunks and hold the next measured state (never the last episode's command);
@@ -129,6 +200,7 @@ class ExecutorNode(Node):
         self._restart_core()
 
     def _restart_core(self) -> None:
+        self._last_sent = None
         stats = self.core.stats
         self.core = ActionExecutor(self.profile, self.core.config)
         self.core.stats = stats
@@ -136,12 +208,20 @@ class ExecutorNode(Node):
     def _publish_diagnostics(self) -> None:
         s = self.core.stats
         values = {"commands": s.commands, "starvation_ticks": s.starvation_ticks, "watchdog_trips": s.watchdog_trips,
-                  "safety_clamps": s.safety_clamps, "rejected": self.rejections.counter.as_dict()}
-        status = diagnostics(self.get_name(), s.starvation_ticks == 0, "holding" if self.core.holding else "ok",
-                             values)
+                  "safety_clamps": s.safety_clamps, "rejected": self.rejections.counter.as_dict(),
+                  "active": self.active, "intervening": self.intervening}
+        if not self.active:
+            level, message = WARN, "inactive: not commanding"
+        elif self.intervening:
+            level, message = OK, "a person has the robot"
+        elif self.core.holding:
+            level = ERROR if s.commands and s.starvation_ticks else WARN
+            message = "holding: no valid chunk covers now" if s.commands else "holding: waiting for the first chunk"
+        else:
+            level, message = OK, "executing"
         self.diag_pub.publish(msgs.DiagnosticArray(header=msgs.Header(stamp=self.get_clock().now().to_msg()),
-                                                   status=[status]))
+                                                   status=[diagnostics(self.get_name(), level, message, values)]))
 
 
 def main(args=None):
-    run_node(ExecutorNode, args)
+    return run_node(ExecutorNode, args)

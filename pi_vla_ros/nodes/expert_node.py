@@ -19,7 +19,7 @@ task from wherever the robot is, as a person taking over with leader arms would.
 
 from __future__ import annotations
 
-from pi_vla_ros.nodes.common import LATCHED_QOS, declare, to_duration, to_stamp
+from pi_vla_ros.nodes.common import LATCHED_QOS, Param, declare, to_duration, to_stamp
 from pi_vla_ros.ros import Node, msgs
 from pi_vla_ros.sim.expert import ScriptedExpert
 
@@ -36,17 +36,17 @@ SUBTASKS = {
 
 class ExpertNode(Node):
     PARAMETERS = dict(
-        rate_hz=0.0,                          # 0: the profile's policy rate
-        command_topic="/pi_vla/commanded_action",
-        instruction_topic="/pi_vla/instruction",
-        announce_subtasks=True,
-        wait_for_takeover=False,              # corrections: silent until take_over()
-        intervention_topic="/pi_vla/intervention",
+        rate_hz=Param(0.0, "command rate (0: the profile's policy rate)", (0.0, 1000.0)),
+        command_topic=Param("/pi_vla/commanded_action", "what it commands, in the action layout (JointState)"),
+        instruction_topic=Param("/pi_vla/instruction", "where it types the subtask it works on"),
+        announce_subtasks=Param(True, "type each subtask as it starts (verbal-instruction style)"),
+        wait_for_takeover=Param(False, "corrections: silent until take_over()"),
+        intervention_topic=Param("/pi_vla/intervention", "std_msgs/Bool: true while it has the robot"),
     )
 
     def __init__(self, sim, **kwargs):
         super().__init__("pi_vla_expert", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
+        self.p = declare(self, self.PARAMETERS)
         self.sim = sim
         self.profile = sim.profile
         self.rate = self.p.rate_hz or self.profile.policy_rate_hz

@@ -14,33 +14,33 @@ import sys
 import threading
 
 from pi_vla_ros.core.instructions import SPEECH_BACKENDS, SubtaskQueue
-from pi_vla_ros.nodes.common import LATCHED_QOS, declare, run_node
+from pi_vla_ros.nodes.common import LATCHED_QOS, Param, declare, run_node
 from pi_vla_ros.ros import Node, msgs
 
 
 class InstructionNode(Node):
     # Every parameter the node declares, with its default (launch files may set only these).
     PARAMETERS = dict(
-        instruction_topic="/pi_vla/instruction",
-        language_topic="/pi_vla/language",
-        initial_instruction="",
-        interactive=False,
-        speech_backend="",
+        instruction_topic=Param("/pi_vla/instruction", "typed lines in (std_msgs/String)"),
+        language_topic=Param("/pi_vla/language", "current subtask out (std_msgs/String, transient local)"),
+        initial_instruction=Param("", "a task to start with, as if typed ('a; b' for subtasks)"),
+        interactive=Param(False, "read lines from this terminal's standard input"),
+        speech_backend=Param("", "registered speech backend name ('' = none)"),
     )
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_instruction", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
+        self.p = declare(self, self.PARAMETERS)
         self.queue = SubtaskQueue()
         self.rejected = 0
         self.history: list[str] = []            # every conditioning published, in order
         self.language_pub = self.create_publisher(msgs.String, self.p.language_topic, LATCHED_QOS)
-        self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.handle(m.data, "topic"), 10)
+        self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.submit_line(m.data, "topic"), 10)
         # Lines from other threads (terminal, speech) are handed to the executor through a guard condition.
         self._inbox: queue.Queue[tuple[str, str]] = queue.Queue()
         self._wake = self.create_guard_condition(self._drain_inbox)
         if self.p.initial_instruction:
-            self.handle(self.p.initial_instruction, "parameter")
+            self.submit_line(self.p.initial_instruction, "parameter")
         if self.p.interactive:
             threading.Thread(target=self._read_terminal, daemon=True).start()
         if self.p.speech_backend:
@@ -49,7 +49,9 @@ class InstructionNode(Node):
             backend = SPEECH_BACKENDS[self.p.speech_backend]()
             threading.Thread(target=self._pump, args=(backend.utterances(), "speech"), daemon=True).start()
 
-    def handle(self, text: str, source: str) -> None:
+    def submit_line(self, text: str, source: str) -> None:
+        """One typed or spoken line (``source``: topic, terminal, speech, parameter) through the subtask queue.
+        (Not ``handle``: rclpy's Node.handle is the node's rcl handle.)"""
         before = self.queue.current
         try:
             outcome = self.queue.handle(text)
@@ -80,8 +82,8 @@ class InstructionNode(Node):
 
     def _drain_inbox(self) -> None:
         while not self._inbox.empty():
-            self.handle(*self._inbox.get_nowait())
+            self.submit_line(*self._inbox.get_nowait())
 
 
 def main(args=None):
-    run_node(InstructionNode, args)
+    return run_node(InstructionNode, args)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import SENSOR_QOS, Rejections, declare, diagnostics, now_sec, run_node, to_sec
+from pi_vla_ros.nodes.common import (OK, WARN, SENSOR_QOS, Param, Rejections, declare, diagnostics, now_sec, run_node,
+                                     to_sec)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 
@@ -18,19 +19,22 @@ from pi_vla_ros.ros import Node, msgs
 class ObservationNode(Node):
     # Every parameter the node declares, with its default (launch files may set only these).
     PARAMETERS = dict(
-        profile="bimanual",
-        joint_states_topic="/joint_states",
-        output_prefix="/pi_vla/observation",
-        max_age_s=0.5,
-        max_skew_s=0.06,
-        allowed_extra_joints="",        # comma-separated joints to ignore (e.g. mimic fingers, wheels)
-        staleness_check_hz=10.0,
-        diagnostics_period_s=1.0,
+        profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
+        joint_states_topic=Param("/joint_states", "the robot driver's joint states (any joint order)"),
+        output_prefix=Param("/pi_vla/observation", "validated joint states and images are republished under this"),
+        max_age_s=Param(0.5, "a camera or joint state older than this is stale", (0.01, 60.0)),
+        max_skew_s=Param(0.06, "cameras and the chosen joint state must lie this close in time", (0.0, 10.0)),
+        allowed_extra_joints=Param("", "comma-separated joints to ignore (e.g. mimic fingers, wheels)"),
+        camera_transport=Param("raw", "raw: sensor_msgs/Image on each camera topic; compressed: "
+                               "sensor_msgs/CompressedImage on <topic>/compressed (image_transport's JPEG/PNG)",
+                               choices=("raw", "compressed")),
+        staleness_check_hz=Param(10.0, "how often staleness is checked", (0.1, 1000.0)),
+        diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
     )
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_observation", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
+        self.p = declare(self, self.PARAMETERS)
         self.profile = load_profile(self.p.profile)
         extra = tuple(j.strip() for j in self.p.allowed_extra_joints.split(",") if j.strip())
         self.core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s,
@@ -39,19 +43,24 @@ class ObservationNode(Node):
         self.forwarded = {"joint_states": 0, **{c.name: 0 for c in self.profile.cameras}}
         self._stale: set[str] = set()
         prefix = self.p.output_prefix.rstrip("/")
-        self.state_pub = self.create_publisher(msgs.JointState, f"{prefix}/joint_states", 10)
-        self.image_pubs = {c.name: self.create_publisher(msgs.Image, f"{prefix}/{c.name}/image_raw", 2)
+        self.state_pub = self.create_publisher(msgs.JointState, f"{prefix}/joint_states", SENSOR_QOS)
+        self.image_pubs = {c.name: self.create_publisher(msgs.Image, f"{prefix}/{c.name}/image_raw", SENSOR_QOS)
                            for c in self.profile.cameras}
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(msgs.JointState, self.p.joint_states_topic, self._on_joint_state, SENSOR_QOS)
         for cam in self.profile.cameras:
-            self.create_subscription(msgs.Image, cam.topic, lambda m, c=cam.name: self._on_image(c, m), SENSOR_QOS)
+            if self.p.camera_transport == "compressed":
+                self.create_subscription(msgs.CompressedImage, f"{cam.topic}/compressed",
+                                         lambda m, c=cam.name: self._on_compressed(c, m), SENSOR_QOS)
+            else:
+                self.create_subscription(msgs.Image, cam.topic, lambda m, c=cam.name: self._on_image(c, m), SENSOR_QOS)
         self.create_timer(1.0 / self.p.staleness_check_hz, self._check_staleness)
         self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics)
 
     def _on_joint_state(self, msg) -> None:
         try:
-            state = self.core.on_joint_state(to_sec(msg.header.stamp), msg.name, msg.position)
+            state = self.core.on_joint_state(to_sec(msg.header.stamp), msg.name, msg.position, msg.velocity,
+                                             msg.effort, now=now_sec(self))
         except RejectedInput as e:
             self.rejections(e, "joint_states")
             return
@@ -61,13 +70,32 @@ class ObservationNode(Node):
 
     def _on_image(self, camera: str, msg) -> None:
         try:
-            self.core.on_image(camera, to_sec(msg.header.stamp), msg.width, msg.height, msg.encoding, msg.step,
-                               msg.data)
+            rgb = self.core.on_image(camera, to_sec(msg.header.stamp), msg.width, msg.height, msg.encoding,
+                                     msg.step, msg.data, msg.is_bigendian, now=now_sec(self))
         except RejectedInput as e:
             self.rejections(e, camera)
             return
-        self.image_pubs[camera].publish(msg)
+        if msg.encoding == "rgb8":
+            self.image_pubs[camera].publish(msg)   # already what the policy reads: no copy
+        else:
+            self._publish_rgb(camera, msg.header, rgb)
         self.forwarded[camera] += 1
+
+    def _on_compressed(self, camera: str, msg) -> None:
+        try:
+            rgb = self.core.on_compressed_image(camera, to_sec(msg.header.stamp), msg.format, msg.data,
+                                                now=now_sec(self))
+        except RejectedInput as e:
+            self.rejections(e, camera)
+            return
+        self._publish_rgb(camera, msg.header, rgb)
+        self.forwarded[camera] += 1
+
+    def _publish_rgb(self, camera: str, header, rgb) -> None:
+        """Downstream nodes get one encoding, rgb8, whatever the camera sent."""
+        h, w, _ = rgb.shape
+        self.image_pubs[camera].publish(msgs.Image(header=header, height=h, width=w, encoding="rgb8", is_bigendian=0,
+                                                   step=w * 3, data=rgb.tobytes()))
 
     def reset_episode(self) -> None:
         """A new episode: forget buffered sensor data (the robot was moved by the reset)."""
@@ -90,10 +118,11 @@ class ObservationNode(Node):
     def _publish_diagnostics(self) -> None:
         counts = self.rejections.counter.as_dict()
         msg = f"stale: {sorted(self._stale)}" if self._stale else "ok"
-        status = diagnostics(self.get_name(), not (self._stale or counts), msg, {"rejected": counts, "forwarded": self.forwarded})
+        status = diagnostics(self.get_name(), WARN if self._stale else OK, msg,
+                             {"rejected": counts, "forwarded": self.forwarded})
         self.diag_pub.publish(msgs.DiagnosticArray(header=msgs.Header(stamp=self.get_clock().now().to_msg()),
                                                    status=[status]))
 
 
 def main(args=None):
-    run_node(ObservationNode, args)
+    return run_node(ObservationNode, args)

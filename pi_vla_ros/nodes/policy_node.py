@@ -4,6 +4,11 @@ Every tick it (1) hands over a finished inference as a trajectory_msgs/JointTraj
 ``/pi_vla/action_chunk`` (header.stamp = observation time, one point per action), and (2) starts
 the next inference when the chunk scheduler says so, on the newest synchronized observation and the
 current language from ``/pi_vla/language``. Inference never blocks this loop (see core/inference.py).
+
+A managed (lifecycle) node: ``configure`` loads the policy (in its server process) and warms it up, ``activate``
+starts the loop, ``deactivate`` stops requesting chunks and drops the one in flight (the executor's watchdog then
+holds), ``cleanup`` stops the policy server. ``autostart`` (the launch files' default) configures and activates at
+start-up.
 """
 
 from __future__ import annotations
@@ -18,78 +23,130 @@ from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner,
                                        dummy_observation)
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import (LATCHED_QOS, Rejections, declare, now_sec, run_node, to_duration, to_sec,
-                                     to_stamp)
+from pi_vla_ros.nodes.common import (LATCHED_QOS, SENSOR_QOS, Param, Rejections, declare, now_sec, run_node,
+                                     to_duration, to_sec, to_stamp)
 from pi_vla_ros.policies.base import CommittedActions, Observation
 from pi_vla_ros.profiles import load_profile
-from pi_vla_ros.ros import Node, msgs
+from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
 
-class PolicyNode(Node):
-    # Every parameter the node declares, with its default (launch files may set only these).
+class PolicyNode(LifecycleNode):
     PARAMETERS = dict(
-        profile="bimanual",
-        policy="pi06_tiny",
-        checkpoint="",
-        allow_untrained=False,         # run random weights (plumbing tests only); refused otherwise
-        device="cpu",
-        execute_steps=25,              # N of H actions executed before the next chunk takes over
-        margin_steps=2,
-        real_time_chunking=True,       # guide each chunk to agree with the actions still executing (RTC)
-        advantage_guidance=0.0,        # Recap checkpoints: classifier-free guidance weight (0: plain conditioning)
-        inference_mode="process",      # "process" (policy server child: no shared GIL), "thread", or
-                                       # "simulated" (deterministic tests on simulated time)
-        simulated_latency_s=0.1,
-        torch_threads=1,               # leave the other cores to the control loop and the cameras
-        warmup=True,                   # one inference on a blank observation before the loop starts
-        server_nice=10,                # policy server process niceness: the 50 Hz loop gets the CPU first
-        tick_rate_hz=50.0,
-        observation_prefix="/pi_vla/observation",
-        language_topic="/pi_vla/language",
-        chunk_topic="/pi_vla/action_chunk",
-        max_age_s=0.5,
-        max_skew_s=0.06,
-        seed=0,
+        profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
+        policy=Param("pi06_tiny", "policy config name in the registry"),
+        checkpoint=Param("", "checkpoint directory (model.safetensors, config.json, norm_stats.json)"),
+        allow_untrained=Param(False, "allow random weights (plumbing tests only); refused otherwise"),
+        device=Param("cpu", "torch device for inference (cpu, cuda, cuda:N)"),
+        execute_steps=Param(25, "actions of each chunk executed before the next chunk takes over", (1, 1000)),
+        margin_steps=Param(2, "extra steps of lead when requesting the next chunk", (0, 100)),
+        real_time_chunking=Param(True, "guide each chunk to agree with the actions still executing (RTC)"),
+        advantage_guidance=Param(0.0, "Recap checkpoints: classifier-free guidance weight (0: plain conditioning)",
+                                 (0.0, 10.0)),
+        inference_mode=Param("process", "process: a policy server child (no shared GIL); thread; simulated: a fixed "
+                             "latency on simulated time (deterministic tests)", choices=("process", "thread",
+                                                                                           "simulated")),
+        simulated_latency_s=Param(0.1, "latency of inference_mode simulated", (0.0, 10.0)),
+        torch_threads=Param(1, "inference threads: leave the other cores to the control loop", (1, 256)),
+        warmup=Param(True, "one inference on a blank observation during configure"),
+        server_nice=Param(10, "policy server niceness: the 50 Hz loop gets the CPU first", (0, 19)),
+        tick_rate_hz=Param(50.0, "rate of the chunking loop", (1.0, 1000.0)),
+        observation_prefix=Param("/pi_vla/observation", "validated observations from pi_vla_observation"),
+        language_topic=Param("/pi_vla/language", "language conditioning (std_msgs/String, transient local)"),
+        chunk_topic=Param("/pi_vla/action_chunk", "action chunks out (trajectory_msgs/JointTrajectory)"),
+        max_age_s=Param(0.5, "observations older than this are not used", (0.01, 60.0)),
+        max_skew_s=Param(0.06, "cameras and joint state must lie this close in time", (0.0, 10.0)),
+        seed=Param(0, "sampling-noise seed", (0, 2**31 - 1)),
+        autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
     )
 
     def __init__(self, policy=None, **kwargs):
         super().__init__("pi_vla_policy", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
-        self.profile = load_profile(self.p.profile)
-        self.runner = self._make_runner(policy)
-        self.policy = self.runner.policy
-        if getattr(self.policy, "untrained", False):
-            self.get_logger().warning(f"policy {self.p.policy!r} has UNTRAINED random weights: plumbing only")
-        meta = self.policy.metadata
-        if meta.action_dim != self.profile.action_dim:
-            raise ValueError(f"policy {meta.name} outputs {meta.action_dim} dims, profile {self.profile.name} "
-                             f"needs {self.profile.action_dim}")
-        self.scheduler = ChunkScheduler(ChunkingConfig(horizon=meta.horizon, execute_steps=self.p.execute_steps,
-                                                       dt=meta.dt, margin_steps=self.p.margin_steps))
-        self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
-        self.rejections = Rejections(self)
+        self.p = declare(self, self.PARAMETERS)
+        self._given_policy = policy
+        self.runner = None
+        self.active = False
         self.language = ""
+        self.rejections = Rejections(self)
         self.latencies: list[float] = []       # seconds, as experienced by the loop
         self.compute_times: list[float] = []   # seconds of wall-clock compute
         self.observation_ages: list[float] = []
         self.chunk_log: list[dict] = []        # per chunk: stamp, prompt, latency (for reports and tests)
+        self._entities: list = []
+        if self.p.autostart and (self.trigger_configure() != TransitionCallbackReturn.SUCCESS
+                                 or self.trigger_activate() != TransitionCallbackReturn.SUCCESS):
+            raise RuntimeError("pi_vla_policy could not be configured and activated (see the log)")
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def on_configure(self, state) -> TransitionCallbackReturn:
+        try:
+            self.profile = load_profile(self.p.profile)
+            self.runner = self._make_runner(self._given_policy)
+            self.policy = self.runner.policy
+            meta = self.policy.metadata
+            if meta.action_dim != self.profile.action_dim:
+                raise ValueError(f"policy {meta.name} outputs {meta.action_dim} dims, profile {self.profile.name} "
+                                 f"needs {self.profile.action_dim}")
+        except Exception as exc:  # noqa: BLE001 - any load failure: one clear line, the node stays unconfigured
+            self.get_logger().error(f"configure failed: {type(exc).__name__}: {exc}")
+            if self.runner is not None:
+                self.runner.shutdown()
+                self.runner = None
+            return TransitionCallbackReturn.FAILURE
+        if getattr(self.policy, "untrained", False):
+            self.get_logger().warning(f"policy {self.p.policy!r} has UNTRAINED random weights: plumbing only")
+        self.scheduler = ChunkScheduler(ChunkingConfig(horizon=meta.horizon, execute_steps=self.p.execute_steps,
+                                                       dt=meta.dt, margin_steps=self.p.margin_steps))
+        self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
+        self._reset_loop_state()
+        prefix = self.p.observation_prefix.rstrip("/")
+        self._entities = [self.create_subscription(msgs.JointState, f"{prefix}/joint_states", self._on_state,
+                                                   SENSOR_QOS)]
+        self._entities += [self.create_subscription(msgs.Image, f"{prefix}/{cam.name}/image_raw",
+                                                    lambda m, c=cam.name: self._on_image(c, m), SENSOR_QOS)
+                           for cam in self.profile.cameras]
+        self._entities.append(self.create_subscription(msgs.String, self.p.language_topic, self._on_language,
+                                                       LATCHED_QOS))
+        self.chunk_pub = self.create_lifecycle_publisher(msgs.JointTrajectory, self.p.chunk_topic, 10)
+        self.latency_pub = self.create_publisher(msgs.Float64, "/pi_vla/inference_latency", 10)
+        self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
+        self._entities.append(self.create_timer(1.0 / self.p.tick_rate_hz, self._tick))
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state) -> TransitionCallbackReturn:
+        self._episode_start = now_sec(self)   # a result requested before activation is never published
+        self.active = True
+        return super().on_activate(state)
+
+    def on_deactivate(self, state) -> TransitionCallbackReturn:
+        self.active = False
+        self.scheduler = ChunkScheduler(self.scheduler.config)
+        self._executing = None
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state) -> TransitionCallbackReturn:
+        self.active = False
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        for entity in self._entities:
+            (self.destroy_timer if hasattr(entity, "timer_period_ns") else self.destroy_subscription)(entity)
+        self._entities = []
+        if self.runner is not None:
+            self.runner.shutdown()
+            self.runner = None
+
+    def _reset_loop_state(self) -> None:
         self._waiting_logged = False
         self._blocked_reason: str | None = None
         self._submitted_prompt = ""
         self._submitted_rtc: dict | None = None   # real-time chunking's frozen / overlap steps of that request
         self._episode_start = -float("inf")
         self._executing: tuple[float, float, np.ndarray] | None = None   # last published chunk: stamp, dt, actions
-
-        prefix = self.p.observation_prefix.rstrip("/")
-        self.create_subscription(msgs.JointState, f"{prefix}/joint_states", self._on_state, 10)
-        for cam in self.profile.cameras:
-            self.create_subscription(msgs.Image, f"{prefix}/{cam.name}/image_raw",
-                                     lambda m, c=cam.name: self._on_image(c, m), 2)
-        self.create_subscription(msgs.String, self.p.language_topic, self._on_language, LATCHED_QOS)
-        self.chunk_pub = self.create_publisher(msgs.JointTrajectory, self.p.chunk_topic, 10)
-        self.latency_pub = self.create_publisher(msgs.Float64, "/pi_vla/inference_latency", 10)
-        self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
-        self.create_timer(1.0 / self.p.tick_rate_hz, self._tick)
 
     def _make_runner(self, policy):
         spec = PolicySpec(self.p.policy, self.p.profile, self.p.checkpoint or None, self.p.allow_untrained,
@@ -101,8 +158,6 @@ class PolicyNode(Node):
                 raise ValueError("an in-memory policy cannot run in a policy server process: use inference_mode "
                                  "'thread' or 'simulated'")
             return ProcessRunner(spec, on_done=self.create_guard_condition(self._tick).trigger)
-        if mode not in ("thread", "simulated"):
-            raise ValueError(f"inference_mode must be 'process', 'thread' or 'simulated', got {mode!r}")
         if policy is None:
             policy = spec.build()
         elif self.p.warmup:
@@ -115,14 +170,14 @@ class PolicyNode(Node):
     # -- inputs ---------------------------------------------------------------------------------
     def _on_state(self, msg) -> None:
         try:
-            self.obs_core.on_joint_state(to_sec(msg.header.stamp), msg.name, msg.position)
+            self.obs_core.on_joint_state(to_sec(msg.header.stamp), msg.name, msg.position, now=now_sec(self))
         except RejectedInput as e:
             self.rejections(e, "observation state")
 
     def _on_image(self, camera: str, msg) -> None:
         try:
             self.obs_core.on_image(camera, to_sec(msg.header.stamp), msg.width, msg.height, msg.encoding,
-                                   msg.step, msg.data)
+                                   msg.step, msg.data, now=now_sec(self))
         except RejectedInput as e:
             self.rejections(e, camera)
 
@@ -133,6 +188,8 @@ class PolicyNode(Node):
 
     # -- the loop -------------------------------------------------------------------------------
     def _tick(self) -> None:
+        if not self.active:
+            return
         now = now_sec(self)
         result = self.runner.poll(now)
         if result is not None and result.requested_at >= self._episode_start:  # else: from a previous episode
@@ -220,9 +277,10 @@ class PolicyNode(Node):
             self.runner.policy.reset()
 
     def destroy_node(self):
-        self.runner.shutdown()
+        self.active = False
+        self._release()
         return super().destroy_node()
 
 
 def main(args=None):
-    run_node(PolicyNode, args)
+    return run_node(PolicyNode, args)

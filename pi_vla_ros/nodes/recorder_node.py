@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pi_vla_ros.nodes.common import LATCHED_QOS, declare, run_node
+from pi_vla_ros.nodes.common import LATCHED_QOS, SENSOR_QOS, Param, declare, run_node
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 
@@ -36,19 +36,19 @@ def recorded_topics(profile) -> dict[str, type]:
 
 class RecorderNode(Node):
     PARAMETERS = dict(
-        profile="bimanual",
-        output="",            # record into this bag directory from start-up (else: start()/stop() per episode)
+        profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
+        output=Param("", "record into this bag directory from start-up (else: start()/stop() per episode)"),
     )
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_recorder", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
+        self.p = declare(self, self.PARAMETERS)
         self.profile = load_profile(self.p.profile)
         self.topics = recorded_topics(self.profile)
         self.bag = None
         self.path: Path | None = None
         for topic, msg_type in self.topics.items():
-            qos = LATCHED_QOS if topic in LATCHED else 20
+            qos = LATCHED_QOS if topic in LATCHED else SENSOR_QOS if msg_type is msgs.Image else 20
             self.create_subscription(msg_type, topic, lambda m, t=topic: self._on_message(t, m), qos)
         if self.p.output:
             self.start(self.p.output)
@@ -79,4 +79,4 @@ class RecorderNode(Node):
 
 
 def main(args=None):
-    run_node(RecorderNode, args)
+    return run_node(RecorderNode, args)

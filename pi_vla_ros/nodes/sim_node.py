@@ -13,6 +13,7 @@ rendering never stalls the physics and the clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -21,7 +22,7 @@ import mujoco
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.nodes.common import LATCHED_QOS, Rejections, declare, run_node, to_sec, to_stamp
+from pi_vla_ros.nodes.common import LATCHED_QOS, SENSOR_QOS, Param, Rejections, declare, run_node, to_sec, to_stamp
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Clock, ClockType, Node, msgs
 from pi_vla_ros.sim.controllers import CommandRejected, TrajectoryRejected
@@ -30,19 +31,20 @@ from pi_vla_ros.sim.simulator import Simulator
 
 class SimNode(Node):
     PARAMETERS = dict(
-        profile="bimanual",
-        seed=0,
-        target_object="",               # "" = chosen by the seed
-        step_period_s=0.01,             # physics substeps + controllers + /clock + /joint_states per tick
-        real_time_factor=1.0,           # steady-clock period = step_period_s / real_time_factor
-        render_in_thread=False,         # real-time runs: render cameras off the stepping thread
-        publish_instruction=True,
-        status_period_s=0.5,
+        profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
+        seed=Param(0, "episode seed: object placement and the instruction", (0, 2**31 - 1)),
+        target_object=Param("", "the cube the instruction names ('' = chosen by the seed)"),
+        step_period_s=Param(0.01, "one tick: physics substeps, controllers, /clock and /joint_states", (0.001, 0.1)),
+        real_time_factor=Param(1.0, "steady-clock period = step_period_s / real_time_factor", (0.01, 100.0)),
+        render_in_thread=Param(False, "render cameras off the stepping thread (real-time runs)"),
+        lockstep=Param(False, "no timer: the process running the graph calls step() (deterministic simulated time)"),
+        publish_instruction=Param(True, "type the episode's instruction on /pi_vla/instruction until language is seen"),
+        status_period_s=Param(0.5, "period of /sim/status", (0.01, 60.0)),
     )
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_sim", **kwargs)
-        self.p = declare(self, **self.PARAMETERS)
+        self.p = declare(self, self.PARAMETERS)
         self.profile = load_profile(self.p.profile)
         self.sim = Simulator(self.profile, seed=int(self.p.seed))
         self.sim.reset(int(self.p.seed), self.p.target_object or None)
@@ -58,7 +60,7 @@ class SimNode(Node):
 
         self.clock_pub = self.create_publisher(msgs.Clock, "/clock", 10)
         self.js_pub = self.create_publisher(msgs.JointState, "/joint_states", 10)
-        self.image_pubs = {c.name: self.create_publisher(msgs.Image, c.topic, 2) for c in self.profile.cameras}
+        self.image_pubs = {c.name: self.create_publisher(msgs.Image, c.topic, SENSOR_QOS) for c in self.profile.cameras}
         self.status_pub = self.create_publisher(msgs.String, "/sim/status", LATCHED_QOS)
         self.instruction_pub = self.create_publisher(msgs.String, "/pi_vla/instruction", 10)
         self.create_subscription(msgs.String, "/pi_vla/language", self._on_language, LATCHED_QOS)
@@ -76,19 +78,23 @@ class SimNode(Node):
 
         self._frames: queue.Queue = queue.Queue()
         self._render_jobs: queue.Queue | None = None
+        self._render_thread: threading.Thread | None = None
         if self.p.render_in_thread:
             self._render_data = mujoco.MjData(self.sim.model)
             self._render_jobs = queue.Queue(maxsize=2)
             self._frames_ready = self.create_guard_condition(self._publish_frames)
             started = threading.Event()
-            threading.Thread(target=self._render_worker, args=(started,), daemon=True).start()
+            self._render_thread = threading.Thread(target=self._render_worker, args=(started,), daemon=True)
+            self._render_thread.start()
             if not started.wait(timeout=60):   # GL context creation is slow: not inside the loop
                 raise RuntimeError("camera renderer did not start")
-        period = self.p.step_period_s / self.p.real_time_factor
-        self.create_timer(period, self._step, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        if not self.p.lockstep:
+            period = self.p.step_period_s / self.p.real_time_factor
+            self.create_timer(period, self.step, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     # -- stepping -------------------------------------------------------------------------------
-    def _step(self) -> None:
+    def step(self) -> None:
+        """One tick: physics and controllers, then /clock, /joint_states, due cameras and the status."""
         self.sim.step(self.substeps)
         t = self.sim.time
         stamp = to_stamp(t)
@@ -133,7 +139,11 @@ class SimNode(Node):
                 renderers[(cam.width, cam.height)] = mujoco.Renderer(m, height=cam.height, width=cam.width)
         started.set()
         while True:
-            t, cams, qpos, mocap_pos, mocap_quat = self._render_jobs.get()
+            job = self._render_jobs.get()
+            if job is None:     # destroy_node: release the GL context in this thread, then stop
+                renderers.clear()
+                return
+            t, cams, qpos, mocap_pos, mocap_quat = job
             d.qpos[:], d.mocap_pos[:], d.mocap_quat[:] = qpos, mocap_pos, mocap_quat
             mujoco.mj_forward(m, d)
             for name in cams:
@@ -141,7 +151,10 @@ class SimNode(Node):
                 r = renderers[(cam.width, cam.height)]
                 r.update_scene(d, camera=self.sim.scene.cameras[name])
                 self._frames.put((name, t, r.render().copy()))
-            self._frames_ready.trigger()
+            try:
+                self._frames_ready.trigger()
+            except Exception:  # noqa: BLE001 - the context is shutting down: the node is being destroyed
+                return
 
     def _publish_frames(self) -> None:
         while not self._frames.empty():
@@ -201,9 +214,16 @@ class SimNode(Node):
         (self._paused.add if paused else self._paused.discard)(camera)
 
     def destroy_node(self):
+        if self._render_thread is not None:   # the renderer reads the model: stop it before the model goes
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._render_jobs.get_nowait()
+            self._render_jobs.put(None)
+            self._render_thread.join(timeout=5)
+            self._render_thread = None
         self.sim.close()
         return super().destroy_node()
 
 
 def main(args=None):
-    run_node(SimNode, args)
+    return run_node(SimNode, args)

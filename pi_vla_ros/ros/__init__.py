@@ -1,42 +1,45 @@
-"""The one place nodes get ROS from.
+"""The ROS 2 names the nodes use, from real rclpy (a sourced ROS 2 install, or the Jazzy wheels from PyPI).
 
-With ROS 2 installed this re-exports the real rclpy and the real message classes and the seam does
-nothing. Without it (CI, ML workstations) the same names come from :mod:`pi_vla_ros.ros.seam`, a
-small in-process implementation of the rclpy subset the nodes use, with message classes built from
-the ROS 2 message definitions shipped in ``rosbags`` (same field names and types, CDR-serializable).
+There is one implementation of rclpy in this project: rclpy. Nodes import through here so that the set of
+rclpy APIs the project depends on is visible in one place::
 
-Nodes import only from here::
-
-    from pi_vla_ros.ros import rclpy, Node, QoSProfile, DurabilityPolicy, msgs
-    msgs.JointState, msgs.Image, msgs.JointTrajectory, ...
+    from pi_vla_ros.ros import Node, LifecycleNode, QoSProfile, msgs
+    msgs.JointState, msgs.Image, msgs.CompressedImage, msgs.JointTrajectory, ...
 """
 
 from __future__ import annotations
 
-import os
+import rclpy
+from rclpy.clock import Clock, ClockType
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor, TimeoutException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Duration, Time
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 
-try:  # pragma: no cover - exercised only where ROS 2 is installed
-    if os.environ.get("PI_VLA_FORCE_SEAM"):
-        raise ImportError("PI_VLA_FORCE_SEAM is set")
-    import rclpy  # type: ignore[no-redef]
-    from rclpy.node import Node  # noqa: F401
-    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: F401
-    from rclpy.time import Duration, Time  # noqa: F401
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: F401
-    from rclpy.parameter import Parameter  # noqa: F401
-    from rclpy.clock import Clock, ClockType  # noqa: F401
+from pi_vla_ros.ros import msgs
 
-    from pi_vla_ros.ros import _real_msgs as msgs  # noqa: F401
 
-    HAVE_RCLPY = True
-except ImportError:
-    from pi_vla_ros.ros.seam import rclpy  # noqa: F401
-    from pi_vla_ros.ros.seam.node import Node  # noqa: F401
-    from pi_vla_ros.ros.seam.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: F401
-    from pi_vla_ros.ros.seam.time import Duration, Time  # noqa: F401
-    from pi_vla_ros.ros.seam.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: F401
-    from pi_vla_ros.ros.seam.parameter import Parameter  # noqa: F401
-    from pi_vla_ros.ros.seam.clock import Clock, ClockType  # noqa: F401
-    from pi_vla_ros.ros.seam import msgs  # noqa: F401
+def middleware() -> dict:
+    """The client library and middleware this process runs on (for run reports)."""
+    import importlib.metadata as md
 
-    HAVE_RCLPY = False
+    def version(dist: str) -> str | None:
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return None
+
+    return {"client_library": "rclpy", "rclpy": version("ros-rclpy") or version("rclpy"),
+            "rmw": rclpy.get_rmw_implementation_identifier(),
+            "ros_distro": __import__("os").environ.get("ROS_DISTRO") or "jazzy (PyPI wheels)"}
+
+
+__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "SingleThreadedExecutor",
+           "TimeoutException", "LifecycleNode", "LifecycleState", "TransitionCallbackReturn", "Node", "Parameter",
+           "DurabilityPolicy", "HistoryPolicy", "QoSProfile", "ReliabilityPolicy", "qos_profile_sensor_data",
+           "Duration", "Time", "FloatingPointRange", "IntegerRange", "ParameterDescriptor", "SetParametersResult",
+           "msgs", "middleware"]

@@ -1,13 +1,9 @@
-"""Graph fixtures: whole node graphs on the seam's virtual clock (deterministic, faster than real time)."""
-
-import os
+"""Graph fixtures: whole node graphs on real rclpy in lockstep simulated time (deterministic, faster than real time)."""
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("PI_VLA_FORCE_SEAM", "1")
-
-from pi_vla_ros.runner import GraphRunner  # noqa: E402
+from pi_vla_ros.runner import GraphRunner
 
 
 class Tap:
@@ -16,12 +12,25 @@ class Tap:
     def __init__(self, runner, topics: dict):
         from pi_vla_ros.ros import Node
 
-        self.node = Node("test_tap", parameter_overrides=[])
+        self.node = Node(f"test_tap_{len(runner.nodes)}", context=runner.context)
         self.messages = {t: [] for t in topics}
         for topic, msg_type in topics.items():
             self.node.create_subscription(msg_type, topic,
                                           lambda m, t=topic: self.messages[t].append((runner.sim_time(), m)), 100)
-        runner.executor.add_node(self.node)
+        runner.add_node(self.node)
+
+
+class Rosout(Tap):
+    """Every node's log lines, as they went out on /rosout (rcl_interfaces/Log)."""
+
+    def __init__(self, runner):
+        from rcl_interfaces.msg import Log
+
+        super().__init__(runner, {"/rosout": Log})
+
+    def lines(self, text: str = "", level: int = 30) -> list[str]:
+        """Log lines at ``level`` (30: WARN) or above that contain ``text``."""
+        return [m.msg for _, m in self.messages["/rosout"] if m.level >= level and text in m.msg]
 
 
 def controller_topics(runner):

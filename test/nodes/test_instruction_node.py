@@ -8,21 +8,22 @@ import pytest
 from pi_vla_ros.core.instructions import register_speech_backend, SPEECH_BACKENDS
 from pi_vla_ros.nodes.common import LATCHED_QOS
 from pi_vla_ros.nodes.instruction_node import InstructionNode
-from pi_vla_ros.ros import Node, Parameter, SingleThreadedExecutor, msgs, rclpy
+from pi_vla_ros.ros import Node, Parameter, SingleThreadedExecutor, msgs
+from pi_vla_ros.runner import isolated_context
 
 
 @pytest.fixture
 def graph():
-    rclpy.init()
+    context = isolated_context()
     nodes = []
 
     def make(**params):
-        node = InstructionNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        listener = Node("listener")
+        node = InstructionNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        listener = Node("listener", context=context)
         heard = []
         # a late, transient-local subscriber still gets the current conditioning
         listener.create_subscription(msgs.String, "/pi_vla/language", lambda m: heard.append(m.data), LATCHED_QOS)
-        ex = SingleThreadedExecutor()
+        ex = SingleThreadedExecutor(context=context)
         ex.add_node(node)
         ex.add_node(listener)
         nodes.extend([node, listener])
@@ -36,7 +37,7 @@ def graph():
     yield make
     for n in nodes:
         n.destroy_node()
-    rclpy.try_shutdown()
+    context.try_shutdown()
 
 
 def test_topic_lines_become_subtasks(graph):

@@ -7,29 +7,32 @@ import pytest
 
 from pi_vla_ros.nodes.common import to_duration, to_stamp
 from pi_vla_ros.nodes.sim_node import SimNode
-from pi_vla_ros.ros import Node, Parameter, SingleThreadedExecutor, msgs, rclpy
-from pi_vla_ros.ros.seam.clock import use_virtual_time
+from pi_vla_ros.ros import Node, Parameter, SingleThreadedExecutor, msgs
+from pi_vla_ros.runner import drain, isolated_context
 
 ARM = ["left_waist", "left_shoulder", "left_elbow", "left_forearm_roll", "left_wrist_angle", "left_wrist_rotate"]
 
 
 @pytest.fixture
 def sim():
-    with use_virtual_time():
-        rclpy.init()
-        node = SimNode(parameter_overrides=[Parameter("profile", value="bimanual"), Parameter("seed", value=3)])
-        tester = Node("tester")
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.add_node(tester)
+    context = isolated_context()
+    node = SimNode(context=context, parameter_overrides=[Parameter("profile", value="bimanual"),
+                                                         Parameter("seed", value=3), Parameter("lockstep", value=True)])
+    tester = Node("tester", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(tester)
 
-        def spin_until(t):
-            while node.sim.time < t - 1e-9:
-                executor.spin_once(timeout_sec=0)
+    def spin_until(t):
+        drain(executor)
+        while node.sim.time < t - 1e-9:
+            node.step()
+            drain(executor)
 
-        yield node, tester, spin_until
-        node.destroy_node()
-        rclpy.try_shutdown()
+    yield node, tester, spin_until
+    node.destroy_node()
+    tester.destroy_node()
+    context.try_shutdown()
 
 
 def _traj(names, times, positions, stamp=0.0):
