@@ -116,3 +116,44 @@ def test_chunk_entirely_in_past_rejected(profile):
     with pytest.raises(RejectedInput) as e:
         ex.on_chunk(chunk(0.0, [[0, 0, 0]] * 3), now=1.0)
     assert e.value.reason == "chunk_in_past"
+
+
+def test_state_is_validated_and_nan_never_becomes_a_command(profile):
+    """Issue 9: a NaN state before any command became the hold position (NaN commands); a short one crashed the tick."""
+    ex = ActionExecutor(profile)
+    bad = [(np.array([0.1, np.nan, 0.0]), None, "non_finite_state"), (np.zeros(2), None, "state_size"),
+           (np.zeros((3, 1)), None, "state_size"), ([0.1, "x", 0.0], None, "state_size"),
+           (np.zeros(3), ["j2", "j1", "grip"], "state_joints"), (np.zeros(3), ["j1", "j1", "grip"], "state_joints")]
+    for positions, names, reason in bad:
+        with pytest.raises(RejectedInput) as e:
+            ex.on_state(positions, names)
+        assert e.value.reason == reason
+    assert ex.tick(0.02) is None                      # nothing valid yet: no command at all
+    ex.on_state([0.1, 0.2, 0.01], ["j1", "j2", "grip"])
+    with pytest.raises(RejectedInput):
+        ex.on_state([np.inf, 0.2, 0.01])              # keeps the last valid state
+    assert np.array_equal(ex.tick(0.04).positions, [0.1, 0.2, 0.01])
+
+
+def test_on_chunk_validates_what_it_is_given(profile):
+    ex = ActionExecutor(profile)
+    ex.on_state(np.zeros(3))
+    for c, reason in [(Chunk(np.array([0.0, 0.02]), np.zeros((2, 2))), "chunk_width"),
+                      (Chunk(np.array([0.0, 0.02]), np.array([[0, np.nan, 0], [0, 0, 0]])), "non_finite_action"),
+                      (Chunk(np.array([0.0, 0.0]), np.zeros((2, 3))), "non_increasing_time"),
+                      (Chunk(np.array([0.0, np.nan]), np.zeros((2, 3))), "non_finite_action")]:
+        with pytest.raises(RejectedInput) as e:
+            ex.on_chunk(c, now=0.0)
+        assert e.value.reason == reason
+    assert ex.stats.chunks_accepted == 0 and ex.tick(0.02).holding
+
+
+def test_hold_stops_a_moving_arm_at_its_last_command(profile):
+    ex = ActionExecutor(profile)
+    ex.on_state(np.zeros(3))
+    ex.on_chunk(ramp(0.0, 6, 0.0, 0.2), now=0.0)      # 0.04 rad per tick
+    last = [ex.tick(k * DT) for k in range(1, 6)][-1]
+    held = [ex.tick(k * DT) for k in range(6, 10)]
+    assert not last.holding and all(c.holding for c in held)
+    assert all(np.array_equal(c.positions, last.positions) for c in held)   # no drift past the last command
+    assert ex.stats.clamps_by_kind.get("target_stop", 0) == 0           # a hold's stop is not a clamp
