@@ -3,6 +3,13 @@
 A multi-step instruction ("pick up the red cube; put it in the bowl") becomes a queue; "next"
 advances it. The current subtask is what the policy is conditioned on. Spoken input plugs in through
 :class:`SpeechBackend`; typed input goes through the same :meth:`SubtaskQueue.handle`.
+
+Every line is checked before it can reach a policy (:func:`validate_text`); a rejected line raises
+RejectedInput (a ValueError), leaves the queue as it was and is counted in ``SubtaskQueue.rejected`` by
+reason: ``instruction_empty`` (blank), ``instruction_too_long`` (more than ``max_chars`` characters after
+stripping, 500 by default), ``instruction_unencodable`` (not text, or not encodable as UTF-8: lone
+surrogates, as a terminal with a broken locale produces), ``instruction_control_char`` (C0/C1 control
+characters other than tab, CR and LF).
 """
 
 from __future__ import annotations
@@ -11,9 +18,32 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
+from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
+
 # Separators a person naturally uses between steps.
 _SPLIT = re.compile(r"\s*(?:;|\n|,?\s+then\s+|,?\s+and then\s+)\s*", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")   # Unicode category Cc less \t \n \r
 MAX_INSTRUCTION_CHARS = 500
+
+
+def validate_text(text, max_chars: int = MAX_INSTRUCTION_CHARS, kind: str = "instruction") -> str:
+    """`text` unchanged if a policy may be conditioned on it, else RejectedInput with reason
+    ``<kind>_too_long``, ``<kind>_unencodable`` or ``<kind>_control_char`` (e.g. kind="language" for the
+    policy's /pi_vla/language). Empty text passes: whether that is allowed is the caller's business."""
+    if not isinstance(text, str):
+        raise RejectedInput(f"{kind}_unencodable", f"{kind} is {type(text).__name__}, not text")
+    if len(text) > max_chars:  # first: a 1 MB line is not scanned any further
+        raise RejectedInput(f"{kind}_too_long", f"{kind} has {len(text)} characters, more than {max_chars}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RejectedInput(f"{kind}_unencodable", f"{kind} is not valid Unicode: {exc.reason} at "
+                                                   f"character {exc.start}") from None
+    bad = _CONTROL.search(text)
+    if bad:
+        raise RejectedInput(f"{kind}_control_char", f"{kind} contains control character "
+                                                    f"U+{ord(bad.group()):04X} at {bad.start()}")
+    return text
 
 
 def split_subtasks(text: str) -> list[str]:
@@ -26,6 +56,8 @@ class SubtaskQueue:
     subtasks: list[str] = field(default_factory=list)
     index: int = 0
     task: str = ""   # the whole instruction as given
+    max_chars: int = MAX_INSTRUCTION_CHARS
+    rejected: RejectionCounter = field(default_factory=RejectionCounter, repr=False, compare=False)
 
     @property
     def current(self) -> str:
@@ -36,24 +68,32 @@ class SubtaskQueue:
     def remaining(self) -> list[str]:
         return self.subtasks[self.index + 1:]
 
+    def reset(self) -> None:
+        """Empty the queue (a new episode); the rejection counts are kept."""
+        self.subtasks, self.index, self.task = [], 0, ""
+
     def handle(self, text: str) -> str:
         """Apply one typed/spoken line. Returns a one-line description of what happened.
 
         Commands: ``next``/``skip``/``done`` advance, ``stop``/``clear`` empty the queue, ``status``
-        reports. Anything else is a new instruction replacing the queue.
+        reports. Anything else is a new instruction replacing the queue. Bad lines raise RejectedInput
+        (see the module docstring), counted in ``self.rejected``.
         """
-        line = text.strip()
-        if not line:
-            raise ValueError("empty instruction")
-        if len(line) > MAX_INSTRUCTION_CHARS:
-            raise ValueError(f"instruction longer than {MAX_INSTRUCTION_CHARS} characters")
+        try:
+            line = text.strip() if isinstance(text, str) else text
+            if isinstance(line, str) and not line:
+                raise RejectedInput("instruction_empty", "empty instruction")
+            validate_text(line, self.max_chars)
+        except RejectedInput as e:
+            self.rejected.add(e.reason)
+            raise
         word = line.lower().rstrip(".!")
         if word in ("next", "skip", "done"):
             if self.index < len(self.subtasks):
                 self.index += 1
             return f"now: {self.current!r}" if self.current else "all subtasks done"
         if word in ("stop", "clear"):
-            self.subtasks, self.index, self.task = [], 0, ""
+            self.reset()
             return "cleared"
         if word == "status":
             return f"task {self.task!r}; now {self.current!r}; then {self.remaining}"

@@ -1,6 +1,7 @@
 import pytest
 
-from pi_vla_ros.core.instructions import SubtaskQueue, split_subtasks
+from pi_vla_ros.core.errors import RejectedInput
+from pi_vla_ros.core.instructions import SubtaskQueue, split_subtasks, validate_text
 
 
 def test_split():
@@ -34,3 +35,32 @@ def test_queue_rejects_empty_and_huge():
 
 def test_split_after_semicolon_then():
     assert split_subtasks("wave at the camera; then bow") == ["wave at the camera", "bow"]
+
+
+def test_bad_lines_rejected_with_reasons_counted_and_queue_kept():
+    """Issue 9: a lone surrogate from the terminal made every inference fail; 1 MB of language was accepted."""
+    q = SubtaskQueue(max_chars=40)
+    q.handle("wave; bow")
+    bad = [("   ", "instruction_empty"), ("x" * 41, "instruction_too_long"), ("x" * 1_000_000, "instruction_too_long"),
+           ("pick up the \udce9 cube", "instruction_unencodable"), ("pick\x00 up", "instruction_control_char"),
+           ("go\x1b[2J", "instruction_control_char"), ("ne\x9bxt", "instruction_control_char"),
+           (b"wave", "instruction_unencodable")]
+    for text, reason in bad:
+        with pytest.raises(RejectedInput) as e:
+            q.handle(text)
+        assert e.value.reason == reason
+    assert q.current == "wave" and q.subtasks == ["wave", "bow"]          # nothing rejected touched the queue
+    assert q.rejected.as_dict() == {"instruction_control_char": 3, "instruction_empty": 1,
+                                    "instruction_too_long": 2, "instruction_unencodable": 2}
+    q.handle("  x" + "x" * 39 + "\n")                                    # 40 after stripping: fine
+    q.handle("open the gripper\tslowly\r\nthen lift")                 # tab, CR, LF are text
+    assert q.subtasks == ["open the gripper\tslowly", "lift"]
+    q.reset()
+    assert q.current == "" and q.rejected.total() == 8                    # a new episode keeps the counts
+
+
+def test_validate_text_for_other_streams():
+    assert validate_text("", kind="language") == ""                        # empty conditioning is the caller's call
+    with pytest.raises(RejectedInput, match="language_too_long"):
+        validate_text("a" * 501, kind="language")
+    assert validate_text("ümlaut 日本語 ✓") == "ümlaut 日本語 ✓"
