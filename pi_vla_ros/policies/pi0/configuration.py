@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pi_vla_ros.models.pi0 import Pi0ModelConfig
 from pi_vla_ros.models.vlm import IMAGE_KEYS
+from pi_vla_ros.policies.checkpoint import config_kwargs
 from pi_vla_ros.policies.pi06.configuration import NORM_MODES
 
 
@@ -74,13 +75,5 @@ class Pi0Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> Pi0Config:
-        d = dict(d)
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        model = d.pop("model", {})
-        unknown |= {f"model.{k}" for k in set(model) - {f.name for f in dataclasses.fields(Pi0ModelConfig)}}
-        if unknown:
-            raise ValueError(f"unknown Pi0Config fields {sorted(unknown)}")
-        for k in ("image_keys", "action_names", "delta_mask"):  # JSON lists back to tuples
-            if d.get(k) is not None:
-                d[k] = tuple(d[k])
-        return cls(model=Pi0ModelConfig(**model), **d)
+        """From to_dict's JSON: unknown fields and values of the wrong type are a ValueError naming the field."""
+        return cls(**config_kwargs(cls, d))

@@ -7,7 +7,8 @@ actions padded to 32 dims) and the checkpoint:
     model.safetensors  openpi's PyTorch layout (weights.py), loadable by openpi and LeRobot as well
     norm_stats.json    {"norm_stats": {"state": {mean, std, q01, q99}, "actions": {...}}} (openpi's format)
     tokenizer/         tokenizer files (loaded locally, never from a hub)
-Loading is strict: any missing, unexpected or mis-shaped tensor, or a corrupt file, raises CheckpointError.
+Loading is strict: any missing, unexpected, mis-shaped or non-finite tensor, non-finite norm stats, a config value
+of the wrong type, or a corrupt file raises CheckpointError.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pi_vla_ros.models.pi06_expert import ExpertConfig
 from pi_vla_ros.models.vlm import IMAGE_KEYS, VLM_SIZES
+from pi_vla_ros.policies.checkpoint import config_kwargs
 
 NORM_MODES = ("quantile", "zscore")
 OBS_ENCODERS = ("", "conv")
@@ -84,15 +85,5 @@ class Pi06Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Pi06Config":
-        d = dict(d)
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(d) - known:
-            raise ValueError(f"unknown Pi06Config fields {sorted(set(d) - known)}")
-        expert = d.pop("expert", {})
-        unknown = set(expert) - {f.name for f in dataclasses.fields(ExpertConfig)}
-        if unknown:
-            raise ValueError(f"unknown ExpertConfig fields {sorted(unknown)}")
-        for k in ("image_keys", "action_names", "delta_mask"):  # JSON lists back to tuples
-            if d.get(k) is not None:
-                d[k] = tuple(d[k])
-        return cls(expert=ExpertConfig(**expert), **d)
+        """From to_dict's JSON: unknown fields and values of the wrong type are a ValueError naming the field."""
+        return cls(**config_kwargs(cls, d))

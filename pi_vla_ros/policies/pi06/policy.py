@@ -7,7 +7,8 @@ Checkpoint directory (save_pretrained / from_pretrained):
                         path is taken relative to the checkpoint) and is not duplicated into each checkpoint.
     norm_stats.json     {"norm_stats": {"state": {mean, std, q01, q99}, "actions": {...}}} (model-space actions)
     tokenizer/          tokenizer files (loaded locally, never from a hub)
-Loading is strict: any missing, unexpected or mis-shaped tensor, or a corrupt file, raises CheckpointError.
+Loading is strict: any missing, unexpected, mis-shaped or non-finite tensor, non-finite norm stats, a config value
+of the wrong type, or a corrupt file raises CheckpointError.
 """
 
 from __future__ import annotations
@@ -201,10 +202,18 @@ class Pi06Policy:
 
     @classmethod
     def _processor_from_files(cls, path: Path, cfg):
-        """cls.PROCESSOR from a checkpoint directory's norm_stats.json and tokenizer/, each checked."""
-        stats = read_json(path / "norm_stats.json")
+        """cls.PROCESSOR from a checkpoint directory's norm_stats.json and tokenizer/, each checked (stats finite:
+        JSON's NaN/Infinity would load, warm up and give NaN actions forever)."""
+        file = path / "norm_stats.json"
         try:
-            normalizer = Normalizer({k: NormStats.from_dict(v) for k, v in stats["norm_stats"].items()}, cfg.norm_mode)
-            return cls.PROCESSOR(cfg, load_tokenizer(path / "tokenizer"), normalizer)
+            stats = {k: NormStats.from_dict(v) for k, v in read_json(file)["norm_stats"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"invalid norm stats in {file}: {exc!r}") from exc
+        bad = [f"{k}.{f}" for k, st in stats.items() for f in ("mean", "std", "q01", "q99")
+               if not np.all(np.isfinite(getattr(st, f)))]
+        if bad:
+            raise CheckpointError(f"non-finite norm stats (NaN/inf) in {file}: {', '.join(bad)}")
+        try:
+            return cls.PROCESSOR(cfg, load_tokenizer(path / "tokenizer"), Normalizer(stats, cfg.norm_mode))
         except (KeyError, TypeError, ValueError, FileNotFoundError) as exc:
             raise CheckpointError(f"invalid norm stats or tokenizer in {path}: {exc}") from exc

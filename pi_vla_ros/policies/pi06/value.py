@@ -21,7 +21,8 @@ from torch import Tensor
 
 from pi_vla_ros.models.value import DistributionalValueHead
 from pi_vla_ros.models.vlm import PaliGemmaBackbone
-from pi_vla_ros.policies.checkpoint import CheckpointError, load_strict, load_tensors, read_json, save_tensors
+from pi_vla_ros.policies.checkpoint import (CheckpointError, config_kwargs, load_strict, load_tensors, read_json,
+                                           save_tensors)
 
 from .configuration import Pi06Config
 from .modeling import ObservationEncoder
@@ -115,7 +116,7 @@ class Pi06Value:
             raise CheckpointError(f"{path / 'config.json'} is not a {cls.KIND} checkpoint of format {FORMAT_VERSION}")
         try:
             cfg = Pi06Config.from_dict(meta["config"]).resolve(profile)
-            head = ValueHeadConfig(**meta["head"])
+            head = ValueHeadConfig(**config_kwargs(ValueHeadConfig, meta["head"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"invalid config in {path / 'config.json'}: {exc}") from exc
         processor = Pi06Policy._processor_from_files(path, cfg)
