@@ -6,15 +6,16 @@ Semantics, tick by tick (``tick(now)``):
    position per profile joint (in profile order, names checked when given) or raises RejectedInput
    (``state_joints``, ``state_size``, ``non_finite_state``) and keeps the previous state; ``on_chunk`` takes
    a Chunk of finite actions, one column per action dim, on strictly increasing finite times, or raises
-   (``chunk_width``, ``non_increasing_time``, ``non_finite_action``, ``chunk_in_past``). A NaN can therefore
-   never become the hold position nor a command, and ``tick`` never raises.
+   (``chunk_empty``, ``chunk_width``, ``non_finite_action``, ``non_increasing_time``, ``chunk_in_past``). A NaN can
+   therefore never become the hold position nor a command, and ``tick`` never raises (a target that is
+   somehow not finite holds instead).
 2. Chunk timeline. A chunk's action i applies at ``stamp + i * dt``. Positions between actions are
    linearly interpolated, so any policy rate is resampled to the control rate. A new chunk replaces
    the current one from ``now`` on, cross-faded over ``blend_s`` so the switch never steps (the
    stale prefix of the new chunk, already in the past when it arrives, is simply never sampled).
 3. Watchdog. With no chunk covering ``now`` (none yet, or the last one ran out or is older than
    ``chunk_timeout_s``) the executor holds: the arms' target is the last command (the measured state
-   before anything was commanded) and the base's is zero velocity. Each ready->hold transition is a
+   before anything was commanded), so a moving arm stops there at once (4d), and the base's is zero velocity. Each ready->hold transition is a
    watchdog trip; each held tick after the first chunk is a starvation tick. Commands start with the
    first tick after the first valid state; before it ``tick`` returns None.
 4. Safety filter (:class:`SafetyFilter`), per arm/gripper joint, in rad per tick: ``p`` the last command,
@@ -33,12 +34,13 @@ Semantics, tick by tick (``tick(now)``):
       when it stands or comes closer, and never beyond the position limit ahead. So a command that
       lags its target slows down in time and arrives on a standing target exactly, within every limit.
    d. No overshoot: the command never passes the target it moves toward. Where only a step harder
-      than the acceleration limit avoids it (the target came toward the command faster than braking
-      allows, reversed, or a hold stops a moving arm), the command stops on the target ("target_stop");
-      this is the only case in which the acceleration limit is exceeded. A command moving away from a
-      target that jumped behind it decelerates at the limit (it moves away, never past).
+      than the acceleration limit avoids that (the target came toward the command, or slowed down or
+      reversed, harder than the acceleration limit allows braking for; or a hold stops a moving arm), the
+      command lands on the target ("target_stop"): the only case in which the acceleration limit is
+      exceeded, and then the command is exactly the target. A command moving away from a target that
+      jumped behind it decelerates at the limit (it moves away, never past).
    e. A target reachable within all of the above is commanded exactly (bit-identical); so a target
-      sequence that itself keeps every limit, from the state at rest, is passed through unchanged.
+      sequence that itself keeps every limit (starting at rest from the command) passes unchanged.
    f. Finally the command is clipped to the position limits ("position" too; this changes it only when
       the measured state it started from lies beyond a limit, and then moves it inside at once).
 
