@@ -1,20 +1,22 @@
 """Runs the node graph in one process on real rclpy: ``pi-vla launch``, tests, data collection and evaluation.
 
 The nodes are the ones ``ros2 launch`` starts (built from :func:`pi_vla_ros.graph.graph`), in one rclpy context
-of the runner's own, driven in one of two ways:
+of the runner's own, on one SingleThreadedExecutor, driven tick by tick: the simulator has no timer
+(``lockstep``); the runner steps it (it publishes ``/clock``, joint states, cameras) and then executes every
+callback that became ready, pass after pass, until a pass finds none. Fast DDS delivers in-process messages
+synchronously inside ``publish()``, so "none left" is exact: every message of a tick is handled within that tick,
+and timers on ROS time fire at exactly their simulated instants (their /clock update and their readiness are seen
+in consecutive passes). Two paces:
 
-- Real time (``pi-vla launch``): the simulator node steps on its steady-clock timer and publishes ``/clock``;
-  one SingleThreadedExecutor spins every node in a background thread (one thread: no wait-set rebuilds racing
-  each other, and the callbacks of a 10 ms tick take well under 10 ms); inference runs in a policy-server
-  process. Discovery is the machine's default, so ``ros2 topic echo`` from another terminal sees the graph.
-- Lockstep (``realtime=False``: tests, ``pi-vla collect``, ``pi-vla eval``): deterministic simulated time on the
-  same real rclpy. The simulator has no timer (``lockstep``); the runner steps it (it publishes ``/clock``, joint
-  states, cameras) and then executes every callback that became ready, pass after pass, until a pass finds none.
-  Fast DDS delivers in-process messages synchronously inside ``publish()``, so "none left" is exact: every
-  message of a tick is handled within that tick, and timers on ROS time fire at exactly their simulated instants
-  (their /clock update and their readiness are seen in consecutive passes). Inference results are handed over
-  after a fixed simulated latency. The context discovers nothing outside the process
-  (``ROS_AUTOMATIC_DISCOVERY_RANGE=OFF``), so concurrent runs and tests never hear each other.
+- Lockstep (``realtime=False``: tests, ``pi-vla collect``, ``pi-vla eval``): as fast as the CPU allows, and
+  deterministic: cameras render inline, inference results are handed over after a fixed simulated latency. The
+  context discovers nothing outside the process (``ROS_AUTOMATIC_DISCOVERY_RANGE=OFF``), so concurrent runs and
+  tests never hear each other, and the nodes skip the parameter and lifecycle services nobody could call.
+- Real time (``pi-vla launch``): each tick starts on the steady clock's 10 ms grid; cameras render (and publish)
+  in a worker thread, inference runs in a policy-server process, and discovery is the machine's default, so
+  ``ros2 topic echo`` from another terminal sees the graph (its messages are handled at the next tick).
+  Waking the executor once per tick instead of once per message is what keeps rclpy's per-wake-up wait-set
+  rebuild affordable on two cores (measured in the README).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import time
 
 from pi_vla_ros.graph import graph, node_class
@@ -79,8 +80,7 @@ class GraphRunner:
         self.realtime = realtime
         self.nodes: dict = {}
         self.executor = None
-        self._spin_thread: threading.Thread | None = None
-        self._spin_error: BaseException | None = None
+        self._next_tick = 0.0
         if realtime:
             self.context = Context()
             rclpy.init(context=self.context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
@@ -95,27 +95,44 @@ class GraphRunner:
         try:
             for spec in self.specs:
                 params = spec.parameters()
-                if not realtime:  # threads and wall-clock timers would make simulated time racy
+                kwargs = self.node_options(spec.executable)
+                if spec.executable == "pi_vla_sim":
+                    params["lockstep"] = True
+                if not realtime:  # threads would make simulated time racy; services nobody can call cost wake-ups
                     if spec.executable == "pi_vla_policy":
                         params["inference_mode"] = "simulated"
                     if spec.executable == "pi_vla_sim":
-                        params |= {"render_in_thread": False, "lockstep": True}
+                        params["render_in_thread"] = False
                 params |= overrides.get(spec.executable, {})
-                self.add_node(node_class(spec.executable)(
-                    context=self.context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
-                    **instances.get(spec.executable, {})), spec.executable)
+                kwargs["parameter_overrides"] = [Parameter(k, value=v) for k, v in params.items()]
+                self.add_node(node_class(spec.executable)(**kwargs, **instances.get(spec.executable, {})),
+                              spec.executable)
         except Exception:
             self.close()
             raise
         self.sim = self.nodes["pi_vla_sim"]
         self._wall_start = time.perf_counter()
 
+    def node_options(self, executable: str = "") -> dict:
+        """Constructor options for a node of this run (``executable``: which graph node, "" for plain rclpy nodes):
+        its context, no QoS-event handlers for pi_vla nodes (:class:`~pi_vla_ros.nodes.common.GraphNode`), and in
+        lockstep no parameter or lifecycle services (no other process can reach them, and each would be one more
+        entity in every wait pass)."""
+        options = {"context": self.context}
+        if executable:
+            options["quiet_qos_events"] = True   # all QoS in here are the graph's own: see GraphNode
+        if self.realtime:
+            return options
+        managed = executable in ("pi_vla_policy", "pi_vla_executor")
+        return options | {"start_parameter_services": False} | (
+            {"enable_communication_interface": False} if managed else {})
+
     def node(self, executable: str):
         return self.nodes[executable]
 
     def add_node(self, node, name: str | None = None):
         """Add a node built outside the graph description (an expert teleoperator, a recorder, a test's tap) to
-        this run. It must have been created with ``context=runner.context``."""
+        this run. Build it with ``**runner.node_options()``."""
         self.nodes[name or node.get_name()] = node
         self.executor.add_node(node)
         return node
@@ -141,33 +158,20 @@ class GraphRunner:
         return self.sim.sim.time
 
     def spin_until(self, sim_time_s: float) -> None:
-        if self.realtime:
-            if self._spin_thread is None:
-                self._spin_thread = threading.Thread(target=self._spin, daemon=True, name="pi_vla_executor")
-                self._spin_thread.start()
-            while self.sim_time() < sim_time_s and self._spin_thread.is_alive():
-                time.sleep(0.005)
-            if self._spin_error is not None:
-                raise RuntimeError("the graph stopped") from self._spin_error
-        else:
+        self.drain()
+        period = self.sim.p.step_period_s / self.sim.p.real_time_factor
+        while self.sim_time() < sim_time_s - 1e-9:
+            if self.realtime:   # the next tick on the steady clock's grid; a late tick runs at once, never twice
+                self._next_tick = max(self._next_tick + period, time.monotonic()) if self._next_tick else time.monotonic()
+                time.sleep(max(0.0, self._next_tick - time.monotonic()))
+            self.sim.step()
             self.drain()
-            while self.sim_time() < sim_time_s - 1e-9:
-                self.sim.step()
-                self.drain()
 
     def spin_for(self, seconds: float) -> None:
         self.spin_until(self.sim_time() + seconds)
 
     def drain(self) -> int:
         return drain(self.executor)
-
-    def _spin(self) -> None:
-        try:
-            while self.context.ok():
-                self.executor.spin_once(timeout_sec=0.1)
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting in spin_until
-            if self.context.ok():
-                self._spin_error = exc
 
     def report(self) -> dict:
         from pi_vla_ros.ros import middleware
@@ -176,10 +180,6 @@ class GraphRunner:
 
     def close(self) -> None:
         """Stop spinning, destroy every node (threads, policy servers, files released), shut the context down."""
-        if self._spin_thread is not None:
-            self.context.try_shutdown()   # the spin loop sees it and returns
-            self._spin_thread.join(timeout=5)
-            self._spin_thread = None
         for node in reversed(list(self.nodes.values())):
             with contextlib.suppress(Exception):
                 node.destroy_node()

@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/ci_deps.sh
-export MUJOCO_GL=egl PI_VLA_FORCE_SEAM=1
+export MUJOCO_GL=egl
 exec .venv/bin/python -m pytest -q "$@" test

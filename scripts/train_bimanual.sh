@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export MUJOCO_GL=egl PI_VLA_FORCE_SEAM=1
+export MUJOCO_GL=egl
 PY=.venv/bin/python
 PROFILE=${PROFILE:-bimanual}
 OUT=${OUT:-runs/$PROFILE}

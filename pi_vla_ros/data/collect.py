@@ -59,15 +59,15 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     with GraphRunner(profile, realtime=False, seed=seed, **graph) as run:
         sim = run.sim.sim
         if policy is None:
-            expert_node = run.add_node(ExpertNode(sim=sim, context=run.context, parameter_overrides=sim_params))
+            expert_node = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=sim_params))
             commands = lambda: expert_node.commands  # noqa: E731
         else:
             commands = lambda: run.nodes["pi_vla_executor"].core.stats.commands  # noqa: E731
         supervisor = None
         if policy is not None and takeover_after_s is not None:
-            supervisor = run.add_node(ExpertNode(sim=sim, context=run.context, parameter_overrides=sim_params + [
+            supervisor = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=sim_params + [
                 Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False)]))
-        recorder = run.add_node(RecorderNode(context=run.context,
+        recorder = run.add_node(RecorderNode(**run.node_options("recorder"),
                                              parameter_overrides=sim_params + [Parameter("profile", value=profile)]))
         if progress:
             run.set_log_level(30)   # the bar says what happens; warnings still show

@@ -29,7 +29,7 @@ class _Trace:
     def __init__(self, run, profile):
         from pi_vla_ros.ros import Node, msgs
 
-        self.node = Node("pi_vla_eval_trace", context=run.context)
+        self.node = Node("pi_vla_eval_trace", **run.node_options())
         self.commanded: dict[str, list] = {j: [] for j in profile.joints}
         self.executed: dict[str, list] = {j: [] for j in profile.joints}
         self.enabled = False
@@ -97,7 +97,7 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
         sim_node, sim = run.sim, run.sim.sim
         prof = sim.profile
         if expert:
-            run.add_node(ExpertNode(sim=sim, context=run.context, parameter_overrides=[Parameter("use_sim_time", value=True),
+            run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[Parameter("use_sim_time", value=True),
                                                                   Parameter("announce_subtasks", value=False)]))
         trace = _Trace(run, prof)
         if progress:

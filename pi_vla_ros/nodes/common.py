@@ -12,12 +12,36 @@ from types import SimpleNamespace
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
-from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, ParameterDescriptor, QoSProfile,
-                            ReliabilityPolicy, msgs, qos_profile_sensor_data)
+from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, ParameterDescriptor,
+                            PublisherEventCallbacks, QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks, msgs,
+                            qos_profile_sensor_data)
 
 SENSOR_QOS = qos_profile_sensor_data              # cameras and joint states: best effort, keep last 5
 LATCHED_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class GraphNode:
+    """Mixin of every pi_vla node: the ``quiet_qos_events`` constructor option.
+
+    rclpy gives each publisher and subscription waitables for QoS events (incompatible QoS or type warnings);
+    in a graph whose QoS are all this package's own and run in one process (:class:`~pi_vla_ros.runner.GraphRunner`)
+    they can never fire, yet each is one more entity in every wait-set rebuild: without them the executor's work
+    per tick halves (README, benchmark). Nodes started on their own (``ros2 run``/``ros2 launch``) keep them."""
+
+    def __init__(self, *args, quiet_qos_events: bool = False, **kwargs):
+        self._quiet_qos_events = quiet_qos_events
+        super().__init__(*args, **kwargs)
+
+    def create_publisher(self, *args, **kwargs):
+        if self._quiet_qos_events:
+            kwargs.setdefault("event_callbacks", PublisherEventCallbacks(use_default_callbacks=False))
+        return super().create_publisher(*args, **kwargs)
+
+    def create_subscription(self, *args, **kwargs):
+        if self._quiet_qos_events:
+            kwargs.setdefault("event_callbacks", SubscriptionEventCallbacks(use_default_callbacks=False))
+        return super().create_subscription(*args, **kwargs)
 
 
 @dataclass(frozen=True)

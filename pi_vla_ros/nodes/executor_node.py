@@ -17,13 +17,13 @@ import time
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.executor import ActionExecutor, ExecutorConfig, validate_chunk
-from pi_vla_ros.nodes.common import (ERROR, OK, SENSOR_QOS, WARN, Param, Rejections, declare, diagnostics, now_sec,
-                                     run_node, to_duration, to_sec)
+from pi_vla_ros.nodes.common import (declare, diagnostics, ERROR, GraphNode, now_sec, OK, Param, Rejections, run_node,
+                                     SENSOR_QOS, to_duration, to_sec, WARN)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
 
-class ExecutorNode(LifecycleNode):
+class ExecutorNode(GraphNode, LifecycleNode):
     """A managed node: unconfigured and inactive it commands nothing. ``configure`` reads the profile and creates
     the controller publishers; ``activate`` starts commanding from the measured state; ``deactivate`` sends one
     hold (last command, base stopped) and stops; ``cleanup`` releases everything. ``autostart`` does configure +

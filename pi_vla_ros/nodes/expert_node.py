@@ -19,7 +19,7 @@ task from wherever the robot is, as a person taking over with leader arms would.
 
 from __future__ import annotations
 
-from pi_vla_ros.nodes.common import LATCHED_QOS, Param, declare, to_duration, to_stamp
+from pi_vla_ros.nodes.common import declare, GraphNode, LATCHED_QOS, Param, to_duration, to_stamp
 from pi_vla_ros.ros import Node, msgs
 from pi_vla_ros.sim.expert import ScriptedExpert
 
@@ -34,7 +34,7 @@ SUBTASKS = {
 }
 
 
-class ExpertNode(Node):
+class ExpertNode(GraphNode, Node):
     PARAMETERS = dict(
         rate_hz=Param(0.0, "command rate (0: the profile's policy rate)", (0.0, 1000.0)),
         command_topic=Param("/pi_vla/commanded_action", "what it commands, in the action layout (JointState)"),

@@ -9,16 +9,15 @@ a policy started later still gets it).
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 
 from pi_vla_ros.core.instructions import SPEECH_BACKENDS, SubtaskQueue
-from pi_vla_ros.nodes.common import LATCHED_QOS, Param, declare, run_node
+from pi_vla_ros.nodes.common import declare, GraphNode, LATCHED_QOS, Param, run_node
 from pi_vla_ros.ros import Node, msgs
 
 
-class InstructionNode(Node):
+class InstructionNode(GraphNode, Node):
     # Every parameter the node declares, with its default (launch files may set only these).
     PARAMETERS = dict(
         instruction_topic=Param("/pi_vla/instruction", "typed lines in (std_msgs/String)"),
@@ -36,9 +35,8 @@ class InstructionNode(Node):
         self.history: list[str] = []            # every conditioning published, in order
         self.language_pub = self.create_publisher(msgs.String, self.p.language_topic, LATCHED_QOS)
         self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.submit_line(m.data, "topic"), 10)
-        # Lines from other threads (terminal, speech) are handed to the executor through a guard condition.
-        self._inbox: queue.Queue[tuple[str, str]] = queue.Queue()
-        self._wake = self.create_guard_condition(self._drain_inbox)
+        # Lines from the terminal and speech threads are handled right there, one line at a time with the topic's.
+        self._lock = threading.Lock()
         if self.p.initial_instruction:
             self.submit_line(self.p.initial_instruction, "parameter")
         if self.p.interactive:
@@ -51,7 +49,11 @@ class InstructionNode(Node):
 
     def submit_line(self, text: str, source: str) -> None:
         """One typed or spoken line (``source``: topic, terminal, speech, parameter) through the subtask queue.
-        (Not ``handle``: rclpy's Node.handle is the node's rcl handle.)"""
+        (Not ``handle``: rclpy's Node.handle is the node's rcl handle.) Thread-safe."""
+        with self._lock:
+            self._submit_line(text, source)
+
+    def _submit_line(self, text: str, source: str) -> None:
         before = self.queue.current
         try:
             outcome = self.queue.handle(text)
@@ -77,12 +79,7 @@ class InstructionNode(Node):
     def _pump(self, lines, source: str) -> None:
         for line in lines:
             if line.strip():
-                self._inbox.put((line.strip(), source))
-                self._wake.trigger()
-
-    def _drain_inbox(self) -> None:
-        while not self._inbox.empty():
-            self.submit_line(*self._inbox.get_nowait())
+                self.submit_line(line.strip(), source)
 
 
 def main(args=None):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import (OK, WARN, SENSOR_QOS, Param, Rejections, declare, diagnostics, now_sec, run_node,
-                                     to_sec)
+from pi_vla_ros.nodes.common import (declare, diagnostics, GraphNode, now_sec, OK, Param, Rejections, run_node,
+                                     SENSOR_QOS, to_sec, WARN)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 
 
-class ObservationNode(Node):
+class ObservationNode(GraphNode, Node):
     # Every parameter the node declares, with its default (launch files may set only these).
     PARAMETERS = dict(
         profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),

@@ -23,14 +23,14 @@ from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner,
                                        dummy_observation)
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import (LATCHED_QOS, SENSOR_QOS, Param, Rejections, declare, now_sec, run_node,
+from pi_vla_ros.nodes.common import (declare, GraphNode, LATCHED_QOS, now_sec, Param, Rejections, run_node, SENSOR_QOS,
                                      to_duration, to_sec, to_stamp)
 from pi_vla_ros.policies.base import CommittedActions, Observation
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
 
-class PolicyNode(LifecycleNode):
+class PolicyNode(GraphNode, LifecycleNode):
     PARAMETERS = dict(
         profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
         policy=Param("pi06_tiny", "policy config name in the registry"),
@@ -157,7 +157,7 @@ class PolicyNode(LifecycleNode):
             if policy is not None:
                 raise ValueError("an in-memory policy cannot run in a policy server process: use inference_mode "
                                  "'thread' or 'simulated'")
-            return ProcessRunner(spec, on_done=self.create_guard_condition(self._tick).trigger)
+            return ProcessRunner(spec)   # results are picked up by the next tick (<= 1 / tick_rate_hz later)
         if policy is None:
             policy = spec.build()
         elif self.p.warmup:
@@ -165,7 +165,7 @@ class PolicyNode(LifecycleNode):
             policy.reset()
         if mode == "simulated":
             return SimulatedLatencyRunner(policy, self.p.simulated_latency_s)
-        return ThreadedRunner(policy, on_done=self.create_guard_condition(self._tick).trigger)
+        return ThreadedRunner(policy)
 
     # -- inputs ---------------------------------------------------------------------------------
     def _on_state(self, msg) -> None:

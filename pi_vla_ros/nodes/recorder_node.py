@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pi_vla_ros.nodes.common import LATCHED_QOS, SENSOR_QOS, Param, declare, run_node
+from pi_vla_ros.nodes.common import declare, GraphNode, LATCHED_QOS, Param, run_node, SENSOR_QOS
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 
@@ -34,7 +34,7 @@ def recorded_topics(profile) -> dict[str, type]:
     return topics
 
 
-class RecorderNode(Node):
+class RecorderNode(GraphNode, Node):
     PARAMETERS = dict(
         profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
         output=Param("", "record into this bag directory from start-up (else: start()/stop() per episode)"),

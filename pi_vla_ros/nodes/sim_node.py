@@ -7,8 +7,8 @@ controller interfaces of the profile: per joint group a JointTrajectoryControlle
 position controller topic, and a Twist for a mobile base. Until someone publishes language, it types the
 episode's instruction on ``/pi_vla/instruction``, as an operator would.
 
-Cameras render inline on simulated time (deterministic) or in a worker thread in real time so that
-rendering never stalls the physics and the clock.
+Cameras render inline on simulated time (deterministic) or, in real time, in a worker thread that also publishes
+them, so that rendering never stalls the physics and the clock.
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ import mujoco
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.nodes.common import LATCHED_QOS, SENSOR_QOS, Param, Rejections, declare, run_node, to_sec, to_stamp
+from pi_vla_ros.nodes.common import (declare, GraphNode, LATCHED_QOS, Param, Rejections, run_node, SENSOR_QOS, to_sec,
+                                     to_stamp)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Clock, ClockType, Node, msgs
 from pi_vla_ros.sim.controllers import CommandRejected, TrajectoryRejected
 from pi_vla_ros.sim.simulator import Simulator
 
 
-class SimNode(Node):
+class SimNode(GraphNode, Node):
     PARAMETERS = dict(
         profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
         seed=Param(0, "episode seed: object placement and the instruction", (0, 2**31 - 1)),
@@ -76,13 +77,11 @@ class SimNode(Node):
                 self.create_subscription(msgs.Float64MultiArray, ctrl.position_topic,
                                          lambda m, g=group: self._on_position(g, m), 10)
 
-        self._frames: queue.Queue = queue.Queue()
         self._render_jobs: queue.Queue | None = None
         self._render_thread: threading.Thread | None = None
         if self.p.render_in_thread:
             self._render_data = mujoco.MjData(self.sim.model)
             self._render_jobs = queue.Queue(maxsize=2)
-            self._frames_ready = self.create_guard_condition(self._publish_frames)
             started = threading.Event()
             self._render_thread = threading.Thread(target=self._render_worker, args=(started,), daemon=True)
             self._render_thread.start()
@@ -150,15 +149,10 @@ class SimNode(Node):
                 cam = self.profile.camera(name)
                 r = renderers[(cam.width, cam.height)]
                 r.update_scene(d, camera=self.sim.scene.cameras[name])
-                self._frames.put((name, t, r.render().copy()))
-            try:
-                self._frames_ready.trigger()
-            except Exception:  # noqa: BLE001 - the context is shutting down: the node is being destroyed
-                return
-
-    def _publish_frames(self) -> None:
-        while not self._frames.empty():
-            self._publish_image(*self._frames.get_nowait())
+                try:   # rclpy publishers are thread-safe: the frame goes out from here, as a camera driver's would
+                    self._publish_image(name, t, r.render())
+                except Exception:  # noqa: BLE001 - the context is shutting down: the node is being destroyed
+                    return
 
     # -- controller inputs ----------------------------------------------------------------------
     def _on_trajectory(self, group, msg) -> None:

@@ -13,6 +13,7 @@ import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor, TimeoutException
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -38,7 +39,8 @@ def middleware() -> dict:
             "ros_distro": __import__("os").environ.get("ROS_DISTRO") or "jazzy (PyPI wheels)"}
 
 
-__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "SingleThreadedExecutor",
+__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "PublisherEventCallbacks",
+           "SubscriptionEventCallbacks", "SingleThreadedExecutor",
            "TimeoutException", "LifecycleNode", "LifecycleState", "TransitionCallbackReturn", "Node", "Parameter",
            "DurabilityPolicy", "HistoryPolicy", "QoSProfile", "ReliabilityPolicy", "qos_profile_sensor_data",
            "Duration", "Time", "FloatingPointRange", "IntegerRange", "ParameterDescriptor", "SetParametersResult",

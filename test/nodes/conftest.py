@@ -12,7 +12,7 @@ class Tap:
     def __init__(self, runner, topics: dict):
         from pi_vla_ros.ros import Node
 
-        self.node = Node(f"test_tap_{len(runner.nodes)}", context=runner.context)
+        self.node = Node(f"test_tap_{len(runner.nodes)}", **runner.node_options())
         self.messages = {t: [] for t in topics}
         for topic, msg_type in topics.items():
             self.node.create_subscription(msg_type, topic,
