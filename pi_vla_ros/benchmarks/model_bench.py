@@ -49,6 +49,7 @@ EXPERT_CONTEXT = 256    # context tokens the full-size π0.6 expert attends to (
 @dataclass
 class Target:
     """A model ready to time: prefix() -> cache (once per chunk), steps(cache) -> actions (num_steps Euler steps)."""
+
     config: str
     size: str
     prefix: Callable[[], Any]
@@ -73,7 +74,8 @@ def _defaults(dtype: torch.dtype, device: torch.device):
 
 def expert_flops(cfg, context_len: int, num_steps: int, batch: int = 1) -> dict[str, int]:
     """Matmul FLOPs of one Pi06Expert chunk (multiply-add = 2): context projection + per-layer K/V once, then
-    num_steps velocity evaluations; sample() computes the time MLP and every AdaLN modulation for all steps at once."""
+    num_steps velocity evaluations; sample() computes the time MLP and every AdaLN modulation for all steps at once.
+    """
     w, h, a, n_ctx, d = cfg.width, cfg.horizon, cfg.action_dim, context_len, cfg.depth
     mm = lambda rows, k, n: 2 * batch * rows * k * n  # noqa: E731
     prefix = mm(n_ctx, cfg.context_dim, w) + d * mm(n_ctx, w, 2 * w)
@@ -182,7 +184,8 @@ def _sync(device: torch.device) -> None:
 
 def gemm_peak(dtype: torch.dtype, device: torch.device, sizes=(1024, 2048), reps: int = 3) -> dict:
     """Best GFLOP/s of square n x n x n matmuls at the current thread count: torch.mm, and on CPU oneDNN with a
-    prepacked weight (what the expert's linears run)."""
+    prepacked weight (what the expert's linears run).
+    """
     out: dict[str, Any] = {"torch_mm": {}, "onednn_packed": {}}
     onednn = device.type == "cpu" and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn,
                                                                                          "_linear_pointwise")

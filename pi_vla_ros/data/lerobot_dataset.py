@@ -66,7 +66,8 @@ _ARROW = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(),
 def features_from_profile(profile, image_shapes: dict[str, tuple[int, int]] | None = None) -> dict:
     """State/action/camera features for a :class:`~pi_vla_ros.profiles.RobotProfile`.
 
-    ``image_shapes`` ({camera name: (height, width)}) overrides the profile's camera sizes."""
+    ``image_shapes`` ({camera name: (height, width)}) overrides the profile's camera sizes.
+    """
     image_shapes = image_shapes or {}
     feats = {
         "observation.state": {"dtype": "float32", "shape": (profile.state_dim,), "names": list(profile.joints)},
@@ -156,7 +157,8 @@ def array_stats(x: np.ndarray) -> dict[str, np.ndarray]:
 def histogram_stats(hist: np.ndarray, frames: int) -> dict[str, np.ndarray]:
     """Per-channel stats of uint8 images from their (3, 256) value histogram, scaled to [0, 1], shape (3, 1, 1).
 
-    Exact: the quantiles are numpy's linear-interpolated order statistics of all pixel values."""
+    Exact: the quantiles are numpy's linear-interpolated order statistics of all pixel values.
+    """
     hist = np.asarray(hist, np.int64)
     v = np.arange(256.0)
     n = hist.sum(1)
@@ -462,7 +464,8 @@ class LeRobotDatasetWriter:
         ``task`` applies to frames that did not name one. ``success`` (if given) sets ``next.success`` on the
         last frame and the episode's ``success`` column. An error before the episode table is written drops
         the episode and leaves the dataset as it was; info.json/stats.json are derived and rewritten on the
-        next save or open."""
+        next save or open.
+        """
         try:
             return self._save_episode(task, success)
         finally:
@@ -642,7 +645,8 @@ class LeRobotDataset:
     ``ds[i]`` is a dict of numpy values: vectors with their feature shape, scalars as numpy scalars, images as
     uint8 (H, W, 3) decoded from the mp4 at the frame's timestamp, plus ``task`` and ``subtask`` strings
     (``""`` when none). With ``action_horizon=H``, ``action`` is the (H, action_dim) chunk starting at the
-    frame and ``action_is_pad`` marks the steps past the episode end (filled with its last action)."""
+    frame and ``action_is_pad`` marks the steps past the episode end (filled with its last action).
+    """
 
     def __init__(self, root, action_horizon: int | None = None, decode_images: bool = True):
         self.root = Path(root)

@@ -92,6 +92,7 @@ class Inpainting:
     1 where the actions will already have been executed when the chunk arrives, decaying to 0 where the
     previous chunk ends. max_guidance is the paper's beta, the cap on the guidance weight.
     """
+
     target: Tensor
     weights: Tensor
     max_guidance: float = 5.0
@@ -100,7 +101,8 @@ class Inpainting:
 def rtc_weights(horizon: int, frozen: int, overlap: int) -> Tensor:
     """The soft inpainting mask [horizon, 1]: 1 for the first `frozen` steps (executed before the chunk
     arrives), then c (e^c - 1) / (e - 1) with c falling linearly towards 0 at step `overlap` (where the
-    previous chunk runs out; the paper's H - s), and 0 from there on."""
+    previous chunk runs out; the paper's H - s), and 0 from there on.
+    """
     if not 0 <= frozen <= overlap <= horizon:
         raise ValueError(f"need 0 <= frozen ({frozen}) <= overlap ({overlap}) <= horizon ({horizon})")
     i = torch.arange(horizon, dtype=torch.float32)

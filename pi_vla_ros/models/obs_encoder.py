@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 
 class ConvObsEncoder(nn.Module):
+
     def __init__(self, n_slots: int, image_size: int, width: int, out_dim: int, state_dim: int = 0):
         super().__init__()
         half = max(8, width // 2)

@@ -142,7 +142,8 @@ def make_attention_mask(pad: Tensor, ar: Tensor) -> Tensor:
 
 class Pi0Model(nn.Module):
     """Batches (see policies/pi0/processing.py): images [B, N, 3, S, S] in [-1, 1], image_mask [B, N],
-    tokens / token_mask [B, T], state [B, action_dim] (π0 only), actions / noise [B, H, action_dim]."""
+    tokens / token_mask [B, T], state [B, action_dim] (π0 only), actions / noise [B, H, action_dim].
+    """
 
     def __init__(self, config: Pi0ModelConfig):
         super().__init__()
@@ -262,7 +263,8 @@ class Pi0Model(nn.Module):
                        generator: torch.Generator | None = None, num_steps: int | None = None,
                        inpaint: fm.Inpainting | None = None) -> Tensor:
         """Normalized, padded actions [B, H, action_dim]: prefix KV cache once, then Euler steps of the expert
-        (guided towards inpaint.target with real-time chunking)."""
+        (guided towards inpaint.target with real-time chunking).
+        """
         c, b = self.config, batch["tokens"].shape[0]
         if noise is None:
             noise = torch.randn((b, c.action_horizon, c.action_dim), generator=generator)

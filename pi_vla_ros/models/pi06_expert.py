@@ -66,7 +66,8 @@ def gated(x: Tensor, y: Tensor, gate: Tensor | None) -> Tensor:
 
 def attention(q: Tensor, kt: Tensor, v: Tensor, bias: Tensor | None = None) -> Tensor:
     """softmax(q @ kt + bias) @ v per head: q [B*h, N, d], kt [B*h, d, L] (keys scaled by 1/sqrt(d) and
-    transposed), v [B*h, L, d], bias additive [B*h, 1, L] or None -> [B*h, N, d]."""
+    transposed), v [B*h, L, d], bias additive [B*h, 1, L] or None -> [B*h, N, d].
+    """
     s = torch.bmm(q, kt)
     # softmax with fp32 output, then back: more exact for bf16, and torch's bf16 softmax kernel is ~5x slower on
     # rows whose length is not a multiple of its vector width (50 actions: 124 vs 25 us here)
@@ -74,6 +75,7 @@ def attention(q: Tensor, kt: Tensor, v: Tensor, bias: Tensor | None = None) -> T
 
 
 class Block(nn.Module):
+
     def __init__(self, cfg: ExpertConfig):
         super().__init__()
         w, self.heads = cfg.width, cfg.heads
@@ -107,6 +109,7 @@ class Block(nn.Module):
 
 
 class Pi06Expert(nn.Module):
+
     def __init__(self, cfg: ExpertConfig):
         super().__init__()
         if cfg.width % cfg.heads or (cfg.width // cfg.heads) % 2:

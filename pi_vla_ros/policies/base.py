@@ -16,6 +16,7 @@ class CommittedActions:
     `frozen` of them will already have run when the new chunk arrives, and the executing chunk covers only the
     first `overlap` steps (rows past it repeat its last action and carry no weight).
     """
+
     actions: np.ndarray             # float32 [H, action_dim], absolute, in the profile's action layout
     frozen: int
     overlap: int

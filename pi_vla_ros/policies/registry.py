@@ -1,5 +1,6 @@
 """One registry of named, frozen policy configs (openpi style). Robot-specific fields are bound later
-by `config.resolve(profile)`; everything else about a named policy is fixed here."""
+by `config.resolve(profile)`; everything else about a named policy is fixed here.
+"""
 
 from __future__ import annotations
 

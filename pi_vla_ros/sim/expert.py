@@ -68,7 +68,8 @@ class ScriptedExpert:
 
     def __init__(self, sim: Simulator, from_current_state: bool = False):
         """from_current_state: take over mid-episode (a correction) from wherever the robot is, instead of from the
-        home pose an episode starts in."""
+        home pose an episode starts in.
+        """
         self.sim = sim
         self.from_current_state = from_current_state
         self.cfg = {"grasp_z": 0.012, "approach": 0.1, "lift": 0.12, "release_z": 0.1, "speed": 0.4,
@@ -239,7 +240,8 @@ def run_episode(sim: Simulator, seed: int, target_object: str | None = None, tim
                 stop_on_success: bool = True, on_tick=None) -> dict:
     """Reset with ``seed`` and let the expert act at the policy rate until success (or the script ends)
     or ``time_limit_s`` (default: the task's). ``on_tick(sim, action)`` is called before each action is
-    applied (for recording). Returns success, wrong_object_moved, time_s, ticks and the instruction."""
+    applied (for recording). Returns success, wrong_object_moved, time_s, ticks and the instruction.
+    """
     instruction = sim.reset(seed, target_object)
     expert = ScriptedExpert(sim)
     limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s

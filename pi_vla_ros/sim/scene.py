@@ -54,6 +54,7 @@ def with_mujoco_compiler(urdf_xml: str) -> str:
 @dataclass
 class Arm:
     """One arm as the expert and the grasp logic see it."""
+
     name: str
     joints: tuple[str, ...]
     gripper: str

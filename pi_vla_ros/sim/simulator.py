@@ -76,7 +76,8 @@ class Simulator:
     # ---- episodes ------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, target_object: str | None = None) -> str:
         """New episode: robot at home, objects placed from ``seed`` (None: continue this simulator's
-        random stream), controllers reset to hold home. Returns the instruction."""
+        random stream), controllers reset to hold home. Returns the instruction.
+        """
         if seed is not None:
             self._rng, self.seed = np.random.default_rng(seed), seed
         m, d = self.model, self.data
@@ -116,7 +117,8 @@ class Simulator:
 
     def apply_action(self, action) -> None:
         """Drive the robot from one action-layout vector: absolute joint targets streamed to each group's
-        forward position controller, plus (mobile) base linear_x / angular_z as a twist command."""
+        forward position controller, plus (mobile) base linear_x / angular_z as a twist command.
+        """
         a = np.asarray(action, dtype=float)
         if a.shape != (self.profile.action_dim,):
             raise ValueError(f"action has shape {a.shape}, expected ({self.profile.action_dim},)")
@@ -129,7 +131,8 @@ class Simulator:
     def _drive_base(self, v_cmd: float, w_cmd: float) -> None:
         """Kinematic differential drive: the twist, limited in speed and acceleration, is integrated here
         and written as the base joints' position (at the start of the step) and velocity, so that mj_step
-        moves them exactly as commanded whatever the arms push. Plain floats: this runs every step."""
+        moves them exactly as commanded whatever the arms push. Plain floats: this runs every step.
+        """
         s, d, dt = self.scene, self.data, self.physics_dt
         v_max, w_max, a_v, a_w = self._base_lim
         v0, w0 = self.base_vel

@@ -129,6 +129,7 @@ def _from_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 class _bar:
+
     def __init__(self, total, desc, enabled):
         self.b = None
         if enabled:
@@ -159,7 +160,8 @@ def chunk_indices(frames: Frames, idx: np.ndarray, horizon: int) -> tuple[np.nda
 
 def norm_stats(frames: Frames, config, horizon: int, max_samples: int = 20000, seed: int = 0) -> dict:
     """State stats over all frames; action stats over model-space chunk elements (delta dims relative to the
-    sample's state) of up to ``max_samples`` samples, padding excluded. Returns {"state": NormStats, "actions": ...}."""
+    sample's state) of up to ``max_samples`` samples, padding excluded. Returns {"state": NormStats, "actions": ...}.
+    """
     from pi_vla_ros.policies.pi06.processing import NormStats, to_delta
 
     n = len(frames.states)
@@ -190,7 +192,8 @@ class ProcessorBatches:
     """Any policy: raw sample dicts through the policy's own processor, exactly as at inference.
 
     advantage: optional per-frame Recap labels (bool [N]); the prompt then carries "Advantage: positive/negative",
-    left out with probability advantage_dropout (drawn from the rng passed to batch())."""
+    left out with probability advantage_dropout (drawn from the rng passed to batch()).
+    """
 
     def __init__(self, frames: Frames, policy, advantage: np.ndarray | None = None, advantage_dropout: float = 0.3):
         self.frames, self.policy = frames, policy

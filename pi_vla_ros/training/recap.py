@@ -75,7 +75,8 @@ def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi0
                 batch_size: int = 64, lr: float = 1e-3, holdout: float = 0.1, seed: int = 0, threads: int = 1,
                 recap: RecapConfig | None = None, progress: bool = True, log_fn=print) -> dict:
     """Train Recap's value function on every episode of `dataset` (a held-out `holdout` fraction of the episodes
-    measures it); saves a Pi06Value checkpoint, loss.png and summary.json in `out`."""
+    measures it); saves a Pi06Value checkpoint, loss.png and summary.json in `out`.
+    """
     from pi_vla_ros.policies.pi06.value import Pi06Value
     from pi_vla_ros.policies.tokenizer import build_tokenizer
     from pi_vla_ros.profiles import load_profile
@@ -162,7 +163,8 @@ def label_advantages(dataset: str, value_dir: str, out_file: str, *, profile: st
     """Write every frame's Recap label (columns LABEL_COLUMNS) to a parquet file; returns a summary.
 
     human_episodes: dataset episodes a person drove throughout (teleoperated demonstrations): labelled positive
-    like corrections, and left out of the quantile that sets eps."""
+    like corrections, and left out of the quantile that sets eps.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -214,6 +216,7 @@ def read_labels(path: str, frames) -> np.ndarray:
 
 
 class _bar:
+
     def __init__(self, total: int, desc: str, enabled: bool):
         self.bar = None
         if enabled:

@@ -399,7 +399,8 @@ def _step_generator(cfg: TrainConfig, step: int, rank: int, stream: int = 0) -> 
 
 def augment(batch: dict, shift: int, g: torch.Generator) -> dict:
     """Random translation of every image by up to +-shift pixels (edge padding), independently per sample and
-    camera: the standard image augmentation of visual imitation learning (DrQ, Diffusion Policy's random crop)."""
+    camera: the standard image augmentation of visual imitation learning (DrQ, Diffusion Policy's random crop).
+    """
     import torch.nn.functional as F
 
     for key in ("obs_images", "images"):

@@ -73,7 +73,8 @@ def test_collect_policy_rollouts_records_what_the_executor_commanded(tmp_path):
 
 def test_collect_corrections_hand_the_robot_to_the_expert(tmp_path):
     """--takeover-after: the supervisor's correction is flagged `intervention` from the takeover on, and the
-    executor stays silent while the expert drives."""
+    executor stays silent while the expert drives.
+    """
     import numpy as np
 
     from pi_vla_ros.policies.factory import make_policy

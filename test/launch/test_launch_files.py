@@ -30,6 +30,7 @@ def _console_scripts() -> set[str]:
 
 
 class _Recorder:
+
     def __init__(self, *args, **kwargs):
         self.args, self.kwargs = args, kwargs
 

@@ -1,5 +1,6 @@
 """π0 / π0.5 model: parity with openpi's PyTorch reference (fixtures, see test/fixtures/pi0_parity/README.md),
-the attention mask, adaRMS semantics, the prefix KV cache and the published sizes."""
+the attention mask, adaRMS semantics, the prefix KV cache and the published sizes.
+"""
 
 import gzip
 import json

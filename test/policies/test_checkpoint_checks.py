@@ -1,5 +1,6 @@
 """Checkpoints that would load but act non-finite, or carry a config value of the wrong type, are refused at load
-with one CheckpointError naming the file and the key (issue 9)."""
+with one CheckpointError naming the file and the key (issue 9).
+"""
 
 import json
 

@@ -191,7 +191,8 @@ def test_factory_refuses_a_checkpoint_of_another_policy(checkpoint):
 def test_committed_actions_pull_the_chunk_start_towards_them():
     """Real-time chunking: a chunk sampled with committed actions (here another sample for the same observation)
     starts much closer to them than an unguided sample from the same noise, and the guidance is differentiable
-    through the whole expert."""
+    through the whole expert.
+    """
     prof = profile("ur5e")
     policy = trained_like(prof, seed=1)
     obs = observation(prof)
@@ -210,7 +211,8 @@ def test_committed_actions_pull_the_chunk_start_towards_them():
 
 def test_recap_guidance_interpolates_between_unconditioned_and_conditioned_velocities():
     """v = v_uncond + beta (v_cond - v_uncond): beta 1 is plain "Advantage: positive" conditioning, beta 0 the prompt
-    without the indicator; other betas extrapolate."""
+    without the indicator; other betas extrapolate.
+    """
     prof = profile("ur5e")
     policy = trained_like(prof, seed=2)
     obs = observation(prof)

@@ -175,7 +175,8 @@ def test_human_demonstrations_can_be_labelled_like_corrections(outcomes, value_d
 
 def test_fine_tuning_clips_targets_outside_the_initial_checkpoints_range(outcomes, tmp_path):
     """The tiny dataset's grippers never move, so its checkpoint's gripper range is ~0 wide; new experience in
-    which they do move would give normalized targets in the thousands. They are clipped (and counted)."""
+    which they do move would give normalized targets in the thousands. They are clipped (and counted).
+    """
     from test.training.conftest import write_dataset
 
     still = tmp_path / "still"

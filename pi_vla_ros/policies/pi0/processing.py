@@ -1,6 +1,7 @@
 """π0 / π0.5 pre/post-processing: the π0.6 pipeline (resize with padding, normalization with stored stats, delta
 actions, π0.5's discretized state in the prompt) plus openpi's zero-padding of state and actions to the model's
-action_dim (32) and the slicing back to the robot's action dims."""
+action_dim (32) and the slicing back to the robot's action dims.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class Pi0Processor(Pi06Processor):
+
     def __call__(self, samples: list[dict]) -> dict[str, torch.Tensor]:
         batch = super().__call__(samples)
         pad = self.config.model.action_dim
@@ -25,7 +27,7 @@ class Pi0Processor(Pi06Processor):
         return batch
 
     def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """π0.5: the prompt as is. π0 (openpi): the task text, then "\\n" encoded on its own as the answer start."""
+        r"""π0.5: the prompt as is. π0 (openpi): the task text, then "\n" encoded on its own as the answer start."""
         if self.config.state_in_prompt:
             return super().tokenize(prompts)
         newline = self.tokenizer("\n", add_special_tokens=False)["input_ids"]

@@ -25,7 +25,8 @@ from .configuration import Pi06Config
 class ObservationEncoder(nn.Module):
     """What π0.6-style models see of an observation, as context tokens: the frozen VLM's hidden states for the
     images and prompt (language only without config.vlm_images), plus the conv encoder's image and state tokens
-    when config.obs_encoder is set. The action expert (Pi06Model) and the value function (value.py) both read it."""
+    when config.obs_encoder is set. The action expert (Pi06Model) and the value function (value.py) both read it.
+    """
 
     def __init__(self, config: Pi06Config, vlm: PaliGemmaBackbone | None = None):
         super().__init__()
@@ -53,7 +54,8 @@ class ObservationEncoder(nn.Module):
 
     def prefix(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """The frozen VLM's hidden states and validity mask for the batch's images and tokens (language only when
-        config.vlm_images is False: every image slot is then masked and the vision tower skipped)."""
+        config.vlm_images is False: every image slot is then masked and the vision tower skipped).
+        """
         if self.config.vlm_images:
             return self.vlm(batch["images"], batch["image_mask"], batch["tokens"], batch["token_mask"])
         hidden, mask = self.vlm(batch["images"], torch.zeros_like(batch["image_mask"]), batch["tokens"],
@@ -63,7 +65,8 @@ class ObservationEncoder(nn.Module):
 
     def context_tokens(self, batch: dict[str, Tensor], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """[B, L, D] tokens in `dtype` and their [B, L] validity: the VLM prefix (or the batch's cached "prefix")
-        followed by the observation encoder's tokens, if any."""
+        followed by the observation encoder's tokens, if any.
+        """
         hidden, mask = (batch["prefix"], batch["prefix_mask"]) if "prefix" in batch else self.prefix(batch)
         hidden = hidden.to(dtype)  # e.g. bf16 VLM (or cache), fp32 heads
         if self.obs is not None:
@@ -74,6 +77,7 @@ class ObservationEncoder(nn.Module):
 
 
 class Pi06Model(ObservationEncoder):
+
     def build_head(self) -> None:
         self.expert = Pi06Expert(self.config.expert)
         self.gradient_checkpointing = False
@@ -89,7 +93,8 @@ class Pi06Model(ObservationEncoder):
 
     def context(self, batch: dict[str, Tensor]) -> dict:
         """Run the VLM prefix once (or take it from the batch) and precompute the expert's per-layer
-        cross-attention keys/values; observation-encoder tokens, if any, join the prefix."""
+        cross-attention keys/values; observation-encoder tokens, if any, join the prefix.
+        """
         return self.expert.precompute_context(*self.context_tokens(batch, self.dtype))
 
     def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
@@ -115,7 +120,8 @@ class Pi06Model(ObservationEncoder):
         (guided towards inpaint.target with real-time chunking).
 
         guidance (Recap's classifier-free guidance): the batch holds B conditioned prompts, then the same B
-        observations without the condition, and v = v_uncond + guidance * (v_cond - v_uncond)."""
+        observations without the condition, and v = v_uncond + guidance * (v_cond - v_uncond).
+        """
         batch = self._to(batch)
         b, cfg = batch["state"].shape[0] // (1 if guidance is None else 2), self.config.expert
         if noise is None:  # scaled by the sampling temperature (0: deterministic, from the noise's mean)

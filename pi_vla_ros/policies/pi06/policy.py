@@ -39,6 +39,7 @@ FORMAT_VERSION = 1
 
 class Pi06Policy:
     """Also the base of Pi0Policy: what differs per policy is the model, its weights file and these attributes."""
+
     KIND = "pi06"  # "policy" in config.json
     max_guidance = 5.0  # real-time chunking's guidance cap (beta, FACTS.md §8)
     GUIDANCE = True     # Recap's classifier-free guidance (advantage_guidance) is supported
@@ -138,7 +139,8 @@ class Pi06Policy:
     @classmethod
     def _processor(cls, cfg, profile, tokenizer=None, norm_stats: dict[str, NormStats] | None = None):
         """cls.PROCESSOR for a resolved config. tokenizer: an object, a LOCAL directory, or None for a small
-        word-level tokenizer of the profile's task words (untrained plumbing); norm_stats None: identity."""
+        word-level tokenizer of the profile's task words (untrained plumbing); norm_stats None: identity.
+        """
         if isinstance(tokenizer, (str, Path)):
             tokenizer = load_tokenizer(tokenizer)
         if tokenizer is None:
@@ -185,7 +187,8 @@ class Pi06Policy:
     @classmethod
     def _read_checkpoint(cls, path: str | Path, profile):
         """(path, meta, config resolved for profile, processor) from a checkpoint's config.json, norm_stats.json
-        and tokenizer/, each checked; the weights are the caller's."""
+        and tokenizer/, each checked; the weights are the caller's.
+        """
         path = Path(path)
         if not path.is_dir():
             raise CheckpointError(f"checkpoint directory does not exist: {path}")
@@ -203,7 +206,8 @@ class Pi06Policy:
     @classmethod
     def _processor_from_files(cls, path: Path, cfg):
         """cls.PROCESSOR from a checkpoint directory's norm_stats.json and tokenizer/, each checked (stats finite:
-        JSON's NaN/Infinity would load, warm up and give NaN actions forever)."""
+        JSON's NaN/Infinity would load, warm up and give NaN actions forever).
+        """
         file = path / "norm_stats.json"
         try:
             stats = {k: NormStats.from_dict(v) for k, v in read_json(file)["norm_stats"].items()}

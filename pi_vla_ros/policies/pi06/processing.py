@@ -140,6 +140,7 @@ def build_prompt(task: str, state_bins: np.ndarray | None, advantage: bool | Non
 
 
 class Pi06Processor:
+
     def __init__(self, config: Pi06Config, tokenizer, normalizer: Normalizer):
         if not config.resolved:
             raise ValueError("Pi06Processor needs a config resolved against a robot profile")
@@ -153,7 +154,8 @@ class Pi06Processor:
 
     def __call__(self, samples: list[dict]) -> dict[str, torch.Tensor]:
         """samples: [{images: {slot: HxWx3}, state: [S], prompt: str, actions?: [H, A] absolute,
-        advantage?: bool (Recap's indicator in the prompt)}] -> batch."""
+        advantage?: bool (Recap's indicator in the prompt)}] -> batch.
+        """
         cfg, size = self.config, self.config.image_size
         n = len(cfg.image_keys)
         images = torch.full((len(samples), n, 3, size, size), -1.0)
