@@ -31,28 +31,76 @@ def cmd_launch(args) -> int:
                          f"`ros2 launch pi_vla_ros {args.robot}.launch.py`")
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pi_vla_ros.report import summary
-    from pi_vla_ros.runner import GraphRunner
 
     launch_args = {"seed": args.seed, "allow_untrained": args.allow_untrained}
     for name in ("policy", "checkpoint", "profile"):
         if getattr(args, name):
             launch_args[name] = getattr(args, name)
-    with GraphRunner(args.robot, realtime=not args.fast, overrides=_parse_params(args.param), **launch_args) as run:
-        print(f"pi-vla: {args.robot} graph running closed loop in the embedded simulator for {args.duration} s "
-              f"({'fast, simulated time' if args.fast else 'real time'})", flush=True)
-        step = max(1.0, args.duration / 10)
-        t = 0.0
-        while t < args.duration:
-            t = min(args.duration, t + step)
-            run.spin_until(t)
-            print(f"  sim t={run.sim_time():6.2f} s  commands={run.node('pi_vla_executor').core.stats.commands}"
-                  f"  chunks={len(run.node('pi_vla_policy').chunk_log)}", flush=True)
-        report = run.report()
-    print(summary(report))
+    if args.processes:
+        if args.fast:
+            raise SystemExit("--fast (lockstep simulated time) needs one process: drop --processes")
+        from pi_vla_ros import processes
+
+        print(f"pi-vla: {args.robot} graph as one process per node, closed loop in the embedded simulator for "
+              f"{args.duration} s (real time)", flush=True)
+        report = processes.run(args.robot, args.duration, overrides=_parse_params(args.param), **launch_args)
+        print(processes_summary(report))
+        failed = report["stopped_by"].startswith("node exited") or any(report["exit_codes"].values())
+    else:
+        report, failed = _launch_in_process(args, launch_args), False
+        print(summary(report))
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
         print(f"report written to {args.report}")
-    return 0
+    return 1 if failed else 0
+
+
+def _launch_in_process(args, launch_args) -> dict:
+    """The graph in this process (:class:`~pi_vla_ros.runner.GraphRunner`); SIGINT/SIGTERM end the run early and
+    still print the report."""
+    import signal
+
+    from pi_vla_ros.runner import GraphRunner
+
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with GraphRunner(args.robot, realtime=not args.fast, overrides=_parse_params(args.param),
+                         **launch_args) as run:
+            print(f"pi-vla: {args.robot} graph running closed loop in the embedded simulator for {args.duration} s "
+                  f"({'fast, simulated time' if args.fast else 'real time'})", flush=True)
+            step = max(1.0, args.duration / 10)
+            t = 0.0
+            try:
+                while t < args.duration:
+                    t = min(args.duration, t + step)
+                    run.spin_until(t)
+                    print(f"  sim t={run.sim_time():6.2f} s  commands={run.node('pi_vla_executor').core.stats.commands}"
+                          f"  chunks={len(run.node('pi_vla_policy').chunk_log)}", flush=True)
+            except KeyboardInterrupt as exc:
+                print(f"pi-vla: {exc or 'SIGINT'}: stopping", flush=True)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)   # the clean-up must finish
+            return run.report()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def processes_summary(report: dict) -> str:
+    ex, pol = report["executor"], report["policy"]
+    return "\n".join([
+        f"{report['layout']}: {report['sim_s']:.1f} s sim in {report['wall_s']:.1f} s wall, "
+        f"{report['cpu_s']} CPU s ({report['cpu_s_per_sim_s']} per sim s)",
+        f"commands on {ex['topic']}: {ex['commands_seen']} seen, {ex['rate_hz_wall']} Hz wall, interval p50 "
+        f"{ex['interval_ms_wall']['p50']} p99 {ex['interval_ms_wall']['p99']} max {ex['interval_ms_wall']['max']} ms; "
+        f"executor: starvation {ex['starvation_ticks']}, watchdog trips {ex['watchdog_trips']}",
+        f"policy: {pol['chunks']} chunks, latency p50 {pol['inference_latency_ms']['p50']} p95 "
+        f"{pol['inference_latency_ms']['p95']} ms",
+        f"exit codes: {report['exit_codes']} (stopped by {report['stopped_by']})",
+        f"task: {report['task'].get('instruction')!r} success={report['task'].get('success')}",
+    ])
 
 
 def cmd_bench_model(args) -> int:
@@ -258,12 +306,14 @@ def _add_learning(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pi-vla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("launch", help="run a robot's node graph in-process (no ROS 2 needed)")
+    p = sub.add_parser("launch", help="run a robot's node graph on rclpy (without launch_ros)")
     p.add_argument("robot", choices=["ur5e", "bimanual", "mobile_manipulator"])
     p.add_argument("--sim", action="store_true", help="close the loop through the embedded MuJoCo simulator")
     p.add_argument("--duration", type=float, default=10.0, help="seconds of simulated time")
     p.add_argument("--report", help="write the run report (JSON) here")
     p.add_argument("--fast", action="store_true", help="simulated time, as fast as possible, deterministic")
+    p.add_argument("--processes", action="store_true",
+                   help="one process per node (their console scripts), as ros2 launch starts them")
     p.add_argument("--policy", help="policy config name")
     p.add_argument("--checkpoint", help="policy checkpoint directory")
     p.add_argument("--allow-untrained", action="store_true", help="run a policy with random weights")
