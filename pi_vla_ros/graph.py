@@ -35,6 +35,8 @@ LAUNCH_ARGUMENTS = (
     ("profile", "", "robot profile YAML overriding config/<robot>.yaml"),
     ("params_file", "", "node parameter file overriding config/nodes.yaml"),
     ("seed", "0", "simulator episode seed"),
+    ("autostart", "true", "configure and activate the managed policy and executor nodes at start-up (false: a "
+                          "lifecycle manager or `ros2 lifecycle set` decides when the robot may move)"),
 )
 
 
@@ -84,7 +86,8 @@ def graph(robot: str, **args) -> list[NodeLaunch]:
         layered = {"use_sim_time": use_sim_time, **per_robot.get(executable, {}), **overrides}
         return NodeLaunch(executable, executable, params_file, layered)
 
-    policy_args = {"profile": profile_ref, "allow_untrained": _as_bool(args["allow_untrained"])}
+    autostart = _as_bool(args["autostart"])
+    policy_args = {"profile": profile_ref, "allow_untrained": _as_bool(args["allow_untrained"]), "autostart": autostart}
     if args["policy"]:
         policy_args["policy"] = args["policy"]
     if args["checkpoint"]:
@@ -92,7 +95,7 @@ def graph(robot: str, **args) -> list[NodeLaunch]:
     nodes = [
         node("pi_vla_observation", profile=profile_ref),
         node("pi_vla_policy", **policy_args),
-        node("pi_vla_executor", profile=profile_ref),
+        node("pi_vla_executor", profile=profile_ref, autostart=autostart),
         # no clock of its own to follow: it has no timers, and every /clock message would wake it (100 Hz)
         NodeLaunch("pi_vla_instruction", "pi_vla_instruction", params_file, dict(per_robot.get("pi_vla_instruction", {}))),
     ]

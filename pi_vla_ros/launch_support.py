@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch_ros.actions import Node
 
 from pi_vla_ros.graph import LAUNCH_ARGUMENTS, PACKAGE, graph, robot_description
+
+
+def have_package(name: str) -> bool:
+    """Whether a ROS package is installed (in the ament index of the sourced workspaces)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    try:
+        get_package_share_directory(name)
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def _nodes(context, robot: str):
@@ -16,9 +27,13 @@ def _nodes(context, robot: str):
     actions = [Node(package=PACKAGE, executable=spec.executable, name=spec.name, output="screen",
                     parameters=[str(spec.params_file), spec.overrides]) for spec in specs]
     use_sim_time = next(s.overrides["use_sim_time"] for s in specs if s.executable == "pi_vla_policy")
-    actions.append(Node(package="robot_state_publisher", executable="robot_state_publisher", output="screen",
-                        parameters=[{"robot_description": robot_description(robot, args.get("profile", "")),
-                                     "use_sim_time": use_sim_time}]))
+    if have_package("robot_state_publisher"):   # TF for visualization only: the graph does not need it
+        actions.append(Node(package="robot_state_publisher", executable="robot_state_publisher", output="screen",
+                            parameters=[{"robot_description": robot_description(robot, args.get("profile", "")),
+                                         "use_sim_time": use_sim_time}]))
+    else:
+        actions.append(LogInfo(msg="[WARN] robot_state_publisher is not installed: no TF from the robot description "
+                                   "(the pi_vla graph runs without it)"))
     return actions
 
 

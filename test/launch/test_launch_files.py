@@ -42,6 +42,7 @@ def fake_launch(monkeypatch):
     actions = types.ModuleType("launch.actions")
     actions.DeclareLaunchArgument = type("DeclareLaunchArgument", (_Recorder,), {})
     actions.OpaqueFunction = type("OpaqueFunction", (_Recorder,), {})
+    actions.LogInfo = type("LogInfo", (_Recorder,), {})
     launch_ros = types.ModuleType("launch_ros")
     ros_actions = types.ModuleType("launch_ros.actions")
     ros_actions.Node = type("Node", (_Recorder,), {})
@@ -49,6 +50,8 @@ def fake_launch(monkeypatch):
                       "launch_ros.actions": ros_actions}.items():
         monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.delitem(sys.modules, "pi_vla_ros.launch_support", raising=False)
+    import pi_vla_ros.launch_support as support
+    monkeypatch.setattr(support, "have_package", lambda name: True)   # as on a full ROS 2 install
     return ros_actions.Node
 
 
@@ -67,10 +70,14 @@ def _run_launch_file(robot: str, arguments: dict):
     return [n for o in opaque for n in o.kwargs["function"](context, **o.kwargs.get("kwargs", {}))]
 
 
+def _nodes_only(entities):
+    return [e for e in entities if type(e).__name__ == "Node"]
+
+
 @pytest.mark.parametrize("robot", ROBOTS)
 @pytest.mark.parametrize("sim", ["true", "false"])
 def test_launch_file_nodes(fake_launch, robot, sim):
-    nodes = _run_launch_file(robot, {"sim": sim})
+    nodes = _nodes_only(_run_launch_file(robot, {"sim": sim}))
     scripts = _console_scripts()
     executables = [n.kwargs["executable"] for n in nodes]
     assert ("pi_vla_sim" in executables) == (sim == "true")
@@ -92,6 +99,25 @@ def test_launch_file_nodes(fake_launch, robot, sim):
                 section = entry
             undeclared = set(section) - declared
             assert not undeclared, f"{kw['executable']} sets undeclared parameters {undeclared}"
+
+
+def test_robot_state_publisher_is_optional(fake_launch, monkeypatch):
+    import pi_vla_ros.launch_support as support
+
+    monkeypatch.setattr(support, "have_package", lambda name: name != "robot_state_publisher")
+    entities = _run_launch_file("bimanual", {"sim": "true"})
+    executables = [e.kwargs["executable"] for e in entities if type(e).__name__ == "Node"]
+    assert "robot_state_publisher" not in executables and "pi_vla_policy" in executables
+    warnings = [e.kwargs["msg"] for e in entities if type(e).__name__ == "LogInfo"]
+    assert len(warnings) == 1 and "robot_state_publisher is not installed" in warnings[0]
+
+
+@pytest.mark.parametrize("autostart", ["true", "false"])
+def test_autostart_reaches_the_managed_nodes(fake_launch, autostart):
+    nodes = {n.kwargs["executable"]: n for n in _run_launch_file("ur5e", {"autostart": autostart})
+             if type(n).__name__ == "Node"}
+    for managed in ("pi_vla_policy", "pi_vla_executor"):
+        assert nodes[managed].kwargs["parameters"][1]["autostart"] is (autostart == "true")
 
 
 def test_every_node_class_is_a_console_script():

@@ -34,11 +34,11 @@ class Rosout(Tap):
 
 
 def controller_topics(runner):
+    """The controller topics the executor streams to (the profile's interfaces), with their message types."""
     from pi_vla_ros.ros import msgs
 
-    ex = runner.node("pi_vla_executor")
-    return {pub.topic_name: {"trajectory": msgs.JointTrajectory, "position": msgs.Float64MultiArray,
-                             "twist": msgs.Twist}[interface] for _, interface, pub in ex._outputs}
+    types = {"trajectory": msgs.JointTrajectory, "position": msgs.Float64MultiArray, "twist": msgs.Twist}
+    return {ctrl.topic: types[ctrl.interface] for ctrl in runner.sim.profile.controllers}
 
 
 @pytest.fixture
