@@ -153,7 +153,7 @@ def profile_path(name_or_path: str) -> Path:
         return path
     candidate = share_dir() / "config" / f"{name_or_path}.yaml"
     if not candidate.exists():
-        known = sorted(p.stem for p in (share_dir() / "config").glob("*.yaml") if not p.stem.endswith(".params"))
+        known = sorted(p.stem for p in (share_dir() / "config").glob("*.yaml") if p.stem != "nodes")  # nodes.yaml: node parameters
         raise FileNotFoundError(f"unknown robot profile {name_or_path!r}; known: {known}")
     return candidate
 

@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -134,6 +133,4 @@ def test_installed_pi_vla_sim_runs(workspace):
             sim.communicate()
     print(f"pi_vla_sim: first /clock {up_s:.1f} s after start; exit code {sim.returncode} "
           f"{exit_s:.2f} s after SIGINT\nstderr:\n{err}")
-    # Issue 8 wants exit 0 and no traceback on SIGINT from every node; until that holds, say so without failing.
-    if sim.returncode != 0 or "Traceback" in err:
-        warnings.warn(f"pi_vla_sim exited {sim.returncode} on SIGINT:\n{err[-2000:]}")
+    assert sim.returncode == 0 and "Traceback" not in err, f"pi_vla_sim exited {sim.returncode} on SIGINT:\n{err}"

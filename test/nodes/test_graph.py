@@ -75,6 +75,8 @@ def test_report_fields(make_graph, tmp_path):
     assert report["executor"]["rate_hz_sim"] == pytest.approx(50.0, abs=1e-6)
     assert report["policy"]["inference_latency_ms"]["p50"] == pytest.approx(100.0, abs=1e-6)  # simulated
     assert "success" in report["task"] and "instruction" in report["task"]
+    # the graph ran on real rclpy over Fast DDS, and the report says so
+    assert report["ros"]["client_library"] == "rclpy" and report["ros"]["rmw"] == "rmw_fastrtps_cpp"
 
 
 @pytest.mark.parametrize("policy", ["pi0_tiny", "pi05_tiny", "pi06_tiny"])
