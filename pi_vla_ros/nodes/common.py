@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
-from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, ParameterDescriptor,
+from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, InvalidParameterTypeException,
+                            InvalidParameterValueException, ParameterDescriptor,
                             PublisherEventCallbacks, QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks, msgs,
                             qos_profile_sensor_data)
 
@@ -75,7 +76,10 @@ def declare(node, parameters: dict[str, Param]) -> SimpleNamespace:
                 descriptor.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi))]
         if spec.choices:
             descriptor.additional_constraints = f"one of {', '.join(spec.choices)}"
-        value = node.declare_parameter(name, spec.default, descriptor).value
+        try:
+            value = node.declare_parameter(name, spec.default, descriptor).value
+        except (InvalidParameterValueException, InvalidParameterTypeException) as exc:   # rclpy's range check
+            raise ValueError(f"{node.get_name()}: parameter {name!r}: {exc.args[0]}") from None
         values[name] = _checked(node.get_name(), name, spec, value)
     return SimpleNamespace(**values)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor, TimeoutException
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -39,7 +40,8 @@ def middleware() -> dict:
             "ros_distro": __import__("os").environ.get("ROS_DISTRO") or "jazzy (PyPI wheels)"}
 
 
-__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "PublisherEventCallbacks",
+__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "PublisherEventCallbacks", "InvalidParameterTypeException",
+           "InvalidParameterValueException",
            "SubscriptionEventCallbacks", "SingleThreadedExecutor",
            "TimeoutException", "LifecycleNode", "LifecycleState", "TransitionCallbackReturn", "Node", "Parameter",
            "DurabilityPolicy", "HistoryPolicy", "QoSProfile", "ReliabilityPolicy", "qos_profile_sensor_data",
