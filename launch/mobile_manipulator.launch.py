@@ -1,4 +1,5 @@
-"""`ros2 launch pi_vla_ros mobile_manipulator.launch.py [sim:=true] [checkpoint:=DIR] [policy:=NAME] [profile:=FILE.yaml]`
+"""`ros2 launch pi_vla_ros mobile_manipulator.launch.py [sim:=true] [checkpoint:=DIR] [policy:=NAME]
+[profile:=FILE.yaml]`
 
 Starts the mobile_manipulator graph: observation, policy, action executor and verbal-instruction nodes, plus
 robot_state_publisher (and the embedded simulator with sim:=true). The node list and parameters come

@@ -58,7 +58,8 @@ def summary(report: dict) -> str:
     lines = [
         f"profile {report['profile']}: {report['sim_s']:.1f} s sim in {report['wall_s']:.1f} s wall",
         f"executor: {ex['commands']} commands, {ex['rate_hz_wall']} Hz wall / {ex['rate_hz_sim']} Hz sim, interval "
-        f"p50 {ex['interval_ms_wall']['p50']} p99 {ex['interval_ms_wall']['p99']} max {ex['interval_ms_wall']['max']} ms, "
+        f"p50 {ex['interval_ms_wall']['p50']} p99 {ex['interval_ms_wall']['p99']} "
+        f"max {ex['interval_ms_wall']['max']} ms, "
         f"starvation {ex['starvation_ticks']}, watchdog trips {ex['watchdog_trips']}, clamps {ex['safety_clamps']}",
         f"policy {pol['name']}{' (UNTRAINED)' if pol['untrained'] else ''}: {pol['chunks']} chunks, latency p50 "
         f"{pol['inference_latency_ms']['p50']} p95 {pol['inference_latency_ms']['p95']} ms, observation age p95 "

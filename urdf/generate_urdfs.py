@@ -80,7 +80,7 @@ def link(name: str, mass: float = 0.0, geoms=(), visual_only=()) -> str:
         origin = f'<origin xyz="{f(*xyz)}" rpy="{f(*rpy)}"/>'
         out.append(f'    <visual>{origin}<geometry>{shape_xml(shape)}</geometry><material name="{mat}"/></visual>')
         if collide:
-            out.append(f'    <collision>{origin}<geometry>{shape_xml(shape)}</geometry></collision>')
+            out.append(f"    <collision>{origin}<geometry>{shape_xml(shape)}</geometry></collision>")
     out.append("  </link>")
     return "\n".join(out)
 

@@ -80,13 +80,14 @@ def expert_flops(cfg, context_len: int, num_steps: int, batch: int = 1) -> dict[
     mm = lambda rows, k, n: 2 * batch * rows * k * n  # noqa: E731
     prefix = mm(n_ctx, cfg.context_dim, w) + d * mm(n_ctx, w, 2 * w)
     block = (mm(h, w, 3 * w) + mm(h, w, w)                  # qkv, self-attention out
-             + 2 * mm(h, w, h)                              # q k^T and p v over the chunk (all heads: d_head * heads = w)
+             + 2 * mm(h, w, h)                              # q k^T, p v over the chunk (all heads: d_head * heads = w)
              + mm(h, w, w) + 2 * mm(h, w, n_ctx) + mm(h, w, w)  # cross q, q k^T and p v over the context, out
              + 2 * mm(h, w, cfg.mlp_ratio * w))             # MLP
     per_step = mm(h, a, w) + d * block + mm(h, w, a)        # + in_proj, out_proj
     n_mod = 3 if cfg.gate else 2
     time_cond = num_steps * (2 * mm(1, w, w) + (3 * d * n_mod + 2) * mm(1, w, w))  # time MLP, AdaLN modulations
-    return {"prefix": prefix, "steps": num_steps * per_step + time_cond, "chunk": prefix + num_steps * per_step + time_cond}
+    steps = num_steps * per_step + time_cond
+    return {"prefix": prefix, "steps": steps, "chunk": prefix + steps}
 
 
 def build_target(config: str, size: str, dtype: torch.dtype, device: torch.device, num_steps: int = 10,
@@ -187,8 +188,8 @@ def gemm_peak(dtype: torch.dtype, device: torch.device, sizes=(1024, 2048), reps
     prepacked weight (what the expert's linears run).
     """
     out: dict[str, Any] = {"torch_mm": {}, "onednn_packed": {}}
-    onednn = device.type == "cpu" and torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn,
-                                                                                         "_linear_pointwise")
+    onednn = (device.type == "cpu" and torch.backends.mkldnn.is_available()
+              and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
     for n in sizes:
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)

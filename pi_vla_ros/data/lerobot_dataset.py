@@ -75,7 +75,8 @@ def features_from_profile(profile, image_shapes: dict[str, tuple[int, int]] | No
     }
     for cam in profile.cameras:
         h, w = image_shapes.get(cam.name, (cam.height, cam.width))
-        feats[IMAGE_PREFIX + cam.name] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+        feats[IMAGE_PREFIX + cam.name] = {"dtype": "video", "shape": (h, w, 3),
+                                          "names": ["height", "width", "channels"]}
     return feats
 
 
@@ -282,7 +283,8 @@ class _VideoReader:
             self._t, self._image = float(frame.pts * self.stream.time_base), None
             self._frame = frame
         if abs(self._t - t) > tol:
-            raise IndexError(f"no frame within {tol:.4f}s of {t:.3f}s in {self.container.name} (nearest {self._t:.3f}s)")
+            raise IndexError(f"no frame within {tol:.4f}s of {t:.3f}s in {self.container.name} "
+                             f"(nearest {self._t:.3f}s)")
         if self._image is None:
             self._image = self._rgb.reformat(self._frame, format="rgb24", interpolation="BILINEAR").to_ndarray()
         return self._image
@@ -375,7 +377,8 @@ class LeRobotDatasetWriter:
             if len(names) > used:
                 del names[used:]
                 _write_index_parquet(self.root / f"meta/{name}s.parquet", name, f"{name}_index", names)
-        self._slots = {"data": self._resume_slot("data")} | {k: self._resume_slot(f"videos/{k}") for k in self.video_keys}
+        data = self._resume_slot("data")
+        self._slots = {"data": data} | {k: self._resume_slot(f"videos/{k}") for k in self.video_keys}
         self._write_meta()
         self._new_buffer()
 
@@ -520,7 +523,8 @@ class LeRobotDatasetWriter:
         if subtasks != self.subtasks:
             _write_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index", subtasks)
         # The commit point: from here on readers see the episode.
-        _write_parquet(self.root / EPISODES_PATH.format(chunk_index=0, file_index=0), _rows_table(self.episodes + [row]))
+        _write_parquet(self.root / EPISODES_PATH.format(chunk_index=0, file_index=0),
+                       _rows_table(self.episodes + [row]))
         self.episodes.append(row)
         self.tasks, self.subtasks = tasks, subtasks
         for k, v in cols.items():
@@ -699,7 +703,8 @@ class LeRobotDataset:
             ep = self.episodes[self._row_episode[i]]
             for key in self.video_keys:
                 path = self.root / self.info["video_path"].format(
-                    video_key=key, chunk_index=ep[f"videos/{key}/chunk_index"], file_index=ep[f"videos/{key}/file_index"])
+                    video_key=key, chunk_index=ep[f"videos/{key}/chunk_index"],
+                    file_index=ep[f"videos/{key}/file_index"])
                 if path not in self._videos:
                     self._videos[path] = _VideoReader(path)
                 t = ep[f"videos/{key}/from_timestamp"] + float(item["timestamp"])

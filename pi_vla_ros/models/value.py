@@ -34,7 +34,8 @@ class DistributionalValueHead(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.query = nn.Parameter(torch.randn(1, 1, width) * 0.02)
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.mlp = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, bins))
+        self.mlp = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 4 * width), nn.GELU(),
+                                 nn.Linear(4 * width, bins))
         self.register_buffer("support", torch.linspace(v_min, v_max, bins), persistent=False)
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:

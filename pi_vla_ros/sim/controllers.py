@@ -142,12 +142,14 @@ class JointTrajectoryController:
                current_velocities=None) -> None:
         n = len(self.joint_names)
         if len(joint_names) == 0 or len(points) == 0:
-            raise TrajectoryRejected("empty", "trajectory has no joint names" if not joint_names else "trajectory has no points")
+            raise TrajectoryRejected("empty", "trajectory has no joint names" if not joint_names
+                                     else "trajectory has no points")
         if len(set(joint_names)) != len(joint_names):
             raise TrajectoryRejected("duplicate_joint", f"joint names repeat: {list(joint_names)}")
         unknown = [j for j in joint_names if j not in self.joint_names]
         if unknown:
-            raise TrajectoryRejected("unknown_joint", f"joints {unknown} are not controlled here ({list(self.joint_names)})")
+            raise TrajectoryRejected("unknown_joint",
+                                     f"joints {unknown} are not controlled here ({list(self.joint_names)})")
         missing = [j for j in self.joint_names if j not in joint_names]
         if missing:
             raise TrajectoryRejected("missing_joint", f"joints {missing} missing; partial goals are not accepted")
@@ -169,7 +171,8 @@ class JointTrajectoryController:
         if not (math.isfinite(stamp_s) and math.isfinite(now_s)):
             raise TrajectoryRejected("non_finite", "stamp or clock is not finite")
         if times[0] < 0 or any(b <= a for a, b in zip(times, times[1:])):
-            raise TrajectoryRejected("non_increasing_time", f"time_from_start must be >= 0 and strictly increasing: {times}")
+            raise TrajectoryRejected("non_increasing_time",
+                                     f"time_from_start must be >= 0 and strictly increasing: {times}")
         v_end = states[-1][1]
         if not self.allow_nonzero_end_velocity and v_end is not None and np.any(v_end != 0):
             raise TrajectoryRejected("nonzero_end_velocity", "the last point must have zero velocity")
@@ -180,7 +183,8 @@ class JointTrajectoryController:
                     raise TrajectoryRejected("out_of_limits", f"point {k}: joints {bad} outside their limits")
         start = now_s if stamp_s == 0 else stamp_s
         if stamp_s != 0 and start + times[-1] < now_s:
-            raise TrajectoryRejected("stamp_in_past", f"trajectory ended at {start + times[-1]:.3f} s, now is {now_s:.3f} s")
+            raise TrajectoryRejected("stamp_in_past",
+                                     f"trajectory ended at {start + times[-1]:.3f} s, now is {now_s:.3f} s")
 
         p0 = _vector(current_positions, n, "current positions", TrajectoryRejected)
         v0 = _vector(current_velocities, n, "current velocities", TrajectoryRejected)

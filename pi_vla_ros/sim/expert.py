@@ -204,7 +204,8 @@ class ScriptedExpert:
         lim = self.sim.profile.base_limits
         # Decelerate so as to stop at the goal: v <= sqrt(2 a d), with a margin for the 20 ms ticks.
         accel = lim.get("linear_x_accel", 1.0)
-        v = math.copysign(min(0.8 * lim.get("linear_x", 0.5), math.sqrt(1.2 * accel * abs(err)), 3.0 * abs(err) + 0.01), err)
+        speed = min(0.8 * lim.get("linear_x", 0.5), math.sqrt(1.2 * accel * abs(err)), 3.0 * abs(err) + 0.01)
+        v = math.copysign(speed, err)
         v_prev = self.action[-2]  # ramp the command too, so the demos respect the base's acceleration limit
         v = min(max(v, v_prev - accel / self.rate), v_prev + accel / self.rate)
         return np.array([v, -2.0 * math.remainder(pose[2], 2 * math.pi)])

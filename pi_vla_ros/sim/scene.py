@@ -108,9 +108,10 @@ def _lights(spec: mujoco.MjSpec, center, top: float) -> None:
     spec.visual.headlight.ambient = [0.25, 0.25, 0.25]
     spec.visual.headlight.diffuse = [0.35, 0.35, 0.35]
     spec.visual.headlight.specular = [0.0, 0.0, 0.0]
-    spec.worldbody.add_light(name="top", type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, pos=[center[0], center[1], top + 2],
+    directional = mujoco.mjtLightType.mjLIGHT_DIRECTIONAL
+    spec.worldbody.add_light(name="top", type=directional, pos=[center[0], center[1], top + 2],
                              dir=[0.2, 0.3, -1.0], diffuse=[0.55, 0.55, 0.55], castshadow=False)
-    spec.worldbody.add_light(name="fill", type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL, pos=[center[0], center[1], top + 2],
+    spec.worldbody.add_light(name="fill", type=directional, pos=[center[0], center[1], top + 2],
                              dir=[-0.3, -0.2, -1.0], diffuse=[0.25, 0.25, 0.25], castshadow=False)
 
 

@@ -50,17 +50,17 @@ class Simulator:
             self._groups.append((group, self.scene.actuators[idx], idx))
         home = p.sim.get("home", {})
         self.home = np.array([float(home.get(j, 0.0)) for j in p.joints])
-        self._mimic = [(self.model.jnt_qposadr[self.model.eq_obj1id[e]], self.model.jnt_qposadr[self.model.eq_obj2id[e]],
-                        self.model.eq_data[e, :2].copy())
-                       for e in range(self.model.neq) if self.model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT]
+        m = self.model
+        self._mimic = [(m.jnt_qposadr[m.eq_obj1id[e]], m.jnt_qposadr[m.eq_obj2id[e]], m.eq_data[e, :2].copy())
+                       for e in range(m.neq) if m.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT]
         self._urdf_joints = [(n, self.model.jnt_qposadr[self.model.joint(n).id]) for n in self.scene.urdf_joints]
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._rng = np.random.default_rng(seed)
         self.seed = seed
         self.base_vel = np.zeros(2)          # achieved (linear_x, angular_z)
         lim = p.base_limits
-        self._base_lim = tuple(float(lim.get(k, math.inf)) for k in ("linear_x", "angular_z", "linear_x_accel",
-                                                                    "angular_z_accel"))
+        self._base_lim = tuple(float(lim.get(k, math.inf))
+                               for k in ("linear_x", "angular_z", "linear_x_accel", "angular_z_accel"))
         self.instruction = ""
         self.reset(seed)
 

@@ -258,7 +258,8 @@ class CachedPrefixBatches:
                 part = keys[start:start + batch_size]
                 tokens, token_mask = proc.tokenize([p for _, p in part])
                 img = _from_uint8(torch.from_numpy(vlm_images[[k for k, _ in part]]))
-                present = torch.from_numpy(np.broadcast_to(frames.slot_present, (len(part), len(frames.slot_present))).copy())
+                present = np.broadcast_to(frames.slot_present, (len(part), len(frames.slot_present)))
+                present = torch.from_numpy(present.copy())
                 h, m = model.prefix({"images": img.to(model.device), "image_mask": present.to(model.device),
                                      "tokens": tokens.to(model.device), "token_mask": token_mask.to(model.device)})
                 hidden.append(h.to("cpu", dtype))

@@ -192,7 +192,8 @@ def label_advantages(dataset: str, value_dir: str, out_file: str, *, profile: st
     pq.write_table(table, out_file)
     summary = {"dataset": dataset, "value": str(value_dir), "frames": len(adv), "eps": round(eps, 5),
                "positive_fraction": round(float(positive.mean()), 3),
-               "positive_in_success": round(float(positive[frames.success].mean()), 3) if frames.success.any() else None,
+               "positive_in_success": round(float(positive[frames.success].mean()), 3)
+               if frames.success.any() else None,
                "positive_in_failure": round(float(positive[~frames.success].mean()), 3)
                if (~frames.success).any() else None,
                "interventions": int(frames.intervention.sum()), "human_frames": int(human.sum()),

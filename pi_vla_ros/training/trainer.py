@@ -78,8 +78,9 @@ class TrainConfig:
     init: str = ""                    # fine-tune from this checkpoint (its weights, norm stats and tokenizer)
     advantages: str = ""              # Recap: per-frame labels from `pi-vla recap label` (trains on every episode)
     advantage_dropout: float = 0.3    # Recap: probability of leaving the indicator out of a sample's prompt
-    target_clip: float = 5.0          # clamp normalized action targets to +-this (0: off): new data can leave an
-                                      # --init checkpoint's range, e.g. a joint that never moved in its demos
+    # Clamp normalized action targets to +-this (0: off): new data can leave an --init checkpoint's range, e.g. a
+    # joint that never moved in its demos.
+    target_clip: float = 5.0
 
 
 def _rank_world() -> tuple[int, int]:

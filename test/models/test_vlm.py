@@ -26,8 +26,9 @@ def test_prefix_shapes_and_mask(vlm):
     hidden, mask = vlm(*inputs())
     n_img = (64 // 16) ** 2
     assert hidden.shape == (2, 3 * n_img + 12, 128) and mask.shape == (2, 3 * n_img + 12)
-    assert not mask[0, n_img : 2 * n_img].any() and mask[1].all()
-    assert mask[0, 3 * n_img : 3 * n_img + 7].all() and not mask[0, 3 * n_img + 7 :].any()
+    text = 3 * n_img  # the text tokens follow the three image slots
+    assert not mask[0, n_img:2 * n_img].any() and mask[1].all()
+    assert mask[0, text:text + 7].all() and not mask[0, text + 7:].any()
     assert torch.isfinite(hidden).all()
 
 
@@ -79,8 +80,10 @@ def test_load_local_pretrained_and_refuse_bad_weights(tmp_path):
 def test_named_configs():
     big = vlm_config("paligemma-3b")  # a config only: never instantiated in tests
     v, t = big.vision_config, big.text_config
-    assert (v.image_size, v.patch_size, v.hidden_size, v.num_hidden_layers, v.intermediate_size) == (224, 14, 1152, 27, 4304)
-    assert (t.hidden_size, t.num_hidden_layers, t.intermediate_size, t.num_key_value_heads, t.head_dim) == (2048, 18, 16384, 1, 256)
+    vision = (v.image_size, v.patch_size, v.hidden_size, v.num_hidden_layers, v.intermediate_size)
+    text = (t.hidden_size, t.num_hidden_layers, t.intermediate_size, t.num_key_value_heads, t.head_dim)
+    assert vision == (224, 14, 1152, 27, 4304)
+    assert text == (2048, 18, 16384, 1, 256)
     assert big.text_config.num_image_tokens == 256
     assert vlm_config("tiny", image_size=96).vision_config.image_size == 96
     with pytest.raises(KeyError):

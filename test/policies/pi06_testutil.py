@@ -8,7 +8,7 @@ from pi_vla_ros.policies.base import Observation
 from pi_vla_ros.profiles import Camera, RobotProfile
 
 ARM = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
-BIMANUAL_JOINTS = tuple(f"left_{j}" for j in ARM) + ("left_gripper",) + tuple(f"right_{j}" for j in ARM) + ("right_gripper",)
+BIMANUAL_JOINTS = tuple(f"{side}_{j}" for side in ("left", "right") for j in (*ARM, "gripper"))
 
 
 def camera(name, key):
@@ -32,6 +32,7 @@ def profile(kind: str) -> RobotProfile:
 
 def observation(prof: RobotProfile, seed=0, sizes=((97, 131), (240, 320), (33, 50)), stamp=12.5) -> Observation:
     rng = np.random.default_rng(seed)
-    images = {c.name: rng.integers(0, 256, (*sizes[i % len(sizes)], 3), dtype=np.uint8) for i, c in enumerate(prof.cameras)}
+    images = {c.name: rng.integers(0, 256, (*sizes[i % len(sizes)], 3), dtype=np.uint8)
+              for i, c in enumerate(prof.cameras)}
     state = rng.uniform(-0.5, 0.5, prof.state_dim).astype(np.float32)
     return Observation(images=images, state=state, prompt="fold the towel", stamp=stamp)

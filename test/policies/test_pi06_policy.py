@@ -19,7 +19,8 @@ from pi_vla_ros.policies.tokenizer import build_tokenizer
 from .pi06_testutil import observation, profile
 
 
-@pytest.mark.parametrize("kind,action_dim,dt", [("bimanual", 14, 0.02), ("ur5e", 7, 0.05), ("mobile_manipulator", 16, 0.02)])
+@pytest.mark.parametrize("kind,action_dim,dt",
+                         [("bimanual", 14, 0.02), ("ur5e", 7, 0.05), ("mobile_manipulator", 16, 0.02)])
 def test_infer_on_odd_sized_images(kind, action_dim, dt):
     prof = profile(kind)
     policy = make_policy("pi06_tiny", prof, allow_untrained=True)
@@ -80,7 +81,8 @@ def test_save_load_round_trip_gives_identical_actions(tmp_path):
     prof = profile("bimanual")
     policy = trained_like(prof)
     policy.save_pretrained(tmp_path / "ckpt")
-    assert {p.name for p in (tmp_path / "ckpt").iterdir()} >= {"config.json", "model.safetensors", "norm_stats.json", "tokenizer"}
+    files = {p.name for p in (tmp_path / "ckpt").iterdir()}
+    assert files >= {"config.json", "model.safetensors", "norm_stats.json", "tokenizer"}
     loaded = make_policy("pi06_tiny", prof, checkpoint=str(tmp_path / "ckpt"))
     assert loaded.untrained  # the flag travels with the checkpoint
     obs = observation(prof)
@@ -134,7 +136,8 @@ def test_loader_names_unexpected_tensors(checkpoint):
 def test_loader_names_misshaped_tensors(checkpoint):
     prof, ckpt = checkpoint
     rewrite(ckpt / "model.safetensors", lambda t: t.update({"expert.pos": torch.zeros(49, 192)}))
-    with pytest.raises(CheckpointError, match=r"mis-shaped \(1\): expert\.pos: checkpoint \(49, 192\) vs model \(50, 192\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"mis-shaped \(1\): expert\.pos: checkpoint \(49, 192\) vs model \(50, 192\)"):
         Pi06Policy.from_pretrained(ckpt, prof)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pi_vla_ros.policies.pi06 import Normalizer, NormStats, Pi06Config, Pi06Processor
+from pi_vla_ros.policies.pi06 import NormStats, Normalizer, Pi06Config, Pi06Processor
 from pi_vla_ros.policies.pi06.processing import build_prompt, discretize, resize_with_pad, to_absolute, to_delta
 from pi_vla_ros.policies.registry import get_config
 from pi_vla_ros.policies.tokenizer import build_tokenizer
@@ -16,7 +16,8 @@ from .pi06_testutil import profile
 def test_resize_with_pad_geometry():
     wide = resize_with_pad(np.full((120, 160, 3), 255, np.uint8), 64)  # 4:3 -> 48 rows of content
     assert wide.shape == (3, 64, 64)
-    assert (wide[:, :8] == -1).all() and (wide[:, 56:] == -1).all() and torch.allclose(wide[:, 8:56], torch.ones(1), atol=1e-5)
+    assert (wide[:, :8] == -1).all() and (wide[:, 56:] == -1).all()
+    assert torch.allclose(wide[:, 8:56], torch.ones(1), atol=1e-5)
     tall = resize_with_pad(np.zeros((100, 50, 3), np.uint8) + 128, 64)  # 1:2 -> 32 columns, centred
     assert (tall[:, :, :16] == -1).all() and (tall[:, :, 48:] == -1).all()
     assert torch.allclose(tall[:, :, 16:48], torch.tensor(128 / 255 * 2 - 1), atol=1e-3)

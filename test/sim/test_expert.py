@@ -1,7 +1,6 @@
 """The scripted expert solves every profile's task (the demos for learning come from it)."""
 
 import numpy as np
-import pytest
 
 from pi_vla_ros.sim.expert import run_episode
 

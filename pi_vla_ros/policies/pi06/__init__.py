@@ -3,6 +3,6 @@
 from .configuration import Pi06Config
 from .modeling import Pi06Model
 from .policy import Pi06Policy
-from .processing import Normalizer, NormStats, Pi06Processor
+from .processing import NormStats, Normalizer, Pi06Processor
 
 __all__ = ["Normalizer", "NormStats", "Pi06Config", "Pi06Model", "Pi06Policy", "Pi06Processor"]

@@ -31,7 +31,7 @@ from pi_vla_ros.policies.tokenizer import build_tokenizer, load_tokenizer
 
 from .configuration import Pi06Config
 from .modeling import Pi06Model
-from .processing import Normalizer, NormStats, Pi06Processor
+from .processing import NormStats, Normalizer, Pi06Processor
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1

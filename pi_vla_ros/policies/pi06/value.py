@@ -22,7 +22,7 @@ from torch import Tensor
 from pi_vla_ros.models.value import DistributionalValueHead
 from pi_vla_ros.models.vlm import PaliGemmaBackbone
 from pi_vla_ros.policies.checkpoint import (CheckpointError, config_kwargs, load_strict, load_tensors, read_json,
-                                           save_tensors)
+                                            save_tensors)
 
 from .configuration import Pi06Config
 from .modeling import ObservationEncoder
