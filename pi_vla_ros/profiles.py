@@ -153,7 +153,8 @@ def profile_path(name_or_path: str) -> Path:
         return path
     candidate = share_dir() / "config" / f"{name_or_path}.yaml"
     if not candidate.exists():
-        known = sorted(p.stem for p in (share_dir() / "config").glob("*.yaml") if p.stem != "nodes")  # nodes.yaml: node parameters
+        # nodes.yaml holds node parameters, not a robot profile.
+        known = sorted(p.stem for p in (share_dir() / "config").glob("*.yaml") if p.stem != "nodes")
         raise FileNotFoundError(f"unknown robot profile {name_or_path!r}; known: {known}")
     return candidate
 
