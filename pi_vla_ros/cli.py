@@ -1,6 +1,7 @@
 """``pi-vla``: the command line. ``pi-vla launch <robot> --sim`` runs the node graph without ROS 2;
 ``collect`` / ``train`` / ``eval`` record demonstrations through the graph, train a policy on them and measure it
-closed-loop through the graph; ``recap value`` / ``recap label`` prepare Recap's advantage-conditioned training."""
+closed-loop through the graph; ``recap value`` / ``recap label`` prepare Recap's advantage-conditioned training.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def cmd_launch(args) -> int:
 
 def _launch_in_process(args, launch_args) -> dict:
     """The graph in this process (:class:`~pi_vla_ros.runner.GraphRunner`); SIGINT/SIGTERM end the run early and
-    still print the report."""
+    still print the report.
+    """
     import signal
 
     from pi_vla_ros.runner import GraphRunner
@@ -92,7 +94,7 @@ def processes_summary(report: dict) -> str:
     ex, pol = report["executor"], report["policy"]
     return "\n".join([
         f"{report['layout']}: {report['sim_s']:.1f} s sim in {report['wall_s']:.1f} s wall, "
-        f"{report['cpu_s']} CPU s ({report['cpu_s_per_sim_s']} per sim s)",
+        f"{report['cpu_s']} CPU s ({report['cpu_s_per_sim_s']} per sim s): {report['cpu_s_by_node']}",
         f"commands on {ex['topic']}: {ex['commands_seen']} seen, {ex['rate_hz_wall']} Hz wall, interval p50 "
         f"{ex['interval_ms_wall']['p50']} p99 {ex['interval_ms_wall']['p99']} max {ex['interval_ms_wall']['max']} ms; "
         f"executor: starvation {ex['starvation_ticks']}, watchdog trips {ex['watchdog_trips']}",

@@ -97,7 +97,8 @@ def graph(robot: str, **args) -> list[NodeLaunch]:
         node("pi_vla_policy", **policy_args),
         node("pi_vla_executor", profile=profile_ref, autostart=autostart),
         # no clock of its own to follow: it has no timers, and every /clock message would wake it (100 Hz)
-        NodeLaunch("pi_vla_instruction", "pi_vla_instruction", params_file, dict(per_robot.get("pi_vla_instruction", {}))),
+        NodeLaunch("pi_vla_instruction", "pi_vla_instruction", params_file,
+                   dict(per_robot.get("pi_vla_instruction", {}))),
     ]
     if sim:  # the simulator is the clock source: it runs on its own steady clock
         nodes.insert(0, NodeLaunch("pi_vla_sim", "pi_vla_sim", params_file,

@@ -137,7 +137,7 @@ class GraphMonitor:
                                              "message": status.message,
                                              **{kv.key: _json_or_str(kv.value) for kv in status.values}}
 
-    def report(self, wall_s: float, cpu_s: float | None, exit_codes: dict) -> dict:
+    def report(self, wall_s: float, cpu_by_node: dict | None, exit_codes: dict) -> dict:
         from pi_vla_ros.ros import middleware
 
         # the window measured: from the first chunk (every node up, the policy loaded) to the end
@@ -146,6 +146,7 @@ class GraphMonitor:
         n = len(wall)
         ex = self.diagnostics.get("pi_vla_executor", {})
         sim_s = self.sim_time - self.first_chunk[0] if self.first_chunk else 0.0
+        cpu_s = round(sum(cpu_by_node.values()), 2) if cpu_by_node else None
         return {
             "layout": "one process per node", "wall_s": round(wall_s, 3), "sim_s": round(sim_s, 3),
             "startup_s": round(self.first_chunk[0], 3) if self.first_chunk else None,
@@ -157,16 +158,19 @@ class GraphMonitor:
             },
             "policy": {"chunks": len(self.chunks),
                        "inference_latency_ms": _stats_ms([c["latency_s"] for c in self.chunks], 50, 95)},
-            "diagnostics": self.diagnostics, "task": self.status, "cpu_s": cpu_s,
+            "diagnostics": self.diagnostics, "task": self.status, "cpu_s": cpu_s, "cpu_s_by_node": cpu_by_node,
             "cpu_s_per_sim_s": round(cpu_s / sim_s, 3) if cpu_s and sim_s else None,
             "exit_codes": exit_codes, "ros": middleware(),
         }
 
 
-def _cpu_of(procs: GraphProcesses) -> float:
-    """CPU seconds used so far by the node processes and their children (policy servers), from /proc."""
-    pids = [p.pid for p in procs.procs.values() if p.poll() is None]
-    total, seen = 0.0, set()
+def _cpu_of(procs: GraphProcesses) -> dict[str, float]:
+    """CPU seconds used so far by each node process with its children (policy servers), from /proc."""
+    return {name: _cpu_of_tree(p.pid) for name, p in procs.procs.items() if p.poll() is None}
+
+
+def _cpu_of_tree(root: int) -> float:
+    total, pids, seen = 0.0, [root], set()
     while pids:
         pid = pids.pop()
         if pid in seen:
@@ -192,7 +196,8 @@ def _json_or_str(value: str):
 def run(robot: str, duration_s: float, *, overrides: dict | None = None, log=print, startup_timeout_s: float = 300.0,
         **launch_args) -> dict:
     """``pi-vla launch --processes``: run the graph for ``duration_s`` of simulated time after its first chunk (all
-    nodes up, the policy loaded); returns the report. CPU seconds are measured over the same window."""
+    nodes up, the policy loaded); returns the report. CPU seconds are measured over the same window.
+    """
     from pi_vla_ros.profiles import load_profile
     from pi_vla_ros.ros import SingleThreadedExecutor, rclpy
 
@@ -224,7 +229,8 @@ def run(robot: str, duration_s: float, *, overrides: dict | None = None, log=pri
                     next_print += max(1.0, duration_s / 10)
                 if elapsed >= duration_s:
                     break
-            cpu = _cpu_of(procs) - cpu0 if cpu0 is not None else None
+            cpu = ({k: round(v - cpu0.get(k, 0.0), 2) for k, v in _cpu_of(procs).items()}
+                   if cpu0 is not None else None)
             wall = time.perf_counter() - wall0
             early = procs.dead()
             codes = procs.stop()
@@ -233,7 +239,7 @@ def run(robot: str, duration_s: float, *, overrides: dict | None = None, log=pri
             signal.signal(s, handler)
         monitor.node.destroy_node()
         rclpy.try_shutdown()
-    report = monitor.report(wall, None if cpu is None else round(cpu, 2), codes)
+    report = monitor.report(wall, cpu, codes)
     report["stopped_by"] = (signal.Signals(stop["signal"]).name if stop["signal"] else
                             f"node exited early: {early}" if early else "duration")
     return report

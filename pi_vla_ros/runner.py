@@ -76,7 +76,8 @@ class GraphRunner:
                  instances: dict | None = None, skip: tuple[str, ...] = (), **launch_args):
         """``overrides``: executable -> extra parameters; ``instances``: executable -> constructor kwargs
         (e.g. ``{"pi_vla_policy": {"policy": obj}}`` to hand an in-memory policy to the node); ``skip``:
-        executables not to start (data collection runs without the policy and the executor)."""
+        executables not to start (data collection runs without the policy and the executor).
+        """
         self.realtime = realtime
         self.nodes: dict = {}
         self.executor = None
@@ -117,7 +118,8 @@ class GraphRunner:
         """Constructor options for a node of this run (``executable``: which graph node, "" for plain rclpy nodes):
         its context, no QoS-event handlers for pi_vla nodes (:class:`~pi_vla_ros.nodes.common.GraphNode`), and in
         lockstep no parameter or lifecycle services (no other process can reach them, and each would be one more
-        entity in every wait pass)."""
+        entity in every wait pass).
+        """
         options = {"context": self.context}
         if executable:
             options["quiet_qos_events"] = True   # all QoS in here are the graph's own: see GraphNode
@@ -132,7 +134,8 @@ class GraphRunner:
 
     def add_node(self, node, name: str | None = None):
         """Add a node built outside the graph description (an expert teleoperator, a recorder, a test's tap) to
-        this run. Build it with ``**runner.node_options()``."""
+        this run. Build it with ``**runner.node_options()``.
+        """
         self.nodes[name or node.get_name()] = node
         self.executor.add_node(node)
         return node
@@ -145,7 +148,8 @@ class GraphRunner:
     def reset_episode(self, seed: int, target_object: str | None = None) -> str:
         """Start a new episode in place (lockstep): the simulator re-places the scene from ``seed`` (time runs on),
         then every node that has a ``reset_episode()`` forgets its episode state. Nothing of the last episode is
-        still in flight: each lockstep tick ends with every callback run. Returns the new instruction."""
+        still in flight: each lockstep tick ends with every callback run. Returns the new instruction.
+        """
         if self.realtime:
             raise RuntimeError("reset_episode needs a lockstep run: in real time messages may still be in flight")
         instruction = self.sim.reset_episode(seed, target_object)
@@ -162,8 +166,9 @@ class GraphRunner:
         period = self.sim.p.step_period_s / self.sim.p.real_time_factor
         while self.sim_time() < sim_time_s - 1e-9:
             if self.realtime:   # the next tick on the steady clock's grid; a late tick runs at once, never twice
-                self._next_tick = max(self._next_tick + period, time.monotonic()) if self._next_tick else time.monotonic()
-                time.sleep(max(0.0, self._next_tick - time.monotonic()))
+                now = time.monotonic()
+                self._next_tick = max(self._next_tick + period, now) if self._next_tick else now
+                time.sleep(max(0.0, self._next_tick - now))
             self.sim.step()
             self.drain()
 

@@ -30,6 +30,7 @@ class ChunkingConfig:
 
 
 class ChunkScheduler:
+
     def __init__(self, config: ChunkingConfig):
         self.config = config
         self._latencies: deque[float] = deque(maxlen=config.latency_window)

@@ -69,7 +69,7 @@ class JointStateMapper:
         self.allowed_extra = frozenset(allowed_extra)
         self._index = {name: i for i, name in enumerate(joints)}
 
-    def map(self, names, positions, velocity=(), effort=()) -> np.ndarray:
+    def to_profile_order(self, names, positions, velocity=(), effort=()) -> np.ndarray:
         names = list(names)
         positions = np.asarray(positions, dtype=np.float64)
         if positions.ndim != 1 or len(positions) != len(names):
@@ -112,15 +112,16 @@ def image_to_rgb(camera: Camera, width: int, height: int, encoding: str, step: i
     return np.array(img)  # owned and writable: the buffer belongs to the message
 
 
-def compressed_to_rgb(camera: Camera, format: str, data) -> np.ndarray:
+def compressed_to_rgb(camera: Camera, fmt: str, data) -> np.ndarray:
     """Decode a sensor_msgs/CompressedImage (JPEG or PNG) for the profile camera into HxWx3 uint8 RGB.
 
-    ``format`` as image_transport's compressed plugin writes it ("rgb8; jpeg compressed bgr8") or plain
-    ("jpeg", "png", ""); the bytes themselves decide how they are decoded."""
-    words = format.split(";")[-1].split()  # "<raw encoding>; <compression> compressed <encoding>"
+    ``fmt``, the message's ``format``, as image_transport's compressed plugin writes it
+    ("rgb8; jpeg compressed bgr8") or plain ("jpeg", "png", ""); the bytes themselves decide how they are decoded.
+    """
+    words = fmt.split(";")[-1].split()  # "<raw encoding>; <compression> compressed <encoding>"
     kind = words[0].lower() if words else ""
     if kind and kind not in _COMPRESSIONS:  # e.g. compressedDepth: a depth image with its own header
-        raise RejectedInput("image_encoding", f"{camera.name}: unsupported compressed format {format!r}")
+        raise RejectedInput("image_encoding", f"{camera.name}: unsupported compressed format {fmt!r}")
     buf = _u8(data)
     size = _header_size(memoryview(buf))
     if size is None:
@@ -207,7 +208,7 @@ class ObservationCore:
 
     def on_joint_state(self, stamp: float, names, positions, velocity=(), effort=(), *, now: float) -> np.ndarray:
         self._check_stamp("joint_states", stamp, now)
-        state = self.mapper.map(names, positions, velocity, effort)
+        state = self.mapper.to_profile_order(names, positions, velocity, effort)
         with self._lock:
             if self._states and stamp < self._states[-1][0]:
                 raise RejectedInput("out_of_order", f"joint_states stamp {stamp:.3f} older than the last one")
@@ -220,10 +221,10 @@ class ObservationCore:
         self._check_stamp(camera, stamp, now)
         return self._store(camera, stamp, image_to_rgb(cam, width, height, encoding, step, data, is_bigendian))
 
-    def on_compressed_image(self, camera: str, stamp: float, format: str, data, *, now: float) -> np.ndarray:
+    def on_compressed_image(self, camera: str, stamp: float, fmt: str, data, *, now: float) -> np.ndarray:
         cam = self._camera(camera)
         self._check_stamp(camera, stamp, now)
-        return self._store(camera, stamp, compressed_to_rgb(cam, format, data))
+        return self._store(camera, stamp, compressed_to_rgb(cam, fmt, data))
 
     def _camera(self, camera: str) -> Camera:
         cam = self._cameras.get(camera)

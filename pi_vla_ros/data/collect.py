@@ -1,6 +1,7 @@
-"""``pi-vla collect``: demonstrations (or a policy's own rollouts) recorded through the node graph into a LeRobot dataset.
+"""``pi-vla collect``: demonstrations (or a policy's own rollouts) recorded through the node graph into a dataset.
 
-One :class:`~pi_vla_ros.runner.GraphRunner` (fast mode: virtual time, deterministic) runs the simulator, the
+The dataset is LeRobot's format. One :class:`~pi_vla_ros.runner.GraphRunner` (lockstep: simulated time on real
+rclpy, deterministic) runs the simulator, the
 observation and instruction nodes, a teleoperator -- the scripted expert node, publishing on the profile's real
 controller topics and on ``/pi_vla/commanded_action`` -- and a recorder node; the policy and executor nodes are
 not started. Per episode: the graph is reset in place (:meth:`GraphRunner.reset_episode`, seed ``seed + i``), the
@@ -33,7 +34,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     overrides, e.g. ``{"pi_vla_policy": {"execute_steps": 16}}``). With ``takeover_after_s`` a supervisor corrects
     the policy: an episode not finished by then is taken over by the scripted expert from wherever the robot is
     (frames flagged ``intervention``), with ``correction_budget_s`` more to finish. Returns a summary: episodes,
-    successes, corrections, frames, seconds of wall time."""
+    successes, corrections, frames, seconds of wall time.
+    """
     if policy is None and expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; known: {EXPERTS}")
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -59,14 +61,15 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     with GraphRunner(profile, realtime=False, seed=seed, **graph) as run:
         sim = run.sim.sim
         if policy is None:
-            expert_node = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=sim_params))
+            expert_node = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"),
+                                                  parameter_overrides=sim_params))
             commands = lambda: expert_node.commands  # noqa: E731
         else:
             commands = lambda: run.nodes["pi_vla_executor"].core.stats.commands  # noqa: E731
         supervisor = None
         if policy is not None and takeover_after_s is not None:
-            supervisor = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=sim_params + [
-                Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False)]))
+            supervisor = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
+                *sim_params, Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False)]))
         recorder = run.add_node(RecorderNode(**run.node_options("recorder"),
                                              parameter_overrides=sim_params + [Parameter("profile", value=profile)]))
         if progress:
@@ -105,7 +108,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         bar.close()
     with LeRobotDataset(out, decode_images=False) as ds:
         frames = len(ds)
-    summary = {"profile": profile, "dataset": str(out), "source": policy or f"expert:{expert}", "episodes": len(results),
+    summary = {"profile": profile, "dataset": str(out), "source": policy or f"expert:{expert}",
+               "episodes": len(results),
                "successes": sum(r["success"] for r in results),
                "corrections": sum(r["takeover_s"] is not None for r in results), "frames_total": frames,
                "wall_s": round(time.perf_counter() - wall0, 1), "episodes_detail": results}

@@ -64,7 +64,8 @@ class BagRecorder:
 
     def write(self, topic: str, msg, stamp_ns: int | None = None) -> None:
         """Record ``msg`` at ``stamp_ns`` (default: its header stamp if set, else wall time). Pass the receive
-        time on the node's clock (sim time in simulation): bag_to_lerobot aligns topics by it."""
+        time on the node's clock (sim time in simulation): bag_to_lerobot aligns topics by it.
+        """
         conn = self._conns.get(topic)
         if conn is None:
             raise KeyError(f"topic {topic!r} was not declared; recorder topics: {sorted(self._conns)}")
@@ -107,7 +108,8 @@ def bag_topics(path) -> dict[str, str]:
 def read_bag(path, topics=None):
     """Yield (topic, receive time ns, rclpy message) in time order.
 
-    Without ``topics``, topics whose message package is not installed are skipped; a listed one raises."""
+    Without ``topics``, topics whose message package is not installed are skipped; a listed one raises.
+    """
     from rosbags.rosbag2 import Reader
 
     def known(msgtype):
@@ -127,7 +129,8 @@ def read_bag(path, topics=None):
 
 class _Signals:
     """Per-name (time ns, value) series, sampled with hold-last. Integer time: a sample stamped exactly at a
-    frame time (common on simulated time) must count as "at or before" it, without float round-off."""
+    frame time (common on simulated time) must count as "at or before" it, without float round-off.
+    """
 
     def __init__(self):
         self.series: dict[str, tuple[list[int], list]] = {}
@@ -156,7 +159,8 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
                    **writer_kwargs) -> int:
     """Append the episode recorded in ``bag_path`` to the LeRobot dataset at ``out_root``; returns its index.
 
-    See the module docstring for the conventions. ``writer_kwargs`` go to :class:`LeRobotDatasetWriter`."""
+    See the module docstring for the conventions. ``writer_kwargs`` go to :class:`LeRobotDatasetWriter`.
+    """
     from pi_vla_ros.core.observation import image_to_rgb
     from pi_vla_ros.data.lerobot_dataset import IMAGE_PREFIX, LeRobotDatasetWriter
     from pi_vla_ros.profiles import load_profile

@@ -73,7 +73,8 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
              progress: bool = True, policy_name: str | None = None, log=print, params: dict | None = None) -> dict:
     """Run ``episodes`` closed-loop episodes. ``policy``: a registry name (with ``checkpoint``), a checkpoint
     directory (its config.json names the policy), or ``"expert"``. Returns the report (also written as JSON to
-    ``out_dir/eval.json`` with the media, when ``out_dir`` is given)."""
+    ``out_dir/eval.json`` with the media, when ``out_dir`` is given).
+    """
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pi_vla_ros.data.collect import _progress
     from pi_vla_ros.nodes.expert_node import ExpertNode
@@ -94,11 +95,11 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
     wall0 = time.perf_counter()
     results = []
     with GraphRunner(profile, realtime=False, skip=skip, overrides=params or {}, **launch) as run:
-        sim_node, sim = run.sim, run.sim.sim
+        sim = run.sim.sim
         prof = sim.profile
         if expert:
-            run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[Parameter("use_sim_time", value=True),
-                                                                  Parameter("announce_subtasks", value=False)]))
+            run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
+                Parameter("use_sim_time", value=True), Parameter("announce_subtasks", value=False)]))
         trace = _Trace(run, prof)
         if progress:
             run.set_log_level(30)   # the bar says what happens; warnings still show
@@ -178,7 +179,8 @@ def _report(results, profile, policy, ckpt, seed, swapped, wall_s) -> dict:
     clamps = [r["safety_clamps"] for r in results]
 
     def stats(v):
-        return {"mean": round(float(np.mean(v)), 3) if v else None, "median": round(float(np.median(v)), 3) if v else None,
+        return {"mean": round(float(np.mean(v)), 3) if v else None,
+                "median": round(float(np.median(v)), 3) if v else None,
                 "max": round(float(np.max(v)), 3) if v else None}
 
     return {"profile": profile, "policy": policy, "checkpoint": ckpt, "episodes": n, "seeds": [seed, seed + n - 1],

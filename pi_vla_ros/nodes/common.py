@@ -28,7 +28,8 @@ class GraphNode:
     rclpy gives each publisher and subscription waitables for QoS events (incompatible QoS or type warnings);
     in a graph whose QoS are all this package's own and run in one process (:class:`~pi_vla_ros.runner.GraphRunner`)
     they can never fire, yet each is one more entity in every wait-set rebuild: without them the executor's work
-    per tick halves (README, benchmark). Nodes started on their own (``ros2 run``/``ros2 launch``) keep them."""
+    per tick halves (README, benchmark). Nodes started on their own (``ros2 run``/``ros2 launch``) keep them.
+    """
 
     def __init__(self, *args, quiet_qos_events: bool = False, **kwargs):
         self._quiet_qos_events = quiet_qos_events
@@ -47,14 +48,15 @@ class GraphNode:
 
 @dataclass(frozen=True)
 class Param:
-    """A node parameter: default (its type is the parameter's type), description, inclusive numeric range, choices.
+    """A node parameter: default (its type is the parameter's type), description, inclusive numeric limits, choices.
 
     Every parameter is read-only: nodes read them once at start-up (or configuration), so a later
-    ``ros2 param set`` is refused instead of being silently ignored."""
+    ``ros2 param set`` is refused instead of being silently ignored.
+    """
 
     default: object
     description: str
-    range: tuple[float, float] | None = None
+    limits: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
 
 
@@ -62,12 +64,13 @@ def declare(node, parameters: dict[str, Param]) -> SimpleNamespace:
     """Declare ``parameters`` with descriptors and return their validated values.
 
     Integers given for a float parameter are accepted (YAML writes ``50`` for ``50.0``); any other type
-    mismatch, a value out of range or not among the choices is one ValueError naming the parameter."""
+    mismatch, a value out of range or not among the choices is one ValueError naming the parameter.
+    """
     values = {}
     for name, spec in parameters.items():
         descriptor = ParameterDescriptor(description=spec.description, read_only=True, dynamic_typing=True)
-        if spec.range is not None:
-            lo, hi = spec.range
+        if spec.limits is not None:
+            lo, hi = spec.limits
             if isinstance(spec.default, bool) or not isinstance(spec.default, (int, float)):
                 raise TypeError(f"{name}: a range needs a numeric default")
             if isinstance(spec.default, int):
@@ -90,8 +93,8 @@ def _checked(node_name: str, name: str, spec: Param, value):
         value = float(value)
     if type(value) is not expected:
         raise ValueError(f"{node_name}: parameter {name!r} must be {expected.__name__}, got {value!r}")
-    if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
-        raise ValueError(f"{node_name}: parameter {name!r}={value} outside [{spec.range[0]}, {spec.range[1]}]")
+    if spec.limits is not None and not spec.limits[0] <= value <= spec.limits[1]:
+        raise ValueError(f"{node_name}: parameter {name!r}={value} outside [{spec.limits[0]}, {spec.limits[1]}]")
     if spec.choices and value not in spec.choices:
         raise ValueError(f"{node_name}: parameter {name!r}={value!r} must be one of {list(spec.choices)}")
     return value
@@ -156,7 +159,8 @@ def run_node(node_cls, args=None) -> int:
     """The console-script main for one node: spin until SIGINT/SIGTERM, then shut down cleanly (exit 0).
 
     rclpy's own signal handler shuts the context down; the executor then returns, the node releases what it
-    holds (threads, child processes, files) in ``destroy_node`` while the context is still there to log."""
+    holds (threads, child processes, files) in ``destroy_node`` while the context is still there to log.
+    """
     from pi_vla_ros.ros import ExternalShutdownException, SingleThreadedExecutor, rclpy
 
     rclpy.init(args=args if args is not None else sys.argv)

@@ -17,8 +17,8 @@ import time
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.executor import ActionExecutor, ExecutorConfig, validate_chunk
-from pi_vla_ros.nodes.common import (declare, diagnostics, ERROR, GraphNode, now_sec, OK, Param, Rejections, run_node,
-                                     SENSOR_QOS, to_duration, to_sec, WARN)
+from pi_vla_ros.nodes.common import (ERROR, GraphNode, OK, Param, Rejections, SENSOR_QOS, WARN, declare, diagnostics,
+                                     now_sec, run_node, to_duration, to_sec)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
@@ -28,7 +28,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
     the controller publishers; ``activate`` starts commanding from the measured state; ``deactivate`` sends one
     hold (last command, base stopped) and stops; ``cleanup`` releases everything. ``autostart`` does configure +
     activate at start-up (the launch files' default); without it a lifecycle manager or
-    ``ros2 lifecycle set /pi_vla_executor activate`` decides when the robot may move."""
+    ``ros2 lifecycle set /pi_vla_executor activate`` decides when the robot may move.
+    """
 
     PARAMETERS = dict(
         profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
@@ -195,7 +196,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
 
     def reset_episode(self) -> None:
         """A new episode: drop the chunks and hold the next measured state (never the last episode's command);
-        the policy has the robot. Statistics keep counting across episodes."""
+        the policy has the robot. Statistics keep counting across episodes.
+        """
         self.intervening = False
         self._restart_core()
 

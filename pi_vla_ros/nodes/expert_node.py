@@ -19,7 +19,7 @@ task from wherever the robot is, as a person taking over with leader arms would.
 
 from __future__ import annotations
 
-from pi_vla_ros.nodes.common import declare, GraphNode, LATCHED_QOS, Param, to_duration, to_stamp
+from pi_vla_ros.nodes.common import GraphNode, LATCHED_QOS, Param, declare, to_duration, to_stamp
 from pi_vla_ros.ros import Node, msgs
 from pi_vla_ros.sim.expert import ScriptedExpert
 
@@ -75,7 +75,8 @@ class ExpertNode(GraphNode, Node):
 
     def reset_episode(self) -> None:
         """Call after the simulator's reset: the expert plans the new episode from its first tick (or, waiting for a
-        takeover, stays silent again)."""
+        takeover, stays silent again).
+        """
         self.expert = None
         self._phase = None
         if self.p.wait_for_takeover:

@@ -13,7 +13,7 @@ import sys
 import threading
 
 from pi_vla_ros.core.instructions import SPEECH_BACKENDS, SubtaskQueue
-from pi_vla_ros.nodes.common import declare, GraphNode, LATCHED_QOS, Param, run_node
+from pi_vla_ros.nodes.common import GraphNode, LATCHED_QOS, Param, declare, run_node
 from pi_vla_ros.ros import Node, msgs
 
 
@@ -49,7 +49,8 @@ class InstructionNode(GraphNode, Node):
 
     def submit_line(self, text: str, source: str) -> None:
         """One typed or spoken line (``source``: topic, terminal, speech, parameter) through the subtask queue.
-        (Not ``handle``: rclpy's Node.handle is the node's rcl handle.) Thread-safe."""
+        (Not ``handle``: rclpy's Node.handle is the node's rcl handle.) Thread-safe.
+        """
         with self._lock:
             self._submit_line(text, source)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import (declare, diagnostics, GraphNode, now_sec, OK, Param, Rejections, run_node,
-                                     SENSOR_QOS, to_sec, WARN)
+from pi_vla_ros.nodes.common import (GraphNode, OK, Param, Rejections, SENSOR_QOS, WARN, declare, diagnostics, now_sec,
+                                     run_node, to_sec)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 

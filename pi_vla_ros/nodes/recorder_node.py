@@ -2,17 +2,18 @@
 
 Subscribes to the profile's joint states, cameras and controller command topics, the language and instruction
 topics, ``/pi_vla/commanded_action`` (a teleoperator's or scripted expert's action), ``/pi_vla/action_chunk``,
-``/pi_vla/intervention`` and ``/sim/status``; every message is written with its receive time on the node's clock (simulated time in
-simulation), the one clock :func:`pi_vla_ros.data.rosbag.bag_to_lerobot` aligns topics by. Recording starts
-and stops per episode (:meth:`start` / :meth:`stop`); with the ``output`` parameter set it records from start-up
-until shutdown, like ``ros2 bag record``. The bag writing itself is :class:`pi_vla_ros.data.rosbag.BagRecorder`.
+``/pi_vla/intervention`` and ``/sim/status``; every message is written with its receive time on the node's clock
+(simulated time in simulation), the one clock :func:`pi_vla_ros.data.rosbag.bag_to_lerobot` aligns topics by.
+Recording starts and stops per episode (:meth:`start` / :meth:`stop`); with the ``output`` parameter set it records
+from start-up until shutdown, like ``ros2 bag record``. The bag writing itself is
+:class:`pi_vla_ros.data.rosbag.BagRecorder`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pi_vla_ros.nodes.common import declare, GraphNode, LATCHED_QOS, Param, run_node, SENSOR_QOS
+from pi_vla_ros.nodes.common import GraphNode, LATCHED_QOS, Param, SENSOR_QOS, declare, run_node
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Node, msgs
 

@@ -19,15 +19,11 @@ import os
 import queue
 import threading
 
-# Mesa's software rasterizer (headless EGL without a GPU) would start one worker thread per core for every
-# frame; rendering in the calling thread keeps the control loop's wake-ups on time (p99 5.3 -> 1.2 ms here).
-os.environ.setdefault("LP_NUM_THREADS", "0")
-
-import mujoco  # noqa: E402
+import mujoco
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.nodes.common import (declare, GraphNode, LATCHED_QOS, Param, Rejections, run_node, SENSOR_QOS, to_sec,
+from pi_vla_ros.nodes.common import (GraphNode, LATCHED_QOS, Param, Rejections, SENSOR_QOS, declare, run_node, to_sec,
                                      to_stamp)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import Clock, ClockType, Node, msgs
@@ -50,6 +46,9 @@ class SimNode(GraphNode, Node):
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_sim", **kwargs)
+        # Mesa's software rasterizer (headless EGL without a GPU) would start one worker thread per core for every
+        # frame; rendering in the calling thread keeps the control loop's wake-ups on time (p99 5.3 -> 1.2 ms here).
+        os.environ.setdefault("LP_NUM_THREADS", "0")
         self.p = declare(self, self.PARAMETERS)
         self.profile = load_profile(self.p.profile)
         self.sim = Simulator(self.profile, seed=int(self.p.seed))
@@ -189,7 +188,8 @@ class SimNode(GraphNode, Node):
     def reset_episode(self, seed: int, target_object: str | None = None) -> str:
         """A new episode without rebuilding anything: the scene is placed from ``seed`` (``target_object``:
         name this cube instead of the seed's choice) and the robot is back at home, but simulated time runs on
-        (the clock never goes backwards). Cameras, the status and the new instruction go out on the next tick."""
+        (the clock never goes backwards). Cameras, the status and the new instruction go out on the next tick.
+        """
         t = self.sim.time
         instruction = self.sim.reset(int(seed), target_object or None)
         self.sim.data.time = t

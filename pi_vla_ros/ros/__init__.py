@@ -10,17 +10,17 @@ rclpy APIs the project depends on is visible in one place::
 from __future__ import annotations
 
 import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor, TimeoutException
-from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Duration, Time
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 
 from pi_vla_ros.ros import msgs
 
@@ -40,10 +40,9 @@ def middleware() -> dict:
             "ros_distro": __import__("os").environ.get("ROS_DISTRO") or "jazzy (PyPI wheels)"}
 
 
-__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "PublisherEventCallbacks", "InvalidParameterTypeException",
-           "InvalidParameterValueException",
-           "SubscriptionEventCallbacks", "SingleThreadedExecutor",
-           "TimeoutException", "LifecycleNode", "LifecycleState", "TransitionCallbackReturn", "Node", "Parameter",
-           "DurabilityPolicy", "HistoryPolicy", "QoSProfile", "ReliabilityPolicy", "qos_profile_sensor_data",
-           "Duration", "Time", "FloatingPointRange", "IntegerRange", "ParameterDescriptor", "SetParametersResult",
-           "msgs", "middleware"]
+__all__ = ["rclpy", "Clock", "ClockType", "Context", "ExternalShutdownException", "PublisherEventCallbacks",
+           "InvalidParameterTypeException", "InvalidParameterValueException", "SubscriptionEventCallbacks",
+           "SingleThreadedExecutor", "TimeoutException", "LifecycleNode", "LifecycleState",
+           "TransitionCallbackReturn", "Node", "Parameter", "DurabilityPolicy", "HistoryPolicy", "QoSProfile",
+           "ReliabilityPolicy", "qos_profile_sensor_data", "Duration", "Time", "FloatingPointRange", "IntegerRange",
+           "ParameterDescriptor", "SetParametersResult", "msgs", "middleware"]

@@ -1,6 +1,6 @@
 import pytest
 
-from pi_vla_ros.core.chunking import ChunkingConfig, ChunkScheduler
+from pi_vla_ros.core.chunking import ChunkScheduler, ChunkingConfig
 
 
 def test_first_request_is_immediate_and_never_while_in_flight():

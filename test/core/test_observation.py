@@ -9,7 +9,7 @@ JOINTS = ["j1", "j2", "grip"]
 
 def test_mapper_reorders_by_name():
     m = JointStateMapper(("a", "b", "c"))
-    np.testing.assert_array_equal(m.map(["c", "a", "b"], [3, 1, 2]), [1, 2, 3])
+    np.testing.assert_array_equal(m.to_profile_order(["c", "a", "b"], [3, 1, 2]), [1, 2, 3])
 
 
 @pytest.mark.parametrize("names,pos,reason", [
@@ -23,23 +23,24 @@ def test_mapper_reorders_by_name():
 ])
 def test_mapper_rejects(names, pos, reason):
     with pytest.raises(RejectedInput) as e:
-        JointStateMapper(("a", "b", "c")).map(names, pos)
+        JointStateMapper(("a", "b", "c")).to_profile_order(names, pos)
     assert e.value.reason == reason
 
 
 def test_mapper_checks_velocity_and_effort_sizes():
     m = JointStateMapper(("a", "b"))
-    np.testing.assert_array_equal(m.map(["a", "b"], [1, 2], [], []), [1, 2])          # not reported: fine
-    np.testing.assert_array_equal(m.map(["a", "b"], [1, 2], [0.1, 0.2], [np.nan, 3]), [1, 2])  # unused: not checked
+    np.testing.assert_array_equal(m.to_profile_order(["a", "b"], [1, 2], [], []), [1, 2])          # not reported: fine
+    # velocity and effort are not used: a NaN there is not checked
+    np.testing.assert_array_equal(m.to_profile_order(["a", "b"], [1, 2], [0.1, 0.2], [np.nan, 3]), [1, 2])
     for velocity, effort in [([0.1], []), ([], [1, 2, 3]), ([0.1, 0.2], [1])]:
         with pytest.raises(RejectedInput) as e:
-            m.map(["a", "b"], [1, 2], velocity, effort)
+            m.to_profile_order(["a", "b"], [1, 2], velocity, effort)
         assert e.value.reason == "joint_state_size"
 
 
 def test_mapper_allows_listed_extra_joints():
     m = JointStateMapper(("a",), allowed_extra=("finger_mimic",))
-    np.testing.assert_array_equal(m.map(["finger_mimic", "a"], [9, 1]), [1])
+    np.testing.assert_array_equal(m.to_profile_order(["finger_mimic", "a"], [9, 1]), [1])
 
 
 def test_image_conversion_and_rejections(profile):

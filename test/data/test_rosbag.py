@@ -41,8 +41,8 @@ def test_recorder_round_trip(tmp_path):
                                             "/cam/image_raw": "sensor_msgs/msg/Image",
                                             "/pi_vla/language": "std_msgs/msg/String"}
     got = list(read_bag(tmp_path / "bag"))
-    assert [(t, s) for t, s, _ in got] == [("/joint_states", 1 * NS), ("/cam/image_raw", 2 * NS),
-                                          ("/pi_vla/language", 3 * NS)]
+    assert [(t, s) for t, s, _ in got] == [
+        ("/joint_states", 1 * NS), ("/cam/image_raw", 2 * NS), ("/pi_vla/language", 3 * NS)]
     assert [m for _, _, m in got] == [js, img, String(data="pick up the cup")]  # rclpy messages, equal
     assert [m.data for _, _, m in read_bag(tmp_path / "bag", topics={"/pi_vla/language"})] == ["pick up the cup"]
 
@@ -62,9 +62,8 @@ PUBLISHED = {
         JointTrajectoryPoint(positions=[0.1, 0.2], velocities=[0.0, 1.0], time_from_start=Duration(nanosec=20_000_000))
     ])],
     "/pi_vla/language": [String(data="pick up the red block ✓"), String(data="")],
-    "/gripper/commands": [Float64MultiArray(layout=MultiArrayLayout(dim=[MultiArrayDimension(label="g", size=1,
-                                                                                              stride=1)]),
-                                            data=[0.04])],
+    "/gripper/commands": [Float64MultiArray(
+        layout=MultiArrayLayout(dim=[MultiArrayDimension(label="g", size=1, stride=1)]), data=[0.04])],
     "/base/cmd_vel": [Twist(linear=Vector3(x=0.25), angular=Vector3(z=-0.5))],
 }
 
@@ -161,8 +160,8 @@ def record_episode(path, profile, with_commands=True):
     for k in range(int(DURATION * 100) + 1):
         t = T0 + k / 100
         pos = q(t)
-        events.append((t, "/joint_states", JointState(name=list(reversed(profile.joints[:6])),
-                                                           position=pos[5::-1].tolist())))
+        events.append((t, "/joint_states", JointState(
+            name=list(reversed(profile.joints[:6])), position=pos[5::-1].tolist())))
         events.append((t + 0.001, "/joint_states", JointState(name=["gripper_joint"], position=[pos[6]])))
         if with_commands and k % 2 == 0:
             c = cmd(t)
@@ -173,12 +172,12 @@ def record_episode(path, profile, with_commands=True):
             for i, cam in enumerate(profile.cameras):
                 rgb = cam_image(t, i)
                 enc, data = ("bgr8", rgb[..., ::-1]) if i == 1 else ("rgb8", rgb)
-                events.append((t, cam.topic, Image(height=120, width=160, encoding=enc, step=480,
-                                                        data=np.ascontiguousarray(data).tobytes())))
+                events.append((t, cam.topic, Image(
+                    height=120, width=160, encoding=enc, step=480, data=np.ascontiguousarray(data).tobytes())))
     events.append((T0, "/pi_vla/language", String(data="reach the cube")))
     events.append((T0 + 0.8, "/pi_vla/language", String(data="grasp the cube")))
-    events.append((T0 + DURATION, "/sim/status", String(data=json.dumps({"instruction": "pick up the cube",
-                                                                              "success": True}))))
+    status = json.dumps({"instruction": "pick up the cube", "success": True})
+    events.append((T0 + DURATION, "/sim/status", String(data=status)))
     with BagRecorder(path, topics) as bag:
         for t, topic, msg in sorted(events, key=lambda e: e[0]):
             bag.write(topic, msg, int(round(t * NS)))
@@ -196,7 +195,8 @@ def test_bag_to_lerobot(tmp_path):
             item = ds[i]
             t = times[i]
             # state: latest message at or before t, per joint (arm at 100 Hz grid, gripper 1 ms later)
-            t_arm, t_grip = np.floor((t - T0) * 100 + 1e-6) / 100 + T0, np.floor((t - T0 - 0.001) * 100 + 1e-6) / 100 + T0
+            t_arm = np.floor((t - T0) * 100 + 1e-6) / 100 + T0
+            t_grip = np.floor((t - T0 - 0.001) * 100 + 1e-6) / 100 + T0
             np.testing.assert_allclose(item["observation.state"][:6], q(t_arm)[:6], atol=1e-6)
             np.testing.assert_allclose(item["observation.state"][6], q(t_grip)[6], atol=1e-6)
             # action: the last command before the next frame (commands on a 50 Hz grid)

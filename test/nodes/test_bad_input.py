@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pi_vla_ros.ros import msgs
 from pi_vla_ros.nodes.common import to_duration, to_stamp
+from pi_vla_ros.ros import msgs
 from test.nodes.conftest import Rosout, Tap, controller_topics, finite_command
 
 

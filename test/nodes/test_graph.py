@@ -7,7 +7,7 @@ import pytest
 
 from pi_vla_ros.ros import msgs
 from pi_vla_ros.ros.serialization import deserialize_message, serialize_message
-from test.nodes.conftest import Tap, controller_topics, finite_command
+from test.nodes.conftest import Tap, controller_topics
 
 
 @pytest.mark.parametrize("robot", ["ur5e", "bimanual", "mobile_manipulator"])

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from pi_vla_ros.core.instructions import register_speech_backend, SPEECH_BACKENDS
+from pi_vla_ros.core.instructions import SPEECH_BACKENDS, register_speech_backend
 from pi_vla_ros.nodes.common import LATCHED_QOS
 from pi_vla_ros.nodes.instruction_node import InstructionNode
 from pi_vla_ros.ros import Node, Parameter, SingleThreadedExecutor, msgs
@@ -65,6 +65,7 @@ def test_terminal_prompt(graph, monkeypatch):
 def test_speech_backend_plugs_in(graph):
     @register_speech_backend("canned")
     class Canned:
+
         def utterances(self):
             yield "open the drawer then close it"
 

@@ -16,8 +16,8 @@ def context():
 
 
 def _node(context, **overrides):
-    return Node("param_test", context=context, parameter_overrides=[Parameter(k, value=v) for k, v in
-                                                                     overrides.items()])
+    return Node("param_test", context=context,
+                parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
 
 
 PARAMS = {"rate": Param(50.0, "a rate", (1.0, 100.0)), "steps": Param(25, "steps", (1, 50)),

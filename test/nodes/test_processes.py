@@ -1,14 +1,15 @@
 """The five console scripts as separate processes over DDS on loopback, as ros2 launch starts them, driven and
-checked by this test process on its own rclpy context; then SIGINT: every node exits 0 within 5 s."""
+checked by this test process on its own rclpy context; then SIGINT: every node exits 0 within 5 s.
+"""
 
 import os
 import time
 
 import pytest
 
+from pi_vla_ros.graph import graph
 from pi_vla_ros.nodes.common import LATCHED_QOS
 from pi_vla_ros.processes import GraphProcesses, node_command
-from pi_vla_ros.graph import graph
 from pi_vla_ros.ros import Context, Node, SingleThreadedExecutor, msgs, rclpy
 from pi_vla_ros.runner import _environment
 

@@ -1,5 +1,6 @@
 """ROS stays at the edges: nodes reach ROS only through pi_vla_ros.ros (so real rclpy works unchanged),
-and nothing below the node layer imports ROS at all."""
+and nothing below the node layer imports ROS at all.
+"""
 
 import ast
 from pathlib import Path

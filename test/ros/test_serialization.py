@@ -1,7 +1,8 @@
 """CDR round trips for every message class the nodes use, on rclpy's own message classes.
 
 ``serialize_message`` must give exact CDR (what rosbags and ``ros2 bag`` read), which Jazzy's rmw_fastrtps
-``rclpy.serialization.serialize_message`` does not: it pads its buffer with uninitialized bytes."""
+``rclpy.serialization.serialize_message`` does not: it pads its buffer with uninitialized bytes.
+"""
 
 import array
 
