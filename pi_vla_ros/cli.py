@@ -326,7 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     _add_bench(sub)
     _add_learning(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        # a wrong path, a bad value, a node that would not start: one line and a non-zero exit, not a traceback
+        # (PI_VLA_TRACEBACK=1 shows the traceback for debugging)
+        if os.environ.get("PI_VLA_TRACEBACK"):
+            raise
+        print(f"pi-vla {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

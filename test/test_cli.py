@@ -1,0 +1,25 @@
+"""The command line as a user meets it: a wrong argument is one line on stderr and a non-zero exit."""
+
+import pytest
+
+from pi_vla_ros.cli import main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "--profile", "bimanual", "--policy", "/nonexistent", "--episodes", "1"], "neither 'expert' nor"),
+    (["collect", "--profile", "nope", "--episodes", "1", "--out", "{tmp}/d"], "unknown robot profile 'nope'"),
+    (["train", "--policy", "pi06_sim", "--dataset", "/nonexistent", "--out", "{tmp}/c", "--steps", "1"],
+     "/nonexistent"),
+    (["launch", "bimanual", "--sim", "--fast", "--allow-untrained", "--duration", "1", "--param", "executor.blend_s=-1"],
+     "blend_s"),
+])
+def test_bad_arguments_are_one_line(tmp_path, capsys, argv, message):
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"pi-vla {argv[0]}: error:")
+
+
+def test_param_syntax_is_checked():
+    with pytest.raises(SystemExit, match="node.param=value"):
+        main(["launch", "bimanual", "--sim", "--param", "blend_s"])
