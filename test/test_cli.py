@@ -10,8 +10,8 @@ from pi_vla_ros.cli import main
     (["collect", "--profile", "nope", "--episodes", "1", "--out", "{tmp}/d"], "unknown robot profile 'nope'"),
     (["train", "--policy", "pi06_sim", "--dataset", "/nonexistent", "--out", "{tmp}/c", "--steps", "1"],
      "/nonexistent"),
-    (["launch", "bimanual", "--sim", "--fast", "--allow-untrained", "--duration", "1", "--param", "executor.blend_s=-1"],
-     "blend_s"),
+    (["launch", "bimanual", "--sim", "--fast", "--allow-untrained", "--duration", "1",
+      "--param", "executor.blend_s=-1"], "blend_s"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, capsys, argv, message):
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
