@@ -1,21 +1,58 @@
-"""Running the policy without blocking the control loop.
+"""Running the policy without blocking the control loop, and supervising the policy server.
 
-Two runners with one interface. ``ThreadedRunner`` (real robots, real-time runs) computes in a worker
-thread; torch releases the GIL, so the 50 Hz executor keeps its timing. ``SimulatedLatencyRunner``
-(deterministic tests on simulated time) computes at once but hands the result over only when the
-simulated clock has advanced by the configured latency, so the graph sees the same asynchrony
-without depending on how fast the test machine is.
+Three runners with one interface: ``submit(obs, now)`` (one request at a time), ``poll(now)`` (the result once it is
+there), ``in_flight``, ``shutdown()``, and a small status: ``ready`` (a request submitted now would be served),
+``last_error`` (the most recent :class:`InferenceFault`, kept after recovery; None if none), ``restarts``, and
+``faults()``, which hands over each fault exactly once (the node logs and counts them).
+
+- ``ThreadedRunner`` computes in a worker thread; torch releases the GIL, so the 50 Hz executor keeps its timing.
+- ``SimulatedLatencyRunner`` (deterministic tests on simulated time) computes at once but hands the result over
+  only when the simulated clock has advanced by the configured latency, so the graph sees the same asynchrony
+  without depending on how fast the test machine is.
+- ``ProcessRunner`` (real robots, ``pi-vla launch``) runs the policy in a spawned child, the policy server, and
+  supervises it. Semantics:
+
+  1. Start: the child builds the policy and runs one warm-up inference on a blank observation, whose actions must
+     all be finite (else ``non_finite_warmup``); any other build error, an exit, or no hello within
+     ``start_timeout_s`` is ``policy_server_start_failed``. The constructor waits for the first start and raises
+     the InferenceFault when it fails (``wait=False``: it starts in the background like a restart).
+  2. Death: the child exiting or its pipe closing, with or without a request in flight, is ``policy_server_died``,
+     seen at once (the closed pipe wakes the supervisor).
+  3. Hang: a request without a reply after the per-request timeout is ``inference_timeout``; the child is killed
+     (SIGKILL: a stopped or wedged process cannot ignore it). The timeout is ``request_timeout_s`` when set, else
+     ``max(timeout_floor_s, timeout_factor * the longest of the last 20 round trips)``, the server's warm-up
+     counting as the first round trip; ``initial_timeout_s`` before anything was measured.
+  4. Restart: after a fault the runner is not ready at once (``submit`` is then ignored; a request in flight is
+     dropped: ``in_flight`` turns false and ``poll`` never returns it), the child is killed, and a supervisor
+     thread starts a new one after ``backoff_s * 2**k`` (at most ``backoff_max_s``), k = consecutive faults
+     without a served inference in between. The caller's loop never waits for any of this: requests are sent
+     by a short-lived thread (a large observation blocks until the server reads it; a hung server never does),
+     replies and faults are picked up by the supervisor.
+  5. The child ignores SIGINT (Ctrl-C reaches the whole process group; ``shutdown`` stops it: a "stop" message to
+     an idle server, SIGKILL to a busy, hung or loading one).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 from pi_vla_ros.policies.base import ActionChunk, Observation, Policy
+
+FAULTS = ("policy_server_died", "inference_timeout", "policy_server_start_failed", "non_finite_warmup")
+
+
+class InferenceFault(RuntimeError):
+    """A failure of the inference machinery itself (not of one request): ``reason`` is one of :data:`FAULTS`."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"[{reason}] {message}")
+        self.reason = reason
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -36,7 +73,20 @@ def _timed_infer(policy: Policy, obs: Observation) -> tuple[ActionChunk | None, 
     return chunk, error, time.perf_counter() - start
 
 
-class ThreadedRunner:
+class _InProcess:
+    """Status of the in-process runners: the policy lives in this process, so it is always there."""
+
+    ready = True
+    last_error: InferenceFault | None = None
+    restarts = 0
+
+    def faults(self) -> list[InferenceFault]:
+        return []
+
+
+class ThreadedRunner(_InProcess):
+    """Inference in a worker thread of this process."""
+
     def __init__(self, policy: Policy, on_done: Callable[[], None] | None = None):
         self.policy = policy
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pi_vla_infer")
@@ -71,7 +121,9 @@ class ThreadedRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-class SimulatedLatencyRunner:
+class SimulatedLatencyRunner(_InProcess):
+    """Inference at once, handed over ``latency_s`` of (simulated) time later: deterministic on simulated time."""
+
     def __init__(self, policy: Policy, latency_s: float):
         self.policy = policy
         self.latency_s = latency_s
@@ -105,6 +157,25 @@ def dummy_observation(profile, prompt: str = "warm up") -> Observation:
     return Observation(images=images, state=np.zeros(profile.state_dim, np.float32), prompt=prompt, stamp=0.0)
 
 
+def warm_up(policy: Policy, profile) -> float:
+    """One inference on a blank observation (first-call costs are paid before the loop starts), then ``reset()``.
+    Returns its compute time; raises what ``infer`` raised, or ``non_finite_warmup`` when an action is not finite
+    (such a policy would only ever produce rejected chunks: it must never report ready).
+    """
+    import numpy as np
+
+    chunk, error, compute = _timed_infer(policy, dummy_observation(profile))
+    if error is not None:
+        raise error
+    actions = np.asarray(chunk.actions, dtype=np.float64)
+    bad = int(actions.size - np.count_nonzero(np.isfinite(actions)))
+    if bad:
+        raise InferenceFault("non_finite_warmup", f"{policy.metadata.name}: {bad} of {actions.size} warm-up "
+                                                  f"actions are not finite")
+    policy.reset()
+    return compute
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """Everything a policy server process needs to build the policy itself (picklable)."""
@@ -120,7 +191,8 @@ class PolicySpec:
     nice: int = 0             # scheduling niceness of a policy server process (0 = same as the caller)
     advantage_guidance: float = 0.0   # Recap's classifier-free guidance weight (0: keep the policy's default)
 
-    def build(self):
+    def load(self):
+        """(policy, profile), not warmed up."""
         import torch
 
         from pi_vla_ros.policies.factory import make_policy
@@ -135,9 +207,12 @@ class PolicySpec:
                 raise ValueError(f"advantage_guidance needs an advantage-conditioned (Recap) π0.6 checkpoint; "
                                  f"{self.name} {self.checkpoint or ''} is not one")
             policy.advantage_guidance = float(self.advantage_guidance)
+        return policy, profile
+
+    def build(self):
+        policy, profile = self.load()
         if self.warmup:
-            policy.infer(dummy_observation(profile))
-            policy.reset()
+            warm_up(policy, profile)
         return policy
 
 
@@ -150,11 +225,15 @@ def _serve(conn, spec: PolicySpec) -> None:
     if spec.nice:   # the control loop must win the CPU when both want it; inference can wait a little
         os.nice(spec.nice)
     try:
-        policy = spec.build()
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        policy, profile = spec.load()
+        warm_s = warm_up(policy, profile) if spec.warmup else None
+    except Exception as exc:  # noqa: BLE001 - reported to the parent with its reason
+        if isinstance(exc, InferenceFault):
+            conn.send(("error", exc.reason, exc.message))
+        else:
+            conn.send(("error", "policy_server_start_failed", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", policy.metadata, bool(getattr(policy, "untrained", False))))
+    conn.send(("ready", policy.metadata, bool(getattr(policy, "untrained", False)), warm_s))
     while True:
         try:
             request = conn.recv()
@@ -166,63 +245,97 @@ def _serve(conn, spec: PolicySpec) -> None:
         conn.send((chunk, None if error is None else f"{type(error).__name__}: {error}", compute))
 
 
+def _send(conn, data: bytes) -> None:
+    try:
+        conn.send_bytes(data)
+    except OSError:   # the server is gone: the supervisor sees it and reports it
+        pass
+
+
+def _exit_text(code: int | None) -> str:
+    return "still running" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+
 class ProcessRunner:
-    """Inference in a child process (a local policy server).
+    """Inference in a supervised child process (a local policy server): see the module docstring.
 
     In one Python process the GIL is shared: a small model's many short torch calls then delay the
     50 Hz loop by several milliseconds. A separate process shares nothing; requests and chunks cross a
     local pipe (a few hundred KB per request). ``metadata`` and ``untrained`` mirror the policy's.
     """
 
-    def __init__(self, spec: PolicySpec, on_done: Callable[[], None] | None = None, start_timeout_s: float = 300.0):
+    def __init__(self, spec: PolicySpec, on_done: Callable[[], None] | None = None, *, start_timeout_s: float = 300.0,
+                 request_timeout_s: float = 0.0, timeout_floor_s: float = 2.0, timeout_factor: float = 5.0,
+                 initial_timeout_s: float = 30.0, backoff_s: float = 0.5, backoff_max_s: float = 30.0,
+                 wait: bool = True):
         import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")   # no fork: torch and GL state do not survive it
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, spec), daemon=True, name="pi_vla_policy_server")
-        self._proc.start()
-        child.close()
-        if not self._conn.poll(start_timeout_s):
-            self._proc.terminate()
-            raise TimeoutError(f"policy server did not start within {start_timeout_s} s")
-        try:
-            hello = self._conn.recv()
-        except EOFError:
-            hello = ("error", f"the process exited with code {self._proc.exitcode}")
-        if hello[0] != "ready":
-            self._proc.join(timeout=5)
-            raise RuntimeError(f"policy server failed to start: {hello[1]}")
-        _, self.metadata, self.untrained = hello
+        self._ctx = multiprocessing.get_context("spawn")   # no fork: torch and GL state do not survive it
+        self.spec = spec
+        self.start_timeout_s = start_timeout_s
+        self.request_timeout_s, self.timeout_floor_s, self.timeout_factor = request_timeout_s, timeout_floor_s, \
+            timeout_factor
+        self.initial_timeout_s, self.backoff_s, self.backoff_max_s = initial_timeout_s, backoff_s, backoff_max_s
         self.policy = self
+        self.metadata = None
+        self.untrained = False
+        self.ready = False
+        self.last_error: InferenceFault | None = None
+        self.restarts = 0                          # successful starts after the first
+        self._started = False
         self._on_done = on_done
         self._lock = threading.Lock()
-        self._requested_at: float | None = None
+        self._stop = threading.Event()
+        self._proc = self._conn = None
+        self._faults: list[InferenceFault] = []
+        self._round_trips: deque[float] = deque(maxlen=20)
+        self._failures = 0                         # consecutive faults without a served inference: the backoff
+        self._requested_at: float | None = None    # ROS time of the request in flight
+        self._sent_at = self._deadline = self._timeout = 0.0
         self._reply = None
-        threading.Thread(target=self._receive, daemon=True, name="pi_vla_policy_client").start()
+        if wait:
+            fault = self._start()
+            if fault is not None:
+                self._kill()
+                raise fault
+        self._thread = threading.Thread(target=self._supervise, args=(not wait,), daemon=True,
+                                        name="pi_vla_policy_supervisor")
+        self._thread.start()
 
-    def _receive(self) -> None:
-        while True:
-            try:
-                reply = self._conn.recv()      # blocks in C, without the GIL
-            except (EOFError, OSError):
-                return
-            with self._lock:
-                self._reply = reply
-            if self._on_done is not None:
-                try:
-                    self._on_done()
-                except Exception:  # noqa: BLE001 - the node's context is shutting down; nobody waits any more
-                    return
-
+    # -- the caller's side ----------------------------------------------------------------------
     @property
     def in_flight(self) -> bool:
         return self._requested_at is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The policy server's process id (None while none runs)."""
+        proc = self._proc
+        return None if proc is None else proc.pid
+
+    @property
+    def timeout_s(self) -> float:
+        """The timeout a request submitted now gets (module docstring, 3)."""
+        if self.request_timeout_s > 0:
+            return self.request_timeout_s
+        trips = list(self._round_trips)
+        return max(self.timeout_floor_s, self.timeout_factor * max(trips)) if trips else self.initial_timeout_s
+
     def submit(self, obs: Observation, now: float) -> None:
+        """Send one request; ignored while not ready (the fault that made it so is reported by ``faults()``)."""
+        from multiprocessing.reduction import ForkingPickler
+
+        if not self.ready:
+            return
+        data = ForkingPickler.dumps(("infer", obs))   # here: an unpicklable observation is the caller's bug
         with self._lock:
             assert self._requested_at is None, "one inference at a time"
-            self._requested_at = now
-        self._conn.send(("infer", obs))
+            if not self.ready:
+                return
+            self._requested_at, self._sent_at, self._timeout = now, time.monotonic(), self.timeout_s
+            self._deadline = self._sent_at + self._timeout
+            conn = self._conn
+        threading.Thread(target=_send, args=(conn, data), daemon=True, name="pi_vla_policy_send").start()
 
     def poll(self, now: float) -> InferenceResult | None:
         with self._lock:
@@ -233,12 +346,126 @@ class ProcessRunner:
         err = None if error is None else RuntimeError(error)
         return InferenceResult(chunk, err, max(compute, now - requested_at), compute, requested_at)
 
+    def faults(self) -> list[InferenceFault]:
+        with self._lock:
+            faults, self._faults = self._faults, []
+        return faults
+
     def shutdown(self) -> None:
+        self._stop.set()
+        with self._lock:
+            idle, self.ready = self.ready and self._requested_at is None, False
+            conn, proc = self._conn, self._proc
+        if idle and conn is not None:   # a clean stop; a busy, hung or loading server is killed below
+            try:
+                conn.send(("stop",))
+                proc.join(timeout=5)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)    # it wakes at least every 0.2 s
+        self._kill()
+
+    # -- the supervisor's side ------------------------------------------------------------------
+    def _supervise(self, starting: bool) -> None:
+        while not self._stop.is_set():
+            fault = self._start() if starting else self._serve_replies()
+            if self._stop.is_set():
+                break
+            if fault is None:   # (re)started: serve
+                starting = False
+                self._notify()
+                continue
+            self._report(fault)
+            self._kill()
+            delay = min(self.backoff_max_s, self.backoff_s * 2 ** self._failures)
+            self._failures += 1
+            if self._stop.wait(delay):
+                break
+            starting = True
+        self._kill()
+
+    def _start(self) -> InferenceFault | None:
+        """Spawn a server and wait for its hello; on success it is the current server, and ready."""
+        conn, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_serve, args=(child, self.spec), daemon=True, name="pi_vla_policy_server")
+        proc.start()
+        child.close()
+        with self._lock:   # shutdown() joins this thread before it kills what is here: no server is left behind
+            self._proc, self._conn = proc, conn
+        deadline = time.monotonic() + self.start_timeout_s
+        while not conn.poll(0.2):
+            if self._stop.is_set():
+                return InferenceFault("policy_server_start_failed", "shut down while starting")
+            if time.monotonic() > deadline:
+                return InferenceFault("policy_server_start_failed",
+                                      f"the policy server did not start within {self.start_timeout_s:g} s")
         try:
-            self._conn.send(("stop",))
-        except (OSError, ValueError):
-            pass
-        self._proc.join(timeout=5)
-        if self._proc.is_alive():
-            self._proc.terminate()
-        self._conn.close()
+            hello = conn.recv()
+        except (EOFError, OSError):
+            proc.join(timeout=5)
+            return InferenceFault("policy_server_start_failed",
+                                  f"the policy server exited while starting ({_exit_text(proc.exitcode)})")
+        if hello[0] != "ready":
+            return InferenceFault(hello[1], hello[2])
+        _, self.metadata, self.untrained, warm_s = hello
+        with self._lock:
+            self._round_trips.clear()
+            if warm_s is not None:
+                self._round_trips.append(warm_s)
+            self.restarts += self._started
+            self._started = self.ready = True
+        return None
+
+    def _serve_replies(self) -> InferenceFault | None:
+        """Hand replies over until the server fails (returns why) or the runner stops (None)."""
+        conn, proc = self._conn, self._proc
+        while not self._stop.is_set():
+            with self._lock:
+                deadline = self._deadline if self._requested_at is not None and self._reply is None else None
+            wait = 0.2 if deadline is None else min(0.2, max(0.0, deadline - time.monotonic()))
+            try:
+                if not conn.poll(wait):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return InferenceFault("inference_timeout", f"no reply within {self._timeout:.2f} s: the "
+                                                                   f"policy server is hung and is killed")
+                    continue
+                reply = conn.recv()
+            except (EOFError, OSError):
+                proc.join(timeout=1)
+                return InferenceFault("policy_server_died", f"the policy server is gone ({_exit_text(proc.exitcode)})")
+            with self._lock:
+                if self._requested_at is None or self._reply is not None:
+                    continue      # nothing asked for it (cannot happen): never hand it over
+                self._round_trips.append(time.monotonic() - self._sent_at)
+                self._reply = reply
+                if reply[1] is None:
+                    self._failures = 0
+            self._notify()
+        return None
+
+    def _report(self, fault: InferenceFault) -> None:
+        with self._lock:
+            self.ready = False
+            self.last_error = fault
+            self._faults.append(fault)
+            if self._reply is None:   # the request in flight is lost with its server
+                self._requested_at = None
+        self._notify()
+
+    def _kill(self) -> None:
+        with self._lock:
+            proc, conn = self._proc, self._conn
+            self._proc = self._conn = None
+        if proc is None:
+            return
+        if proc.is_alive():
+            proc.kill()   # SIGKILL: a stopped or wedged server cannot ignore it
+        proc.join(timeout=5)
+        conn.close()
+
+    def _notify(self) -> None:
+        if self._on_done is not None:
+            try:
+                self._on_done()
+            except Exception:  # noqa: BLE001 - the node's context is shutting down; nobody waits any more
+                pass
