@@ -166,10 +166,11 @@ class GraphMonitor:
 
 def _cpu_of(procs: GraphProcesses) -> dict[str, float]:
     """CPU seconds used so far by each node process with its children (policy servers), from /proc."""
-    return {name: _cpu_of_tree(p.pid) for name, p in procs.procs.items() if p.poll() is None}
+    return {name: cpu_seconds(p.pid) for name, p in procs.procs.items() if p.poll() is None}
 
 
-def _cpu_of_tree(root: int) -> float:
+def cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root``, its threads and its descendants, from /proc."""
     total, pids, seen = 0.0, [root], set()
     while pids:
         pid = pids.pop()

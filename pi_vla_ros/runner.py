@@ -27,6 +27,7 @@ import sys
 import time
 
 from pi_vla_ros.graph import graph, node_class
+from pi_vla_ros.processes import cpu_seconds
 from pi_vla_ros.report import build_report
 from pi_vla_ros.ros import Context, Parameter, SingleThreadedExecutor, TimeoutException, rclpy
 
@@ -113,6 +114,7 @@ class GraphRunner:
             raise
         self.sim = self.nodes["pi_vla_sim"]
         self._wall_start = time.perf_counter()
+        self._cpu_start = cpu_seconds(os.getpid())   # this process and its policy server, after start-up
 
     def node_options(self, executable: str = "") -> dict:
         """Constructor options for a node of this run (``executable``: which graph node, "" for plain rclpy nodes):
@@ -181,7 +183,11 @@ class GraphRunner:
     def report(self) -> dict:
         from pi_vla_ros.ros import middleware
 
-        return build_report(self.nodes, wall_s=time.perf_counter() - self._wall_start) | {"ros": middleware()}
+        report = build_report(self.nodes, wall_s=time.perf_counter() - self._wall_start)
+        cpu = cpu_seconds(os.getpid()) - self._cpu_start
+        sim_s = report.get("sim_s") or 0.0
+        return report | {"ros": middleware(), "layout": "one process", "cpu_s": round(cpu, 2),
+                         "cpu_s_per_sim_s": round(cpu / sim_s, 3) if sim_s else None}
 
     def close(self) -> None:
         """Stop spinning, destroy every node (threads, policy servers, files released), shut the context down."""
