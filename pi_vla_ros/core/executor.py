@@ -15,9 +15,10 @@ Semantics, tick by tick (``tick(now)``):
    stale prefix of the new chunk, already in the past when it arrives, is simply never sampled).
 3. Watchdog. With no chunk covering ``now`` (none yet, or the last one ran out or is older than
    ``chunk_timeout_s``) the executor holds: the arms' target is the last command (the measured state
-   before anything was commanded), so a moving arm stops there at once (4d), and the base's is zero velocity. Each ready->hold transition is a
-   watchdog trip; each held tick after the first chunk is a starvation tick. Commands start with the
-   first tick after the first valid state; before it ``tick`` returns None.
+   before anything was commanded), so a moving arm stops there at once (4d), and the base's is zero
+   velocity. Each ready->hold transition is a watchdog trip; each held tick after the first chunk is a
+   starvation tick. Commands start with the first tick after the first valid state; before it ``tick``
+   returns None.
 4. Safety filter (:class:`SafetyFilter`), per arm/gripper joint, in rad per tick: ``p`` the last command,
    ``s0`` the last step (``p`` minus the command before; 0 at the start, which is taken as rest),
    ``dt`` the control period, ``V = min(v_urdf * dt, max_step_per_tick)``, ``delta = a_profile * dt**2``.
@@ -125,8 +126,9 @@ def stop_distance(step: np.ndarray, delta: np.ndarray) -> np.ndarray:
 
 
 def braking_step(distance: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """The largest step whose stop_distance is at most `distance` (the inverse of the piecewise-linear
-    stop_distance); about sqrt(2 * delta * distance), exact in discrete time."""
+    """The largest step whose stop_distance is at most `distance`: about sqrt(2 * delta * distance), exact in
+    discrete time (the inverse of the piecewise-linear stop_distance).
+    """
     j = np.ceil((np.sqrt(1 + 8 * np.maximum(distance, 0) / delta) - 1) / 2)
     k = np.maximum(j - 1, 0)
     return np.maximum(distance, 0) / (k + 1) + delta * k / 2
@@ -220,6 +222,8 @@ class Command:
 
 
 class ActionExecutor:
+    """Chunks and measured states in, one filtered Command per tick out (the module docstring's semantics)."""
+
     def __init__(self, profile: RobotProfile, config: ExecutorConfig | None = None):
         self.profile = profile
         self.config = config or ExecutorConfig(control_rate_hz=profile.control_rate_hz)
@@ -237,8 +241,11 @@ class ActionExecutor:
 
     # -- inputs ---------------------------------------------------------------------------------
     def on_state(self, positions, names=None) -> None:
-        """The measured arm/gripper positions in profile joint order (names, if given, must be exactly the
-        profile's joints in that order). Rejected input raises RejectedInput and leaves the state as it was."""
+        """The measured arm/gripper positions in profile joint order.
+
+        `names`, if given, must be exactly the profile's joints in that order. Rejected input raises
+        RejectedInput and leaves the state as it was.
+        """
         if names is not None and list(names) != list(self.profile.joints):
             raise RejectedInput("state_joints", f"joint names {list(names)} != profile joints "
                                                 f"{list(self.profile.joints)}")

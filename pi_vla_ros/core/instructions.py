@@ -27,9 +27,11 @@ MAX_INSTRUCTION_CHARS = 500
 
 
 def validate_text(text, max_chars: int = MAX_INSTRUCTION_CHARS, kind: str = "instruction") -> str:
-    """`text` unchanged if a policy may be conditioned on it, else RejectedInput with reason
-    ``<kind>_too_long``, ``<kind>_unencodable`` or ``<kind>_control_char`` (e.g. kind="language" for the
-    policy's /pi_vla/language). Empty text passes: whether that is allowed is the caller's business."""
+    """`text` unchanged if a policy may be conditioned on it, else RejectedInput.
+
+    Reasons: ``<kind>_too_long``, ``<kind>_unencodable`` or ``<kind>_control_char`` (e.g. kind="language" for
+    the policy's /pi_vla/language). Empty text passes: whether that is allowed is the caller's business.
+    """
     if not isinstance(text, str):
         raise RejectedInput(f"{kind}_unencodable", f"{kind} is {type(text).__name__}, not text")
     if len(text) > max_chars:  # first: a 1 MB line is not scanned any further

@@ -33,9 +33,11 @@ def read_json(path: str | Path) -> dict:
 
 
 def config_kwargs(cls, values: dict, prefix: str = "") -> dict:
-    """Keyword arguments for the dataclass `cls` from JSON `values`, each checked against its field's annotation
-    (int, finite float, bool, str, None, tuples of these, nested dataclasses built likewise; JSON lists become
-    tuples). An unknown field or a value of the wrong type is a ValueError naming the field."""
+    """Keyword arguments for the dataclass `cls` from JSON `values`, each checked against its field's annotation.
+
+    Checked: int, finite float, bool, str, None, tuples of these (from JSON lists), nested dataclasses built
+    likewise. An unknown field or a value of the wrong type is a ValueError naming the field.
+    """
     hints = typing.get_type_hints(cls)
     if not isinstance(values, dict):
         raise ValueError(f"config field {prefix.rstrip('.')!r} must be a JSON object ({cls.__name__}), got {values!r}"
@@ -64,9 +66,9 @@ def _typed(value, tp, name: str):
         return float(value)
     elif tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
-    elif (tp is type(None) and value is None) or (tp in (bool, str) and isinstance(value, tp)):
+    elif tp in (bool, str, types.NoneType) and isinstance(value, tp):
         return value
-    elif origin is None and tp not in (float, int, bool, str, type(None)):
+    elif origin is None and tp not in (float, int, bool, str, types.NoneType):
         return value  # a type this checker does not know: left to the dataclass
     label = getattr(tp, "__name__", None) if origin is None else None
     raise ValueError(f"config field {name!r} must be {label or tp}, got {value!r}")
@@ -105,7 +107,8 @@ def load_strict(module: torch.nn.Module, tensors: dict[str, torch.Tensor], expec
                  for name, keys in groups if keys]
         raise CheckpointError(f"{source} does not match the model: " + "; ".join(parts))
     # corrupted bytes or a diverged run load fine and act NaN forever: refuse them here
-    bad = sorted(name(k, k) for k in expected if tensors[k].is_floating_point() and not torch.isfinite(tensors[k]).all())
+    bad = sorted(name(k, k) for k in expected
+                 if tensors[k].is_floating_point() and not torch.isfinite(tensors[k]).all())
     if bad:
         raise CheckpointError(f"{source}: non-finite values (NaN/inf) in {len(bad)} tensor(s): "
                               f"{', '.join(bad[:20])}{' ...' if len(bad) > 20 else ''}")

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from pi_vla_ros.core.executor import TOL, ActionExecutor, Chunk, SafetyFilter
+from pi_vla_ros.core.executor import ActionExecutor, Chunk, SafetyFilter, TOL
 from pi_vla_ros.profiles import JointLimit, RobotProfile, load_profile
 
 DT = 0.02
