@@ -48,7 +48,8 @@ def cmd_launch(args) -> int:
         print(processes_summary(report))
         failed = report["stopped_by"].startswith("node exited") or any(report["exit_codes"].values())
     else:
-        report, failed = _launch_in_process(args, launch_args), False
+        report = _launch_in_process(args, launch_args)
+        failed = not report["ok"]   # the policy server down at the end, or no chunk at all: report["why"]
         print(summary(report))
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))

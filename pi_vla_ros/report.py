@@ -1,8 +1,15 @@
-"""The run report of a graph run: what the nodes measured, as one JSON-able dict."""
+"""The run report of a graph run: what the nodes measured, as one JSON-able dict.
+
+``ok`` is false, with each reason in ``why``, when the graph failed: the policy server was down at the end (it died
+or hung and did not come back), or no action chunk was produced. ``failures`` counts the inference faults by reason
+(core/inference.py's FAULTS), recovered ones included.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from pi_vla_ros.core.inference import FAULTS
 
 
 def _stats_ms(values_s, *percentiles) -> dict:
@@ -48,6 +55,17 @@ def build_report(nodes: dict, *, wall_s: float) -> dict:
         "rejected_inputs": rejected,
         "rejected_total": int(sum(sum(r.values()) for r in rejected.values())),
     }
+    runner = pol.runner
+    report["policy"] |= {"server_ready": bool(runner is not None and runner.ready),
+                         "restarts": int(getattr(runner, "restarts", 0)),
+                         "last_error": None if runner is None or runner.last_error is None else str(runner.last_error)}
+    report["failures"] = {r: n for r, n in rejected.get("pi_vla_policy", {}).items() if r in FAULTS}
+    why = []
+    if not report["policy"]["server_ready"]:
+        why.append(f"the policy server was down at the end of the run: {report['policy']['last_error']}")
+    if not pol.chunk_log:
+        why.append("no action chunk was produced")
+    report = {"ok": not why, "why": why} | report
     if sim is not None:
         report["task"] = sim.status()
     return report
@@ -66,6 +84,10 @@ def summary(report: dict) -> str:
         f"{pol['observation_age_ms']['p95']} ms",
         f"rejected inputs: {report['rejected_total']} {report['rejected_inputs']}",
     ]
+    if report["failures"]:
+        lines.append(f"failures: {report['failures']}, policy server restarts {pol['restarts']}")
     if "task" in report:
         lines.append(f"task: {report['task'].get('instruction')!r} success={report['task'].get('success')}")
+    if not report["ok"]:
+        lines.append(f"FAILED: {'; '.join(report['why'])}")
     return "\n".join(lines)

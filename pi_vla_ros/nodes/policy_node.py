@@ -5,10 +5,18 @@ Every tick it (1) hands over a finished inference as a trajectory_msgs/JointTraj
 the next inference when the chunk scheduler says so, on the newest synchronized observation and the
 current language from ``/pi_vla/language``. Inference never blocks this loop (see core/inference.py).
 
-A managed (lifecycle) node: ``configure`` loads the policy (in its server process) and warms it up, ``activate``
-starts the loop, ``deactivate`` stops requesting chunks and drops the one in flight (the executor's watchdog then
-holds), ``cleanup`` stops the policy server. ``autostart`` (the launch files' default) configures and activates at
-start-up.
+A managed (lifecycle) node: ``configure`` loads the policy (in its server process) and warms it up (its actions must
+be finite), ``activate`` starts the loop, ``deactivate`` stops requesting chunks and drops the one in flight (the
+executor's watchdog then holds), ``cleanup`` stops the policy server. ``autostart`` (the launch files' default)
+configures and activates at start-up.
+
+Faults of the inference machinery (core/inference.py: ``policy_server_died``, ``inference_timeout``,
+``policy_server_start_failed``, ``non_finite_warmup``) are each logged once as an error and counted with the
+rejections. While the runner is not ready (the server is down or restarting) no chunk is requested, so the
+executor's watchdog holds once the last chunk runs out; when the server is back the loop resumes by itself.
+``/diagnostics`` (every ``diagnostics_period_s``): ERROR while the server is down, or after 3 inferences in a row
+were rejected (``inference_error``, ``bad_policy_output``); WARN when inactive, waiting for language or for
+observations; OK when chunks flow.
 """
 
 from __future__ import annotations
@@ -18,13 +26,12 @@ import math
 
 import numpy as np
 
-from pi_vla_ros.core.chunking import ChunkingConfig, ChunkScheduler
+from pi_vla_ros.core.chunking import ChunkScheduler, ChunkingConfig
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner,
-                                       dummy_observation)
+from pi_vla_ros.core.inference import PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner, warm_up
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import (declare, GraphNode, LATCHED_QOS, now_sec, Param, Rejections, run_node, SENSOR_QOS,
-                                     to_duration, to_sec, to_stamp)
+from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
+                                     diagnostics, now_sec, run_node, to_duration, to_sec, to_stamp)
 from pi_vla_ros.policies.base import CommittedActions, Observation
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
@@ -43,12 +50,19 @@ class PolicyNode(GraphNode, LifecycleNode):
         advantage_guidance=Param(0.0, "Recap checkpoints: classifier-free guidance weight (0: plain conditioning)",
                                  (0.0, 10.0)),
         inference_mode=Param("process", "process: a policy server child (no shared GIL); thread; simulated: a fixed "
-                             "latency on simulated time (deterministic tests)", choices=("process", "thread",
-                                                                                           "simulated")),
+                             "latency on simulated time (deterministic tests)",
+                             choices=("process", "thread", "simulated")),
         simulated_latency_s=Param(0.1, "latency of inference_mode simulated", (0.0, 10.0)),
         torch_threads=Param(1, "inference threads: leave the other cores to the control loop", (1, 256)),
         warmup=Param(True, "one inference on a blank observation during configure"),
         server_nice=Param(10, "policy server niceness: the 50 Hz loop gets the CPU first", (0, 19)),
+        inference_timeout_s=Param(0.0, "policy server: a request without a reply after this is a hang, the server is "
+                                  "killed and restarted (0: 5x the longest recent inference, at least 2 s)",
+                                  (0.0, 3600.0)),
+        restart_backoff_s=Param(0.5, "policy server: first restart delay after a fault, doubled per fault in a row",
+                                (0.0, 60.0)),
+        restart_backoff_max_s=Param(30.0, "policy server: longest restart delay", (0.0, 3600.0)),
+        diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
         tick_rate_hz=Param(50.0, "rate of the chunking loop", (1.0, 1000.0)),
         observation_prefix=Param("/pi_vla/observation", "validated observations from pi_vla_observation"),
         language_topic=Param("/pi_vla/language", "language conditioning (std_msgs/String, transient local)"),
@@ -72,6 +86,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.observation_ages: list[float] = []
         self.chunk_log: list[dict] = []        # per chunk: stamp, prompt, latency (for reports and tests)
         self._entities: list = []
+        self._runner_ready = True              # as last seen: a change is logged once
+        self._rejected_in_a_row: list[str] = []   # reasons of the inferences rejected since the last good chunk
         if self.p.autostart and (self.trigger_configure() != TransitionCallbackReturn.SUCCESS
                                  or self.trigger_activate() != TransitionCallbackReturn.SUCCESS):
             raise RuntimeError("pi_vla_policy could not be configured and activated (see the log)")
@@ -109,7 +125,9 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.chunk_pub = self.create_lifecycle_publisher(msgs.JointTrajectory, self.p.chunk_topic, 10)
         self.latency_pub = self.create_publisher(msgs.Float64, "/pi_vla/inference_latency", 10)
         self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
+        self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self._entities.append(self.create_timer(1.0 / self.p.tick_rate_hz, self._tick))
+        self._entities.append(self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state) -> TransitionCallbackReturn:
@@ -157,12 +175,13 @@ class PolicyNode(GraphNode, LifecycleNode):
             if policy is not None:
                 raise ValueError("an in-memory policy cannot run in a policy server process: use inference_mode "
                                  "'thread' or 'simulated'")
-            return ProcessRunner(spec)   # results are picked up by the next tick (<= 1 / tick_rate_hz later)
+            # results and faults are picked up by the next tick (<= 1 / tick_rate_hz later)
+            return ProcessRunner(spec, request_timeout_s=self.p.inference_timeout_s,
+                                 backoff_s=self.p.restart_backoff_s, backoff_max_s=self.p.restart_backoff_max_s)
         if policy is None:
             policy = spec.build()
         elif self.p.warmup:
-            policy.infer(dummy_observation(self.profile))
-            policy.reset()
+            warm_up(policy, self.profile)
         if mode == "simulated":
             return SimulatedLatencyRunner(policy, self.p.simulated_latency_s)
         return ThreadedRunner(policy)
@@ -188,13 +207,14 @@ class PolicyNode(GraphNode, LifecycleNode):
 
     # -- the loop -------------------------------------------------------------------------------
     def _tick(self) -> None:
+        self._check_runner()
         if not self.active:
             return
         now = now_sec(self)
         result = self.runner.poll(now)
         if result is not None and result.requested_at >= self._episode_start:  # else: from a previous episode
             self._publish(result, now)
-        if not self.scheduler.should_request(now, self.runner.in_flight):
+        if not self.runner.ready or not self.scheduler.should_request(now, self.runner.in_flight):
             return
         if not self.language:
             if not self._waiting_logged:
@@ -236,16 +256,28 @@ class PolicyNode(GraphNode, LifecycleNode):
         rows = np.stack([np.interp(grid, prev_times, prev[:, j]) for j in range(prev.shape[1])], axis=1)
         return CommittedActions(rows.astype(np.float32), min(max(frozen, 0), overlap), overlap)
 
+    def _check_runner(self) -> None:
+        """Each fault of the runner: one error line, counted; a recovery: one info line."""
+        for fault in self.runner.faults():
+            self.rejections.counter.add(fault.reason)
+            n = self.rejections.counter.as_dict()[fault.reason]
+            self.get_logger().error(f"policy server: {fault} (count {n}); no chunks until it is back")
+        if self.runner.ready != self._runner_ready:
+            self._runner_ready = self.runner.ready
+            if self._runner_ready:
+                self.get_logger().info(f"policy server ready again (restart {self.runner.restarts})")
+
     def _publish(self, result, now: float) -> None:
         if result.error is not None:
-            self.rejections(RejectedInput("inference_error", repr(result.error)), "policy")
+            self._reject(RejectedInput("inference_error", repr(result.error)))
             return
         chunk = result.chunk
         actions = np.asarray(chunk.actions, dtype=np.float64)
         if actions.shape != (self.policy.metadata.horizon, self.profile.action_dim) or not np.all(np.isfinite(actions)):
-            self.rejections(RejectedInput("bad_policy_output", f"shape {actions.shape}, finite "
-                                                              f"{bool(np.all(np.isfinite(actions)))}"), "policy")
+            self._reject(RejectedInput("bad_policy_output", f"shape {actions.shape}, finite "
+                                                            f"{bool(np.all(np.isfinite(actions)))}"))
             return
+        self._rejected_in_a_row = []
         msg = msgs.JointTrajectory()
         msg.header.stamp = to_stamp(chunk.stamp)
         msg.joint_names = list(self.profile.action_names)
@@ -263,9 +295,36 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.latency_pub.publish(msgs.Float64(data=result.latency_s))
         self.info_pub.publish(msgs.String(data=json.dumps(info)))
 
+    def _reject(self, error: RejectedInput) -> None:
+        self.rejections(error, "policy")
+        self._rejected_in_a_row = (self._rejected_in_a_row + [error.reason])[-3:]
+
+    def _publish_diagnostics(self) -> None:
+        self._check_runner()
+        r = self.runner
+        values = {"chunks": len(self.chunk_log), "server_ready": r.ready, "restarts": r.restarts,
+                  "last_error": "" if r.last_error is None else str(r.last_error),
+                  "rejected": self.rejections.counter.as_dict(), "active": self.active}
+        if not self.active:
+            level, message = WARN, "inactive: not requesting chunks"
+        elif not r.ready:
+            level, message = ERROR, f"policy server down, restarting: {r.last_error}"
+        elif len(self._rejected_in_a_row) == 3:
+            level, message = ERROR, f"the last 3 inferences were rejected: {', '.join(self._rejected_in_a_row)}"
+        elif not self.language:
+            level, message = WARN, f"waiting for language on {self.p.language_topic}"
+        elif self._blocked_reason is not None:
+            level, message = WARN, f"waiting for observations: {self._blocked_reason}"
+        else:
+            level, message = OK, "running"
+        self.diag_pub.publish(msgs.DiagnosticArray(header=msgs.Header(stamp=self.get_clock().now().to_msg()),
+                                                   status=[diagnostics(self.get_name(), level, message, values)]))
+
     def reset_episode(self) -> None:
-        """A new episode: forget the chunk schedule, buffered observations and language; an inference still in
-        flight is dropped when it returns; the policy re-seeds its sampling noise."""
+        """A new episode: forget the chunk schedule, buffered observations and language.
+
+        An inference still in flight is dropped when it returns; the policy re-seeds its sampling noise.
+        """
         self._episode_start = now_sec(self)
         self.scheduler = ChunkScheduler(self.scheduler.config)
         self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
@@ -273,7 +332,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._executing = None
         self._waiting_logged = False
         self._blocked_reason = None
-        if hasattr(self.runner, "policy") and hasattr(self.runner.policy, "reset") and self.runner.policy is not self.runner:
+        if self.runner.policy is not self.runner:   # in process only: a policy server keeps its noise stream
             self.runner.policy.reset()
 
     def destroy_node(self):
