@@ -128,11 +128,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
 
     # -- inputs ---------------------------------------------------------------------------------
     def _on_state(self, msg) -> None:
-        if list(msg.name) != list(self.profile.joints):   # the observation node publishes canonical order
-            self.rejections(RejectedInput("state_joints", f"unexpected joint order {list(msg.name)}"), "state")
-            return
-        try:
-            self.core.on_state(msg.position)
+        try:   # an internal topic, still checked: names in the profile's order, sizes, finiteness
+            self.core.on_state(msg.position, msg.name)
         except RejectedInput as e:
             self.rejections(e, "state")
 

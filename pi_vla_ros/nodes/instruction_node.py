@@ -12,8 +12,9 @@ from __future__ import annotations
 import sys
 import threading
 
+from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.instructions import SPEECH_BACKENDS, SubtaskQueue
-from pi_vla_ros.nodes.common import GraphNode, LATCHED_QOS, Param, declare, run_node
+from pi_vla_ros.nodes.common import GraphNode, LATCHED_QOS, OK, Param, Rejections, WARN, declare, diagnostics, run_node
 from pi_vla_ros.ros import Node, msgs
 
 
@@ -25,16 +26,21 @@ class InstructionNode(GraphNode, Node):
         initial_instruction=Param("", "a task to start with, as if typed ('a; b' for subtasks)"),
         interactive=Param(False, "read lines from this terminal's standard input"),
         speech_backend=Param("", "registered speech backend name ('' = none)"),
+        max_instruction_chars=Param(500, "longer lines are rejected (instruction_too_long)", (1, 100000)),
+        diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
     )
 
     def __init__(self, **kwargs):
         super().__init__("pi_vla_instruction", **kwargs)
         self.p = declare(self, self.PARAMETERS)
-        self.queue = SubtaskQueue()
-        self.rejected = 0
+        self.queue = SubtaskQueue(max_chars=self.p.max_instruction_chars)
+        self.rejections = Rejections(self)       # one log line per reason (then at most every 5 s), counted
         self.history: list[str] = []            # every conditioning published, in order
         self.language_pub = self.create_publisher(msgs.String, self.p.language_topic, LATCHED_QOS)
-        self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.submit_line(m.data, "topic"), 10)
+        self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.submit_line(m.data, "topic"),
+                                 10)
+        self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics)
         # Lines from the terminal and speech threads are handled right there, one line at a time with the topic's.
         self._lock = threading.Lock()
         if self.p.initial_instruction:
@@ -58,9 +64,8 @@ class InstructionNode(GraphNode, Node):
         before = self.queue.current
         try:
             outcome = self.queue.handle(text)
-        except ValueError as e:
-            self.rejected += 1
-            self.get_logger().warning(f"rejected instruction from {source}: {e}")
+        except RejectedInput as e:
+            self.rejections(e, f"instruction from {source}")
             return
         self.get_logger().info(f"[{source}] {text!r}: {outcome}")
         if self.queue.current != before or source == "parameter" or not self.history:
@@ -69,9 +74,17 @@ class InstructionNode(GraphNode, Node):
 
     def reset_episode(self) -> None:
         """A new episode: the subtask queue is emptied and the language conditioning cleared ("")."""
-        self.queue = SubtaskQueue()
+        self.queue.reset()
         self.language_pub.publish(msgs.String(data=""))
         self.history.append("")
+
+    def _publish_diagnostics(self) -> None:
+        counts = self.rejections.counter.as_dict()
+        values = {"current": self.queue.current, "remaining": self.queue.remaining, "rejected": counts}
+        status = diagnostics(self.get_name(), WARN if counts else OK,
+                             f"{sum(counts.values())} lines rejected" if counts else "ok", values)
+        self.diag_pub.publish(msgs.DiagnosticArray(header=msgs.Header(stamp=self.get_clock().now().to_msg()),
+                                                   status=[status]))
 
     def _read_terminal(self) -> None:
         print("pi_vla instruction> type a task ('a; b' for subtasks), 'next', 'clear' or 'status'", flush=True)

@@ -52,7 +52,7 @@ def test_topic_lines_become_subtasks(graph):
     assert heard == ["pick up the red cube", "put it in the bowl", ""]
     pub.publish(msgs.String(data="   "))                       # rejected, counted, nothing published
     spin(0.05)
-    assert node.rejected == 1 and heard[-1] == ""
+    assert node.rejections.counter.as_dict() == {"instruction_empty": 1} and heard[-1] == ""
 
 
 def test_terminal_prompt(graph, monkeypatch):
@@ -77,3 +77,17 @@ def test_speech_backend_plugs_in(graph):
         SPEECH_BACKENDS.pop("canned")
     with pytest.raises(ValueError, match="unknown speech backend"):
         graph(speech_backend="nope")
+
+
+def test_bad_lines_are_rejected_counted_and_harmless(graph):
+    node, listener, heard, spin = graph(initial_instruction="pick up the red cube", max_instruction_chars=100)
+    pub = listener.create_publisher(msgs.String, "/pi_vla/instruction", 10)
+    spin(0.05)
+    for text in ("x" * 101, "stop\x07now", "x" * 101):
+        pub.publish(msgs.String(data=text))
+        spin(0.05)
+    node.submit_line("wave \udcff hello", "terminal")    # undecodable terminal bytes (surrogateescape) never
+    spin(0.05)                                         # reach a topic: UTF-8 cannot even encode them
+    assert node.rejections.counter.as_dict() == {"instruction_control_char": 1, "instruction_too_long": 2,
+                                                 "instruction_unencodable": 1}
+    assert heard == ["pick up the red cube"]            # nothing of it reached the policy's language
