@@ -8,7 +8,7 @@ test/core/test_inference.py).
 import numpy as np
 
 from pi_vla_ros.core.inference import InferenceFault, SimulatedLatencyRunner
-from pi_vla_ros.nodes.common import ERROR, OK
+from pi_vla_ros.nodes.common import ERROR, OK, WARN
 from pi_vla_ros.ros import msgs
 from test.nodes.conftest import Rosout, Tap, controller_topics, finite_command
 
@@ -39,8 +39,8 @@ class FlakyRunner(SimulatedLatencyRunner):
         super().submit(obs, now)
 
 
-def _graph(make_graph, robot="ur5e"):
-    run = make_graph(robot, overrides={"pi_vla_policy": {"diagnostics_period_s": 0.25}})
+def _graph(make_graph, robot="ur5e", **overrides):
+    run = make_graph(robot, overrides={"pi_vla_policy": {"diagnostics_period_s": 0.25}} | overrides)
     pol = run.node("pi_vla_policy")
     pol.runner = FlakyRunner(pol.runner.policy, pol.runner.latency_s)
     tap = Tap(run, controller_topics(run) | {"/diagnostics": msgs.DiagnosticArray})
@@ -92,6 +92,32 @@ def test_policy_server_down_twice_holds_counts_logs_once_and_recovers(make_graph
         if topic != "/diagnostics":
             assert all(finite_command(m) for _, m in received), topic
             assert received[-1][0] >= run.sim_time() - 0.03, f"{topic} stopped"
+
+
+def test_rejected_inferences_in_a_row_are_an_error_on_diagnostics(make_graph):
+    run, pol, ex, tap, log = _graph(make_graph, pi_vla_sim={"publish_instruction": False})
+    run.spin_until(0.5)
+    assert {(s.level, s.message) for _, s in _policy_diagnostics(tap)} == {(WARN, "waiting for language on "
+                                                                                  "/pi_vla/language")}
+    tap.node.create_publisher(msgs.String, "/pi_vla/instruction", 10).publish(msgs.String(data="pick up the cube"))
+    run.spin_until(1.5)
+    assert _policy_diagnostics(tap)[-1][1].level == OK
+    chunks = len(pol.chunk_log)
+    infer = pol.runner.policy.infer
+
+    def nan_infer(obs):
+        chunk = infer(obs)
+        return type(chunk)(np.full_like(chunk.actions, np.nan), chunk.dt, chunk.stamp)
+
+    pol.runner.policy.infer = nan_infer     # e.g. corrupt weights: the server lives, its chunks are rejected
+    run.spin_for(3.0)
+    assert len(pol.chunk_log) == chunks and ex.core.holding
+    assert run.report()["rejected_inputs"]["pi_vla_policy"]["bad_policy_output"] >= 3
+    status = _policy_diagnostics(tap)[-1][1]
+    assert status.level == ERROR and "bad_policy_output" in status.message
+    pol.runner.policy.infer = infer
+    run.spin_for(1.5)
+    assert len(pol.chunk_log) > chunks and _policy_diagnostics(tap)[-1][1].level == OK
 
 
 def test_server_that_never_comes_back_fails_the_run(make_graph):
