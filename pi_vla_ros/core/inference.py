@@ -273,9 +273,9 @@ class ProcessRunner:
         self._ctx = multiprocessing.get_context("spawn")   # no fork: torch and GL state do not survive it
         self.spec = spec
         self.start_timeout_s = start_timeout_s
-        self.request_timeout_s, self.timeout_floor_s, self.timeout_factor = request_timeout_s, timeout_floor_s, \
-            timeout_factor
-        self.initial_timeout_s, self.backoff_s, self.backoff_max_s = initial_timeout_s, backoff_s, backoff_max_s
+        self.request_timeout_s, self.initial_timeout_s = request_timeout_s, initial_timeout_s
+        self.timeout_floor_s, self.timeout_factor = timeout_floor_s, timeout_factor
+        self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
         self.policy = self
         self.metadata = None
         self.untrained = False
@@ -368,7 +368,11 @@ class ProcessRunner:
     # -- the supervisor's side ------------------------------------------------------------------
     def _supervise(self, starting: bool) -> None:
         while not self._stop.is_set():
-            fault = self._start() if starting else self._serve_replies()
+            try:
+                fault = self._start() if starting else self._serve_replies()
+            except Exception as exc:  # noqa: BLE001 - e.g. no process could be spawned: a fault, not a dead thread
+                fault = InferenceFault("policy_server_start_failed" if starting else "policy_server_died",
+                                       f"{type(exc).__name__}: {exc}")
             if self._stop.is_set():
                 break
             if fault is None:   # (re)started: serve
@@ -454,14 +458,13 @@ class ProcessRunner:
 
     def _kill(self) -> None:
         with self._lock:
-            proc, conn = self._proc, self._conn
-            self._proc = self._conn = None
-        if proc is None:
-            return
-        if proc.is_alive():
-            proc.kill()   # SIGKILL: a stopped or wedged server cannot ignore it
-        proc.join(timeout=5)
-        conn.close()
+            proc, self._proc, self._conn = self._proc, None, None
+        # The pipe is not closed here: a request still being sent holds it, and a closed descriptor could be reused
+        # by the next server's pipe; it closes when its last user lets go.
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()   # SIGKILL: a stopped or wedged server cannot ignore it
+            proc.join(timeout=5)
 
     def _notify(self) -> None:
         if self._on_done is not None:
