@@ -271,6 +271,12 @@ class ActionExecutor:
         self._chunk = chunk
         self.stats.chunks_accepted += 1
 
+    def idle(self) -> None:
+        """The episode ended: drop every chunk and hold the last command from the next tick on (braking within the
+        limits if the arm was moving). Holding while idle is not starvation: no chunk is owed.
+        """
+        self._chunk = self._previous = None
+
     @property
     def holding(self) -> bool:
         return self._holding

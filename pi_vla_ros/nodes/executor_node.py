@@ -18,8 +18,8 @@ from collections import deque
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.executor import ActionExecutor, ExecutorConfig, validate_chunk
-from pi_vla_ros.nodes.common import (ERROR, GraphNode, OK, Param, Rejections, SENSOR_QOS, WARN, declare, diagnostics,
-                                     now_sec, run_node, to_duration, to_sec)
+from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
+                                     diagnostics, now_sec, run_node, to_duration, to_sec)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
@@ -43,6 +43,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
         trajectory_lookahead_s=Param(0.0, "time_from_start of streamed points (0: one control period)", (0.0, 1.0)),
         diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
         intervention_topic=Param("/pi_vla/intervention", "std_msgs/Bool: true while a person has the robot"),
+        language_topic=Param("/pi_vla/language", "the current task: empty means the episode ended (hold, idle)"),
         autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
     )
 
@@ -60,6 +61,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
         self.publish_sim_times: deque[float] = deque(maxlen=30_000)
         self._entities: list = []
         self._last_sent = None
+        self.idle = False                # the task ended (empty language): holding is expected, not starvation
+        self._idle_since = -float("inf")
         if self.p.autostart and (self.trigger_configure() != TransitionCallbackReturn.SUCCESS
                                  or self.trigger_activate() != TransitionCallbackReturn.SUCCESS):
             raise RuntimeError("pi_vla_executor could not be configured and activated (see the log)")
@@ -94,6 +97,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
             self.create_subscription(msgs.JointState, self.p.state_topic, self._on_state, SENSOR_QOS),
             # volatile: accepts a teleop's plain publisher as well as a latched one
             self.create_subscription(msgs.Bool, self.p.intervention_topic, self._on_intervention, 10),
+            self.create_subscription(msgs.String, self.p.language_topic, self._on_language, LATCHED_QOS),
             self.create_timer(1.0 / rate, self._tick),
             self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics),
         ]
@@ -144,11 +148,21 @@ class ExecutorNode(GraphNode, LifecycleNode):
                                else "intervention over: back to the policy, from the measured state")
         self._restart_core()  # either way: no chunk, no last command survives the hand-over
 
+    def _on_language(self, msg) -> None:
+        idle = not msg.data
+        if idle and not self.idle and self.core is not None:
+            self._idle_since = now_sec(self)
+            self.core.idle()
+            self.get_logger().info("no task (episode ended): holding the last command")
+        self.idle = idle
+
     def _on_chunk(self, msg) -> None:
         if self.intervening or not self.active:
             return
         try:
             stamp = to_sec(msg.header.stamp)
+            if stamp <= self._idle_since:   # computed for the episode that has ended: never executed
+                return
             times = [stamp + to_sec(p.time_from_start) for p in msg.points]
             widths = {len(p.positions) for p in msg.points}
             if len(widths) > 1:
@@ -216,6 +230,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
             level, message = WARN, "inactive: not commanding"
         elif self.intervening:
             level, message = OK, "a person has the robot"
+        elif self.idle and self.core.holding:
+            level, message = OK, "idle: no task, holding"
         elif self.core.holding:
             level = ERROR if s.commands and s.starvation_ticks else WARN
             message = "holding: no valid chunk covers now" if s.commands else "holding: waiting for the first chunk"

@@ -26,6 +26,11 @@ class InstructionNode(GraphNode, Node):
         initial_instruction=Param("", "a task to start with, as if typed ('a; b' for subtasks)"),
         interactive=Param(False, "read lines from this terminal's standard input"),
         speech_backend=Param("", "registered speech backend name ('' = none)"),
+        episode_end_topic=Param("/pi_vla/episode_end", "std_msgs/String (success, failure, stop): the episode ended "
+                                "(a person's mark, or a success detector such as the simulator's)"),
+        on_episode_end=Param("hold", "hold: the subtask queue is emptied and the language cleared, so the policy stops "
+                             "and the executor holds until the next instruction; continue: keep going (continuous "
+                             "tasks)", choices=("hold", "continue")),
         max_instruction_chars=Param(500, "longer lines are rejected (instruction_too_long)", (1, 100000)),
         diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
     )
@@ -39,6 +44,8 @@ class InstructionNode(GraphNode, Node):
         self.language_pub = self.create_publisher(msgs.String, self.p.language_topic, LATCHED_QOS)
         self.create_subscription(msgs.String, self.p.instruction_topic, lambda m: self.submit_line(m.data, "topic"),
                                  10)
+        self.create_subscription(msgs.String, self.p.episode_end_topic, self._on_episode_end, 10)
+        self.episode_ends: list[str] = []
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics)
         # Lines from the terminal and speech threads are handled right there, one line at a time with the topic's.
@@ -71,6 +78,17 @@ class InstructionNode(GraphNode, Node):
         if self.queue.current != before or source == "parameter" or not self.history:
             self.language_pub.publish(msgs.String(data=self.queue.current))
             self.history.append(self.queue.current)
+
+    def _on_episode_end(self, msg) -> None:
+        with self._lock:
+            self.episode_ends.append(msg.data)
+            if self.p.on_episode_end == "continue" or not self.queue.current:
+                self.get_logger().info(f"episode end ({msg.data!r}): {self.p.on_episode_end}")
+                return
+            self.get_logger().info(f"episode end ({msg.data!r}): holding until the next instruction")
+            self.queue.reset()
+            self.language_pub.publish(msgs.String(data=""))
+            self.history.append("")
 
     def reset_episode(self) -> None:
         """A new episode: the subtask queue is emptied and the language conditioning cleared ("")."""

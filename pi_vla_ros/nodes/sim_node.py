@@ -2,7 +2,8 @@
 
 Publishes ``/clock`` (it is the clock source: it steps on a steady-clock timer), ``/joint_states``
 (joint order is deliberately not the profile's, as with real drivers), each camera's
-sensor_msgs/Image (rgb8) and ``/sim/status`` (JSON: instruction, success, ...). Accepts exactly the
+sensor_msgs/Image (rgb8), ``/sim/status`` (JSON: instruction, success, ...) and, when the task succeeds,
+``success`` on ``/pi_vla/episode_end`` (as a person or a success detector would). Accepts exactly the
 controller interfaces of the profile: per joint group a JointTrajectoryController topic and a forward
 position controller topic, and a Twist for a mobile base. Until someone publishes language, it types the
 episode's instruction on ``/pi_vla/instruction``, as an operator would.
@@ -68,6 +69,9 @@ class SimNode(GraphNode, Node):
         self.image_pubs = {c.name: self.create_publisher(msgs.Image, c.topic, SENSOR_QOS) for c in self.profile.cameras}
         self.status_pub = self.create_publisher(msgs.String, "/sim/status", LATCHED_QOS)
         self.instruction_pub = self.create_publisher(msgs.String, "/pi_vla/instruction", 10)
+        # a success detector, as a person marking "success" would be: the episode ends (instruction node)
+        self.episode_end_pub = self.create_publisher(msgs.String, "/pi_vla/episode_end", 10)
+        self._succeeded = False
         self.create_subscription(msgs.String, "/pi_vla/language", self._on_language, LATCHED_QOS)
         for ctrl in self.profile.controllers:
             group = self.sim.controllers[ctrl.name]
@@ -122,6 +126,10 @@ class SimNode(GraphNode, Node):
                                                   self.sim.data.mocap_quat.copy()))
                 except queue.Full:
                     self.rejections(RejectedInput("render_overrun", f"renderer behind, frames at {t:.2f} s dropped"))
+        if not self._succeeded and self.sim.success():
+            self._succeeded = True
+            self.publish_status()
+            self.episode_end_pub.publish(msgs.String(data="success"))
         if t + 1e-9 >= self._next_status:
             self._next_status += self.p.status_period_s
             self.publish_status()
@@ -195,6 +203,7 @@ class SimNode(GraphNode, Node):
         self.sim.data.time = t
         mujoco.mj_forward(self.sim.model, self.sim.data)
         self.episode_start = t
+        self._succeeded = False
         self._language_seen = False
         self._next_status = t
         self._next_frame = {c.name: t for c in self.profile.cameras}

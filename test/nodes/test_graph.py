@@ -194,3 +194,30 @@ def test_compressed_cameras_drive_the_graph(make_graph):
     assert report["policy"]["chunks"] >= 3
     obs = run.node("pi_vla_observation")
     assert all(obs.forwarded[c.name] >= 25 for c in cameras), obs.forwarded   # 10 Hz for 3 s
+
+
+def test_episode_end_holds_until_the_next_instruction(make_graph):
+    """On an episode end (a person's "success" mark, or the simulator's success detector) the language is cleared,
+    the policy stops requesting chunks and the executor holds its last command, without counting starvation; the
+    next instruction starts the next episode."""
+    run = make_graph("ur5e")
+    tap = Tap(run, {"/scaled_joint_trajectory_controller/joint_trajectory": msgs.JointTrajectory})
+    end = tap.node.create_publisher(msgs.String, "/pi_vla/episode_end", 10)
+    instruction = tap.node.create_publisher(msgs.String, "/pi_vla/instruction", 10)
+    run.spin_until(2.0)
+    policy, executor = run.node("pi_vla_policy"), run.node("pi_vla_executor")
+    end.publish(msgs.String(data="success"))
+    run.spin_for(0.3)                                   # braking to a stop takes a few ticks
+    chunks = len(policy.chunk_log)
+    assert run.node("pi_vla_instruction").history[-1] == "" and executor.idle
+    t_end = run.sim_time()
+    run.spin_for(2.0)
+    assert len(policy.chunk_log) <= chunks + 1          # at most the one already in flight, never executed
+    held = [m.points[0].positions for t, m in tap.messages[
+        "/scaled_joint_trajectory_controller/joint_trajectory"] if t > t_end]
+    assert len(held) >= 95 and np.ptp(np.asarray(held), axis=0).max() == 0.0   # one constant hold command
+    assert executor.core.stats.starvation_ticks == 0 and executor.core.stats.watchdog_trips == 0
+    instruction.publish(msgs.String(data="wave at the camera"))
+    run.spin_for(1.5)
+    assert len(policy.chunk_log) >= chunks + 2 and policy.chunk_log[-1]["prompt"] == "wave at the camera"
+    assert not executor.core.holding
