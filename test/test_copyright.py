@@ -43,8 +43,6 @@ def interpreter_with(module: str) -> str:
     pytest.skip(f"{module} is not installed (scripts/ci_deps.sh installs it from Debian)")
 
 
-@pytest.mark.xfail(strict=False, reason="the sources carry no copyright/license header yet, and LICENSE and "
-                   "CONTRIBUTING.md are missing; remove this mark with the commit that adds them")
 @pytest.mark.copyright
 @pytest.mark.linter
 def test_copyright():

@@ -1,3 +1,17 @@
+# Copyright 2026 pi_vla_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Policy node: the VLA action-chunking loop.
 
 Every tick it (1) hands over a finished inference as a trajectory_msgs/JointTrajectory on
@@ -29,6 +43,7 @@ import numpy as np
 from pi_vla_ros.core.chunking import ChunkScheduler, ChunkingConfig
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.inference import PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner, warm_up
+from pi_vla_ros.core.instructions import validate_text
 from pi_vla_ros.core.observation import ObservationCore
 from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
                                      diagnostics, now_sec, run_node, to_duration, to_sec, to_stamp)
@@ -201,6 +216,11 @@ class PolicyNode(GraphNode, LifecycleNode):
             self.rejections(e, camera)
 
     def _on_language(self, msg) -> None:
+        try:   # anyone can publish here: 1 MB of text would cost seconds of tokenization per chunk
+            validate_text(msg.data, kind="language")
+        except RejectedInput as e:
+            self.rejections(e, "language")
+            return
         if msg.data != self.language:
             self.get_logger().info(f"language: {msg.data!r}")
         self.language = msg.data

@@ -1,3 +1,17 @@
+# Copyright 2026 pi_vla_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """ProcessRunner supervision with real policy-server processes: death (SIGKILL), a hang (SIGSTOP), a non-finite
 warm-up and a failed start each give their reason once, and the runner serves again by itself. Every wait is
 bounded; the tiny untrained policy keeps each server start to a few seconds.

@@ -1,3 +1,17 @@
+# Copyright 2026 pi_vla_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Bad input anywhere in the graph: one clear log line, counted, never reaches a controller, graph keeps running."""
 
 import numpy as np
@@ -101,3 +115,21 @@ def test_stale_camera_is_reported_and_policy_holds(make_graph):
     assert len(run.node("pi_vla_policy").chunk_log) > chunks + 1   # recovers when the camera is back
     for topic, received in tap.messages.items():
         assert received[-1][0] >= run.sim_time() - 0.03, f"{topic} stopped"
+
+
+def test_oversized_language_is_rejected_by_the_policy(make_graph):
+    run = make_graph("ur5e")
+    tap = Tap(run, {})
+    log = Rosout(run)
+    run.spin_until(1.0)
+    policy = run.node("pi_vla_policy")
+    before = policy.language
+    pub = tap.node.create_publisher(msgs.String, "/pi_vla/language", 10)
+    for _ in range(3):
+        pub.publish(msgs.String(data="x" * 1_000_000))     # 1 MB: seconds of tokenizing per chunk if accepted
+        run.spin_for(0.1)
+    assert policy.language == before
+    assert run.report()["rejected_inputs"]["pi_vla_policy"] == {"language_too_long": 3}
+    assert len(log.lines("language_too_long")) == 1
+    run.spin_for(1.0)
+    assert policy.chunk_log[-1]["prompt"] == before                 # the loop went on with the last good task

@@ -1,3 +1,17 @@
+# Copyright 2026 pi_vla_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """π0 / π0.5 pre/post-processing: the π0.6 pipeline (resize with padding, normalization with stored stats, delta
 actions, π0.5's discretized state in the prompt) plus openpi's zero-padding of state and actions to the model's
 action_dim (32) and the slicing back to the robot's action dims.
