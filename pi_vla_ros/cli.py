@@ -132,6 +132,24 @@ def cmd_bench_model(args) -> int:
     return 0
 
 
+def cmd_bench_soak(args) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pi_vla_ros.benchmarks.soak import soak
+
+    report = soak(args.robot, args.duration, kill_every_s=args.kill_every, checkpoint=args.checkpoint,
+                  policy=args.policy, params=_parse_params(args.param))
+    s, ex = report["soak"], report["executor"]
+    print(f"soak {args.duration:.0f} s: {ex['rate_hz_wall']} Hz wall, interval p99 {ex['interval_ms_wall']['p99']} ms, "
+          f"starvation {ex['starvation_ticks']}, RSS {s['rss_mb_start']:.1f} -> {s['rss_mb_end']:.1f} MB "
+          f"({s['rss_growth_mb_per_hour']} MB/h), unsafe commands {s['unsafe_commands']}")
+    for k in s["kills"]:
+        print(f"  kill at {k['at_s']} s: holding after {k['hold_s']} s, executing again after {k['resume_s']} s")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        print(f"report written to {args.out}")
+    return 0
+
+
 def _add_bench(sub) -> None:
     from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
 
@@ -150,6 +168,16 @@ def _add_bench(sub) -> None:
     p.add_argument("--gemm-sizes", nargs="+", type=int, default=[1024, 2048], help="square GEMMs for the peak")
     p.add_argument("--out", help="write the JSON report here")
     p.set_defaults(func=cmd_bench_model)
+    p = bench.add_parser("soak", help="the graph in real time for a long while (RSS growth, rate), optionally killing "
+                                      "its policy server every N seconds (time to hold and to resume)")
+    p.add_argument("robot", nargs="?", default="bimanual", choices=["ur5e", "bimanual", "mobile_manipulator"])
+    p.add_argument("--duration", type=float, default=3600.0, help="seconds of real time")
+    p.add_argument("--kill-every", type=float, default=0.0, metavar="S", help="SIGKILL the policy server every S s")
+    p.add_argument("--policy", default="pi06_sim")
+    p.add_argument("--checkpoint", default="checkpoints/bimanual_pi06_sim")
+    p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    p.add_argument("--out", help="write the JSON report here")
+    p.set_defaults(func=cmd_bench_soak)
 
 
 def _env_for_graph() -> None:

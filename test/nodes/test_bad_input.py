@@ -17,7 +17,7 @@
 import numpy as np
 import pytest
 
-from pi_vla_ros.nodes.common import to_duration, to_stamp
+from pi_vla_ros.nodes.common import LATCHED_QOS, to_duration, to_stamp
 from pi_vla_ros.ros import msgs
 from test.nodes.conftest import Rosout, Tap, controller_topics, finite_command
 
@@ -124,7 +124,7 @@ def test_oversized_language_is_rejected_by_the_policy(make_graph):
     run.spin_until(1.0)
     policy = run.node("pi_vla_policy")
     before = policy.language
-    pub = tap.node.create_publisher(msgs.String, "/pi_vla/language", 10)
+    pub = tap.node.create_publisher(msgs.String, "/pi_vla/language", LATCHED_QOS)   # a transient-local topic
     for _ in range(3):
         pub.publish(msgs.String(data="x" * 1_000_000))     # 1 MB: seconds of tokenizing per chunk if accepted
         run.spin_for(0.1)
