@@ -21,34 +21,18 @@ coding line, a comment block with a "Copyright <year> <holder>" line followed by
 CONTRIBUTING.md. `ament_copyright --add-missing "pi_vla_ros maintainers" apache2 <paths>` writes them.
 """
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from test.linters import run_linter
+
 # Every tracked Python file (ament skips the package's setup.py), and the repository-level license files.
 PATHS = ["pi_vla_ros", "test", "launch", "urdf", "LICENSE", "CONTRIBUTING.md"]
-
-
-def interpreter_with(module: str) -> str:
-    """The first of this interpreter, the system python3 and PATH's python3 that can import `module`."""
-    for python in dict.fromkeys([sys.executable, "/usr/bin/python3", shutil.which("python3")]):
-        if python and os.access(python, os.X_OK):
-            if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0:
-                return python
-    pytest.skip(f"{module} is not installed (scripts/ci_deps.sh installs it from Debian)")
 
 
 @pytest.mark.copyright
 @pytest.mark.linter
 def test_copyright():
-    python = interpreter_with("ament_copyright")
-    result = subprocess.run([python, "-m", "ament_copyright.main", *PATHS], cwd=ROOT,
-                            env={**os.environ, "PYTHONSAFEPATH": "1"}, capture_output=True, text=True, timeout=600)
+    result = run_linter("ament_copyright", *PATHS)
     if result.returncode != 0:
         pytest.fail(f"ament_copyright found files without a copyright and license notice:\n{result.stdout}\n"
                     f"{result.stderr}", pytrace=False)

@@ -20,34 +20,18 @@ this one where a ROS 2 install is sourced, else /usr/bin/python3. The configurat
 section: ament's defaults, with this project's 120 columns and double quotes.
 """
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from test.linters import run_linter
+
 # Every tracked Python file; named rather than ".", so that untracked outputs (runs/, build/) are not linted.
 PATHS = ["pi_vla_ros", "test", "launch", "urdf", "setup.py"]
-
-
-def interpreter_with(module: str) -> str:
-    """The first of this interpreter, the system python3 and PATH's python3 that can import `module`."""
-    for python in dict.fromkeys([sys.executable, "/usr/bin/python3", shutil.which("python3")]):
-        if python and os.access(python, os.X_OK):
-            if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0:
-                return python
-    pytest.skip(f"{module} is not installed (scripts/ci_deps.sh installs it from Debian)")
 
 
 @pytest.mark.flake8
 @pytest.mark.linter
 def test_flake8():
-    python = interpreter_with("ament_flake8")
-    result = subprocess.run([python, "-m", "ament_flake8.main", "--config", "setup.cfg", *PATHS], cwd=ROOT,
-                            env={**os.environ, "PYTHONSAFEPATH": "1"}, capture_output=True, text=True, timeout=600)
+    result = run_linter("ament_flake8", "--config", "setup.cfg", *PATHS)
     if result.returncode != 0:
         report = result.stdout.split("\nChecked files:")[0].strip()
         pytest.fail(f"ament_flake8 found code style errors:\n{report}\n{result.stderr}", pytrace=False)

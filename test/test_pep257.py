@@ -20,15 +20,10 @@ docstrings are prose: a summary sentence may run over several lines, need not be
 identifier and may name a call; the summary starts on the first line (D212), never on the second (D213).
 """
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from test.linters import run_linter
+
 # Every tracked Python file; named rather than ".", so that untracked outputs (runs/, build/) are not linted.
 PATHS = ["pi_vla_ros", "test", "launch", "urdf", "setup.py"]
 AMENT_IGNORE = ["D100", "D101", "D102", "D103", "D104", "D105", "D106", "D107", "D203", "D212", "D404"]
@@ -44,21 +39,10 @@ PROSE = {
 IGNORE = sorted((set(AMENT_IGNORE) | set(PROSE)) - {"D212"})
 
 
-def interpreter_with(module: str) -> str:
-    """The first of this interpreter, the system python3 and PATH's python3 that can import `module`."""
-    for python in dict.fromkeys([sys.executable, "/usr/bin/python3", shutil.which("python3")]):
-        if python and os.access(python, os.X_OK):
-            if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0:
-                return python
-    pytest.skip(f"{module} is not installed (scripts/ci_deps.sh installs it from Debian)")
-
-
 @pytest.mark.linter
 @pytest.mark.pep257
 def test_pep257():
-    python = interpreter_with("ament_pep257")
-    result = subprocess.run([python, "-m", "ament_pep257.main", *PATHS, "--ignore", *IGNORE], cwd=ROOT,
-                            env={**os.environ, "PYTHONSAFEPATH": "1"}, capture_output=True, text=True, timeout=600)
+    result = run_linter("ament_pep257", *PATHS, "--ignore", *IGNORE)
     if result.returncode != 0:
         report = "\n".join(line for line in result.stdout.splitlines() if not line.startswith("checking "))
         pytest.fail(f"ament_pep257 found docstring style errors:\n{report}\n{result.stderr}", pytrace=False)

@@ -19,33 +19,16 @@ the first interpreter that imports it. It ships the schema that package.xml's xm
 (/usr/share/ament_xmllint/xml-catalog), so the check needs no network.
 """
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def interpreter_with(module: str) -> str:
-    """The first of this interpreter, the system python3 and PATH's python3 that can import `module`."""
-    for python in dict.fromkeys([sys.executable, "/usr/bin/python3", shutil.which("python3")]):
-        if python and os.access(python, os.X_OK):
-            if subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0:
-                return python
-    pytest.skip(f"{module} is not installed (scripts/ci_deps.sh installs it from Debian)")
+from test.linters import ROOT, run_linter
 
 
 @pytest.mark.linter
 @pytest.mark.xmllint
 def test_xmllint():
-    python = interpreter_with("ament_xmllint")
     paths = ["package.xml", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("urdf/*.urdf"))]
-    result = subprocess.run([python, "-m", "ament_xmllint.main", *paths], cwd=ROOT,
-                            env={**os.environ, "PYTHONSAFEPATH": "1"}, capture_output=True, text=True, timeout=600)
+    result = run_linter("ament_xmllint", *paths)
     if result.returncode != 0:
         pytest.fail(f"ament_xmllint found invalid XML:\n{result.stdout}\n{result.stderr}", pytrace=False)
     assert "File 'package.xml' is valid" in result.stdout

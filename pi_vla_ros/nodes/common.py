@@ -28,8 +28,8 @@ import numpy as np
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
 from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, InvalidParameterTypeException,
                             InvalidParameterValueException, ParameterDescriptor,
-                            PublisherEventCallbacks, QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks, msgs,
-                            qos_profile_sensor_data)
+                            PublisherEventCallbacks, QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks,
+                            TransitionCallbackReturn, msgs, qos_profile_sensor_data)
 
 SENSOR_QOS = qos_profile_sensor_data              # cameras and joint states: best effort, keep last 5
 LATCHED_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -112,6 +112,19 @@ def _checked(node_name: str, name: str, spec: Param, value):
     if spec.choices and value not in spec.choices:
         raise ValueError(f"{node_name}: parameter {name!r}={value!r} must be one of {list(spec.choices)}")
     return value
+
+
+def start_managed(node) -> None:
+    """``autostart``: configure and activate a lifecycle node now (the launch files' default); one error if not."""
+    success = TransitionCallbackReturn.SUCCESS
+    if node.p.autostart and (node.trigger_configure() != success or node.trigger_activate() != success):
+        raise RuntimeError(f"{node.get_name()} could not be configured and activated (see the log)")
+
+
+def destroy_entities(node, entities) -> None:
+    """Destroy the timers and subscriptions a lifecycle node made in ``configure`` (``cleanup`` and ``shutdown``)."""
+    for entity in entities:
+        (node.destroy_timer if hasattr(entity, "timer_period_ns") else node.destroy_subscription)(entity)
 
 
 def defaults(parameters: dict[str, Param]) -> dict:

@@ -33,7 +33,8 @@ from collections import deque
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.executor import ActionExecutor, ExecutorConfig, validate_chunk
 from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
-                                     diagnostics, now_sec, run_node, to_duration, to_sec)
+                                     destroy_entities, diagnostics, now_sec, run_node, start_managed, to_duration,
+                                     to_sec)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
@@ -77,9 +78,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
         self._last_sent = None
         self.idle = False                # the task ended (empty language): holding is expected, not starvation
         self._idle_since = -float("inf")
-        if self.p.autostart and (self.trigger_configure() != TransitionCallbackReturn.SUCCESS
-                                 or self.trigger_activate() != TransitionCallbackReturn.SUCCESS):
-            raise RuntimeError("pi_vla_executor could not be configured and activated (see the log)")
+        start_managed(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -141,8 +140,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        for entity in self._entities:
-            (self.destroy_timer if hasattr(entity, "timer_period_ns") else self.destroy_subscription)(entity)
+        destroy_entities(self, self._entities)
         for _, _, pub in getattr(self, "_outputs", []):
             self.destroy_lifecycle_publisher(pub)
         self._entities, self._outputs, self.core = [], [], None

@@ -46,7 +46,8 @@ from pi_vla_ros.core.inference import PolicySpec, ProcessRunner, SimulatedLatenc
 from pi_vla_ros.core.instructions import validate_text
 from pi_vla_ros.core.observation import ObservationCore
 from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
-                                     diagnostics, now_sec, run_node, to_duration, to_sec, to_stamp)
+                                     destroy_entities, diagnostics, now_sec, run_node, start_managed, to_duration,
+                                     to_sec, to_stamp)
 from pi_vla_ros.policies.base import CommittedActions, Observation
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
@@ -103,9 +104,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._entities: list = []
         self._runner_ready = True              # as last seen: a change is logged once
         self._rejected_in_a_row: list[str] = []   # reasons of the inferences rejected since the last good chunk
-        if self.p.autostart and (self.trigger_configure() != TransitionCallbackReturn.SUCCESS
-                                 or self.trigger_activate() != TransitionCallbackReturn.SUCCESS):
-            raise RuntimeError("pi_vla_policy could not be configured and activated (see the log)")
+        start_managed(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -166,8 +165,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
-        for entity in self._entities:
-            (self.destroy_timer if hasattr(entity, "timer_period_ns") else self.destroy_subscription)(entity)
+        destroy_entities(self, self._entities)
         self._entities = []
         if self.runner is not None:
             self.runner.shutdown()

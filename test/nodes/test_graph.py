@@ -213,7 +213,8 @@ def test_compressed_cameras_drive_the_graph(make_graph):
 def test_episode_end_holds_until_the_next_instruction(make_graph):
     """On an episode end (a person's "success" mark, or the simulator's success detector) the language is cleared,
     the policy stops requesting chunks and the executor holds its last command, without counting starvation; the
-    next instruction starts the next episode."""
+    next instruction starts the next episode.
+    """
     run = make_graph("ur5e")
     tap = Tap(run, {"/scaled_joint_trajectory_controller/joint_trajectory": msgs.JointTrajectory})
     end = tap.node.create_publisher(msgs.String, "/pi_vla/episode_end", 10)
