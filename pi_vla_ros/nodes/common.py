@@ -27,9 +27,9 @@ import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
 from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, InvalidParameterTypeException,
-                            InvalidParameterValueException, ParameterDescriptor,
-                            PublisherEventCallbacks, QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks,
-                            TransitionCallbackReturn, msgs, qos_profile_sensor_data)
+                            InvalidParameterValueException, Node, ParameterDescriptor, PublisherEventCallbacks,
+                            QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks, TransitionCallbackReturn, msgs,
+                            qos_profile_sensor_data)
 
 SENSOR_QOS = qos_profile_sensor_data              # cameras and joint states: best effort, keep last 5
 LATCHED_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -78,8 +78,17 @@ def declare(node, parameters: dict[str, Param]) -> SimpleNamespace:
     """Declare ``parameters`` with descriptors and return their validated values.
 
     Integers given for a float parameter are accepted (YAML writes ``50`` for ``50.0``); any other type
-    mismatch, a value out of range or not among the choices is one ValueError naming the parameter.
+    mismatch, a value out of range or not among the choices is one ValueError naming the parameter (and the node,
+    which cannot run, is destroyed: its name and /rosout publisher are free again).
     """
+    try:
+        return _declare(node, parameters)
+    except ValueError:
+        Node.destroy_node(node)    # rclpy's own: the subclass's clean-up expects a node that finished __init__
+        raise
+
+
+def _declare(node, parameters: dict[str, Param]) -> SimpleNamespace:
     values = {}
     for name, spec in parameters.items():
         descriptor = ParameterDescriptor(description=spec.description, read_only=True, dynamic_typing=True)
@@ -118,7 +127,9 @@ def start_managed(node) -> None:
     """``autostart``: configure and activate a lifecycle node now (the launch files' default); one error if not."""
     success = TransitionCallbackReturn.SUCCESS
     if node.p.autostart and (node.trigger_configure() != success or node.trigger_activate() != success):
-        raise RuntimeError(f"{node.get_name()} could not be configured and activated (see the log)")
+        name = node.get_name()
+        node.destroy_node()     # nobody will hold this half-made node: free its name (and its /rosout publisher)
+        raise RuntimeError(f"{name} could not be configured and activated (see the log)")
 
 
 def destroy_entities(node, entities) -> None:
