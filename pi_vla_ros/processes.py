@@ -113,37 +113,36 @@ class GraphMonitor:
     """A plain rclpy node that measures the running graph from its topics (see the module docstring)."""
 
     def __init__(self, profile, context=None):
-        from rcl_interfaces.msg import Log  # noqa: F401 - message package present with rclpy
-
+        from pi_vla_ros.nodes.common import LATCHED_QOS
         from pi_vla_ros.ros import Node, msgs
 
         self.node = Node("pi_vla_monitor", context=context)
-        ctrl = profile.controllers[0]
-        topic, msg_type = ((ctrl.trajectory_topic, msgs.JointTrajectory) if ctrl.interface == "trajectory" else
-                           (ctrl.position_topic, msgs.Float64MultiArray) if ctrl.interface == "position" else
-                           (ctrl.twist_topic, msgs.Twist))
-        self.command_topic = topic
+        ctrl = profile.controllers[0]     # the executor commands every controller on the same tick
+        msg_type = {"trajectory": msgs.JointTrajectory, "position": msgs.Float64MultiArray,
+                    "twist": msgs.Twist}[ctrl.interface]
+        self.command_topic = topic = ctrl.topic
         self.command_wall: list[float] = []
         self.sim_time = 0.0
         self.chunks: list[dict] = []
         self.diagnostics: dict[str, dict] = {}
         self.status: dict = {}
         self.node.create_subscription(msg_type, topic, lambda m: self.command_wall.append(time.perf_counter()), 50)
-        self.node.create_subscription(msgs.Clock, "/clock", self._on_clock, 10)
         self.node.create_subscription(msgs.String, "/pi_vla/chunk_info", self._on_chunk, 10)
         self.first_chunk: tuple[float, float] | None = None   # (sim, wall) when the graph was up
         self.node.create_subscription(msgs.DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        from pi_vla_ros.nodes.common import LATCHED_QOS
-        self.node.create_subscription(msgs.String, "/sim/status", lambda m: setattr(self, "status", json.loads(
-            m.data)), LATCHED_QOS)
+        # simulated time from the status (2 Hz) and the chunks: following /clock would wake this process 100 times
+        # a second, beside the graph it measures
+        self.node.create_subscription(msgs.String, "/sim/status", self._on_status, LATCHED_QOS)
 
     def _on_chunk(self, msg) -> None:
         self.chunks.append(json.loads(msg.data))
+        self.sim_time = max(self.sim_time, self.chunks[-1]["published_at"])
         if self.first_chunk is None:
             self.first_chunk = (self.sim_time, time.perf_counter())
 
-    def _on_clock(self, msg) -> None:
-        self.sim_time = msg.clock.sec + msg.clock.nanosec * 1e-9
+    def _on_status(self, msg) -> None:
+        self.status = json.loads(msg.data)
+        self.sim_time = max(self.sim_time, self.status.get("time", 0.0))
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:

@@ -36,6 +36,7 @@ in consecutive passes). Two paces:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import time
@@ -59,6 +60,9 @@ def _environment(**values):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+_RUN_IDS = itertools.count()
 
 
 def isolated_context() -> Context:
@@ -95,15 +99,14 @@ class GraphRunner:
         """
         self.realtime = realtime
         self.nodes: dict = {}
-        self.executor = None
+        self._run_id = next(_RUN_IDS)
         self._next_tick = 0.0
-        if realtime:
+        if realtime:   # discoverable: `ros2 topic echo` from another terminal sees the graph
             self.context = Context()
             rclpy.init(context=self.context, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+            sys.setswitchinterval(0.001)  # hand the GIL over quickly: the 50 Hz loop must not wait 5 ms
         else:
             self.context = isolated_context()
-        if realtime:
-            sys.setswitchinterval(0.001)  # hand the GIL over quickly: the 50 Hz loop must not wait 5 ms
         overrides = overrides or {}
         instances = instances or {}
         self.specs = [s for s in graph(robot, sim=True, **launch_args) if s.executable not in skip]
@@ -137,6 +140,10 @@ class GraphRunner:
         entity in every wait pass).
         """
         options = {"context": self.context}
+        if not self.realtime:
+            # rcl registers one /rosout publisher per logger name and process: a namespace per lockstep run keeps
+            # two runs in one process (tests, tools) from sharing, and then losing, their nodes' log output
+            options["namespace"] = f"/lockstep_{self._run_id}"
         if executable:
             options["quiet_qos_events"] = True   # all QoS in here are the graph's own: see GraphNode
         if self.realtime:
@@ -204,14 +211,13 @@ class GraphRunner:
                          "cpu_s_per_sim_s": round(cpu / sim_s, 3) if sim_s else None}
 
     def close(self) -> None:
-        """Stop spinning, destroy every node (threads, policy servers, files released), shut the context down."""
+        """Destroy every node (threads, policy servers, files released), then shut the context down."""
         for node in reversed(list(self.nodes.values())):
             with contextlib.suppress(Exception):
                 node.destroy_node()
         self.nodes.clear()
-        if self.executor is not None:
-            with contextlib.suppress(Exception):
-                self.executor.shutdown(timeout_sec=1)
+        with contextlib.suppress(Exception):
+            self.executor.shutdown(timeout_sec=1)
         self.context.try_shutdown()
 
     def __enter__(self):
