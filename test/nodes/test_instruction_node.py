@@ -42,9 +42,11 @@ def graph():
         ex.add_node(listener)
         nodes.extend([node, listener])
 
-        def spin(seconds):  # wall clock: terminal and speech input arrive from threads
+        def spin(seconds, until=lambda: False):
+            """Wall clock (terminal and speech input arrive from threads; a late-joining transient-local
+            subscription gets the stored sample through DDS's own threads), at most ``seconds``."""
             deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not until():
                 ex.spin_once(timeout_sec=0.01)
         return node, listener, heard, spin
 
@@ -57,12 +59,12 @@ def graph():
 def test_topic_lines_become_subtasks(graph):
     node, listener, heard, spin = graph(initial_instruction="pick up the red cube; put it in the bowl")
     pub = listener.create_publisher(msgs.String, "/pi_vla/instruction", 10)
-    spin(0.05)
+    spin(5.0, lambda: heard)
     assert heard == ["pick up the red cube"]
     pub.publish(msgs.String(data="next"))
-    spin(0.05)
+    spin(5.0, lambda: len(heard) == 2)
     pub.publish(msgs.String(data="next"))
-    spin(0.05)
+    spin(5.0, lambda: len(heard) == 3)
     assert heard == ["pick up the red cube", "put it in the bowl", ""]
     pub.publish(msgs.String(data="   "))                       # rejected, counted, nothing published
     spin(0.05)
@@ -72,7 +74,7 @@ def test_topic_lines_become_subtasks(graph):
 def test_terminal_prompt(graph, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("wave; bow\nnext\n"))
     node, _, heard, spin = graph(interactive=True)
-    spin(0.3)
+    spin(5.0, lambda: heard and heard[-1] == "bow")
     assert heard[-1] == "bow"
 
 
@@ -85,7 +87,7 @@ def test_speech_backend_plugs_in(graph):
 
     try:
         node, _, heard, spin = graph(speech_backend="canned")
-        spin(0.3)
+        spin(5.0, lambda: heard)
         assert heard[-1] == "open the drawer" and node.queue.remaining == ["close it"]
     finally:
         SPEECH_BACKENDS.pop("canned")
@@ -96,12 +98,12 @@ def test_speech_backend_plugs_in(graph):
 def test_bad_lines_are_rejected_counted_and_harmless(graph):
     node, listener, heard, spin = graph(initial_instruction="pick up the red cube", max_instruction_chars=100)
     pub = listener.create_publisher(msgs.String, "/pi_vla/instruction", 10)
-    spin(0.05)
+    spin(5.0, lambda: heard)
     for text in ("x" * 101, "stop\x07now", "x" * 101):
         pub.publish(msgs.String(data=text))
         spin(0.05)
     node.submit_line("wave \udcff hello", "terminal")    # undecodable terminal bytes (surrogateescape) never
-    spin(0.05)                                         # reach a topic: UTF-8 cannot even encode them
+    spin(5.0, lambda: node.rejections.counter.total() == 4)   # reach a topic: UTF-8 cannot even encode them
     assert node.rejections.counter.as_dict() == {"instruction_control_char": 1, "instruction_too_long": 2,
                                                  "instruction_unencodable": 1}
     assert heard == ["pick up the red cube"]            # nothing of it reached the policy's language
