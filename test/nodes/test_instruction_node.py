@@ -44,7 +44,8 @@ def graph():
 
         def spin(seconds, until=lambda: False):
             """Wall clock (terminal and speech input arrive from threads; a late-joining transient-local
-            subscription gets the stored sample through DDS's own threads), at most ``seconds``."""
+            subscription gets the stored sample through DDS's own threads), at most ``seconds``.
+            """
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and not until():
                 ex.spin_once(timeout_sec=0.01)
