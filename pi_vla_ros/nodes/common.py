@@ -123,6 +123,40 @@ def _checked(node_name: str, name: str, spec: Param, value):
     return value
 
 
+class RecentLog:
+    """An append-only log that keeps its last ``keep`` entries (a robot runs for days): indices stay absolute and
+    ``len`` counts every entry ever appended, so ``log[len_before:]`` still means "appended since", while memory
+    stays bounded (trimmed to ``keep`` whenever it reaches twice that).
+    """
+
+    def __init__(self, keep: int = 10_000):
+        self._items: list = []
+        self._dropped = 0
+        self._keep = keep
+
+    def append(self, item) -> None:
+        self._items.append(item)
+        if len(self._items) >= 2 * self._keep:
+            self._dropped += len(self._items) - self._keep
+            del self._items[:-self._keep]
+
+    def __len__(self) -> int:
+        return self._dropped + len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            return self._items[max(start - self._dropped, 0):max(stop - self._dropped, 0):step]
+        if index < 0:
+            return self._items[index]
+        if index < self._dropped:
+            raise IndexError(f"entry {index} was dropped (the log keeps the last {self._keep})")
+        return self._items[index - self._dropped]
+
+
 def start_managed(node) -> None:
     """``autostart``: configure and activate a lifecycle node now (the launch files' default); one error if not."""
     success = TransitionCallbackReturn.SUCCESS

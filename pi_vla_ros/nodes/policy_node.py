@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 
 import numpy as np
 
@@ -45,9 +46,9 @@ from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.inference import PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner, warm_up
 from pi_vla_ros.core.instructions import validate_text
 from pi_vla_ros.core.observation import ObservationCore
-from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
-                                     destroy_entities, diagnostics, now_sec, run_node, start_managed, to_duration,
-                                     to_sec, to_stamp)
+from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, RecentLog, Rejections, SENSOR_QOS, WARN,
+                                     declare, destroy_entities, diagnostics, now_sec, run_node, start_managed,
+                                     to_duration, to_sec, to_stamp)
 from pi_vla_ros.policies.base import CommittedActions, Observation
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
@@ -97,10 +98,11 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.active = False
         self.language = ""
         self.rejections = Rejections(self)
-        self.latencies: list[float] = []       # seconds, as experienced by the loop
-        self.compute_times: list[float] = []   # seconds of wall-clock compute
-        self.observation_ages: list[float] = []
-        self.chunk_log: list[dict] = []        # per chunk: stamp, prompt, latency (for reports and tests)
+        # for reports and tests, bounded (hours of running must not grow memory): the last 10,000 chunks
+        self.latencies: deque[float] = deque(maxlen=10_000)        # seconds, as experienced by the loop
+        self.compute_times: deque[float] = deque(maxlen=10_000)    # seconds of wall-clock compute
+        self.observation_ages: deque[float] = deque(maxlen=10_000)
+        self.chunk_log = RecentLog(keep=10_000)                    # per chunk: stamp, prompt, latency, ...
         self._entities: list = []
         self._runner_ready = True              # as last seen: a change is logged once
         self._rejected_in_a_row: list[str] = []   # reasons of the inferences rejected since the last good chunk
