@@ -26,6 +26,11 @@ def _joint_state(run, names, positions):
     return msgs.JointState(header=msgs.Header(stamp=to_stamp(run.sim_time())), name=names, position=positions)
 
 
+def _stamped(msg, seconds):
+    msg.header.stamp = to_stamp(seconds)
+    return msg
+
+
 def _image(run, cam, width=None, height=None, encoding="rgb8"):
     c = run.sim.profile.camera(cam)
     w, h = width or c.width, height or c.height
@@ -48,6 +53,13 @@ CASES = {
     "image_encoding": ("pi_vla_observation", "image_encoding"),
     "chunk_width": ("pi_vla_executor", "chunk_width"),
     "chunk_time": ("pi_vla_executor", "non_increasing_time"),
+    # a stamp far in the future must not make every later, correct message "out of order" (held forever)
+    "future_stamp": ("pi_vla_observation", "future_stamp"),
+    "future_stamp_max": ("pi_vla_observation", "future_stamp"),
+    # the executor's internal state topic is checked too: NaN never becomes the hold position
+    "nan_internal_state": ("pi_vla_executor", "non_finite_state"),
+    "short_internal_state": ("pi_vla_executor", "state_size"),
+    "duplicate_joint": ("pi_vla_observation", "duplicate_joint"),
 }
 
 
@@ -64,6 +76,7 @@ def test_bad_input_rejected_counted_and_contained(make_graph, case):
         "js": tap.node.create_publisher(msgs.JointState, "/joint_states", 10),
         "img": tap.node.create_publisher(msgs.Image, "/cam_high/image_raw", 10),
         "chunk": tap.node.create_publisher(msgs.JointTrajectory, "/pi_vla/action_chunk", 10),
+        "state": tap.node.create_publisher(msgs.JointState, "/pi_vla/observation/joint_states", 10),
     }
     names = list(profile.action_names)
     bad = {
@@ -75,6 +88,11 @@ def test_bad_input_rejected_counted_and_contained(make_graph, case):
         "image_encoding": ("img", lambda: _image(run, "cam_high", encoding="32FC1")),
         "chunk_width": ("chunk", lambda: _chunk(names, [[0.0] * (len(names) - 1)] * 3, [0, 0.02, 0.04])),
         "chunk_time": ("chunk", lambda: _chunk(names, [[1e3] * len(names)] * 3, [0, 0.04, 0.02])),
+        "future_stamp": ("js", lambda: _stamped(_joint_state(run, joints, good), run.sim_time() + 10.0)),
+        "future_stamp_max": ("js", lambda: _stamped(_joint_state(run, joints, good), 2**31 - 1)),
+        "nan_internal_state": ("state", lambda: _joint_state(run, joints, [float("nan")] * len(joints))),
+        "short_internal_state": ("state", lambda: _joint_state(run, joints, good[:-1])),
+        "duplicate_joint": ("js", lambda: _joint_state(run, joints + joints[:1], good + good[:1])),
     }
     node_name, reason = CASES[case]
     pub, make = bad[case]
@@ -83,7 +101,7 @@ def test_bad_input_rejected_counted_and_contained(make_graph, case):
         run.spin_for(0.05)
     counts = run.report()["rejected_inputs"][node_name]
     assert counts.get(reason) == 5, counts
-    assert len(log.lines(reason)) == 1, log.lines()                    # one clear line, not a flood
+    assert len(log.lines(f"[{reason}]")) == 1, log.lines()             # one clear line, not a flood
     run.spin_for(1.0)                                                   # the graph keeps running
     report = run.report()
     assert report["executor"]["starvation_ticks"] == 0
