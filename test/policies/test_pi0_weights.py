@@ -96,10 +96,33 @@ def test_missing_extra_and_misshaped_tensors_are_one_clear_error():
     assert "mis-shaped (1)" in msg and shaped in msg and "(7, 16)" in msg
 
 
-def test_differing_tie_and_wrong_family_are_refused(tmp_path):
+@pytest.mark.parametrize("pi05", [False, True], ids=["pi0", "pi05"])
+def test_lerobot_untied_lm_head_loads_and_acts_like_the_tied_file(pi05):
+    """LeRobot files hold lm_head and embed_tokens separately; fine-tuned, they differ. embed_tokens is the one
+    the math reads: the file loads strictly and the policy acts exactly as with the tied file.
+    """
+    tensors = openpi_file(pi05)
+    tied = loaded(pi05)
+    lerobot = {f"model.{k}": v for k, v in tensors.items()}
+    lerobot[f"model.{EMBED}"] = tensors[LM_HEAD]                       # what the model uses
+    lerobot[f"model.{LM_HEAD}"] = tensors[LM_HEAD] + 0.5               # drifted by fine-tuning, unused
+    untied = loaded(pi05, lerobot)
+    assert same_weights(untied, tied)
+    io = load_file(str(FIXTURES / ("pi05" if pi05 else "pi0") / "io.safetensors"))   # openpi's parity inputs
+    batch = {k: io[k] for k in ("images", "image_mask", "tokens", "token_mask", "state")}
+    assert torch.equal(untied.sample_actions(batch, noise=io["noise"]), tied.sample_actions(batch, noise=io["noise"]))
+    with pytest.raises(CheckpointError, match="unexpected"):           # still strict about everything else
+        loaded(pi05, {**lerobot, "model.action_in_proj.extra": torch.zeros(1)})
+    reduced = dict(lerobot)
+    del reduced["model.action_out_proj.weight"]
+    with pytest.raises(CheckpointError, match="missing"):
+        loaded(pi05, reduced)
+    with pytest.raises(CheckpointError, match="shape"):
+        loaded(pi05, {**lerobot, f"model.{LM_HEAD}": torch.zeros(3, 3)})
+
+
+def test_wrong_family_and_broken_files_are_refused(tmp_path):
     tensors = openpi_file(False)
-    with pytest.raises(CheckpointError, match="tied"):
-        loaded(False, {**tensors, EMBED: tensors[LM_HEAD] + 1})
     with pytest.raises(CheckpointError, match="missing"):  # a π0 file into a π0.5 model: no silent partial load
         loaded(True, tensors)
     bad = tmp_path / "model.safetensors"

@@ -22,8 +22,11 @@ Canonical names are openpi's (PI0Pytorch on transformers 4.53):
     action_in_proj, action_out_proj, π0: state_proj, action_time_mlp_{in,out}; π0.5: time_mlp_{in,out}
 Also accepted: LeRobot's leading "model.", the pre-4.52 PaliGemma layout (language_model.model.…,
 vision_tower.… directly under paligemma), transformers-5 SigLIP without "vision_model.", the tied tensor under
-embed_tokens instead of lm_head, and LeRobot's time_mlp_* <-> action_time_mlp_* renaming. Nothing else: any
-missing, unexpected or mis-shaped tensor is one CheckpointError naming them all.
+embed_tokens instead of lm_head, and LeRobot's time_mlp_* <-> action_time_mlp_* renaming. LeRobot rebuilds the
+language model after HF's constructor, so its files store lm_head and embed_tokens as two tensors, which differ
+after fine-tuning: the math reads only embed_tokens (the model ties the two), so a separate lm_head of the same
+shape is then dropped. Nothing else: any missing, unexpected or mis-shaped tensor is one CheckpointError naming
+them all.
 """
 
 from __future__ import annotations
@@ -82,9 +85,16 @@ def load_weights(model: Pi0Model, tensors: dict[str, torch.Tensor] | str | Path,
     source = source or "state dict"
     names = _model_names(model)
     found: dict[str, torch.Tensor] = {}
+    canonical = {key: canonical_name(key) for key in tensors}
+    embed = next((tensors[k] for k, name in canonical.items() if name == EMBED), None)
     for key, value in tensors.items():
-        name = canonical_name(key)
+        name = canonical[key]
         if name == EXPERT_LM_HEAD:
+            continue
+        if name == LM_HEAD and embed is not None:   # LeRobot's untied lm_head beside embed_tokens
+            if value.shape != embed.shape:
+                raise CheckpointError(f"{source}: {key} has shape {tuple(value.shape)}, embed_tokens "
+                                      f"{tuple(embed.shape)}")
             continue
         if name == EMBED:  # the tie's other name
             name = LM_HEAD
@@ -94,10 +104,7 @@ def load_weights(model: Pi0Model, tensors: dict[str, torch.Tensor] | str | Path,
                     name = name.replace(old, new, 1)
                     break
         if name in found:
-            if name == LM_HEAD and torch.equal(found[name], value):
-                continue  # both names of the tie stored, identical
-            raise CheckpointError(f"{source}: {key} maps onto {name}, which is already present"
-                                  + (" with different values (they are one tied tensor)" if name == LM_HEAD else ""))
+            raise CheckpointError(f"{source}: {key} maps onto {name}, which is already present")
         found[name] = value
     mapped = {names.get(k, k): v for k, v in found.items()}  # unknown tensors keep their file names
     load_strict(model, mapped, list(names.values()), source, names={v: k for k, v in names.items()})
