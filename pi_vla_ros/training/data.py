@@ -68,6 +68,16 @@ def policy_image_size(config) -> int:
     return int(getattr(config, "image_size", 0) or config.model.image_size)
 
 
+def episode_success(ds, e: int) -> bool | None:
+    """Whether episode ``e`` (its row in ``ds.episodes``) succeeded, from the standard per-frame ``next.success``:
+    True if any frame says so, False if none does; None (unknown) when the dataset has no such column, as many
+    LeRobot demonstration datasets do, which training treats as demonstrations (successful).
+    """
+    if "next.success" not in ds.columns:
+        return None
+    return bool(np.any(ds.columns["next.success"][slice(*_bounds(ds, e))]))
+
+
 def load_frames(root, profile, config, *, episodes: list[int] | None = None, only_success: bool = True,
                 sizes: tuple[int, ...] | None = None, progress: bool = False) -> Frames:
     """Read the dataset at ``root`` for a policy ``config`` (its image slots and sizes) bound to ``profile``."""
@@ -86,7 +96,7 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         for e, row in enumerate(ds.episodes):
             if episodes is not None and row["episode_index"] not in episodes:
                 continue
-            if only_success and row.get("success") is False:
+            if only_success and episode_success(ds, e) is False:
                 continue
             chosen.append(e)
         if not chosen:
@@ -102,7 +112,7 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
                         else np.zeros(len(frame_rows), bool))
         lengths = [len(ds.episode_range(e)) for e in chosen]
         ends = np.repeat(np.cumsum(lengths), lengths)
-        success = np.repeat([ds.episodes[e].get("success") is not False for e in chosen], lengths)
+        success = np.repeat([episode_success(ds, e) is not False for e in chosen], lengths)
         stored = {s: [] for s in sizes}
         image_index = np.zeros(len(frame_rows), np.int64)
         prev = None
