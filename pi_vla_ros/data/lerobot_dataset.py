@@ -657,11 +657,34 @@ def _load_rows(root: Path, info: dict, episodes: list[dict], keys: list[str]) ->
     return {k: np.concatenate([parts[i][k] for i in order]) for k in keys}
 
 
+def decode_image_cell(cell, root: Path, what: str = "image") -> np.ndarray:
+    """An image cell as LeRobot stores it (``{"bytes": PNG/JPEG, "path": ...}``, or raw bytes) -> uint8 RGB (H, W, 3).
+
+    Without bytes the image is read from ``path`` (absolute, or relative to the dataset root).
+    """
+    import cv2
+
+    data, name = (cell.get("bytes"), cell.get("path")) if isinstance(cell, dict) else (cell, None)
+    if not data and name:
+        file = Path(name) if Path(name).is_absolute() else Path(root) / name
+        if not file.exists():
+            raise FileNotFoundError(f"{what}: no image bytes and no file {file}")
+        data = file.read_bytes()
+    if not data:
+        raise ValueError(f"{what}: empty image cell {cell!r}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{what}: {len(data)} bytes are not a PNG/JPEG image OpenCV can decode")
+    return np.ascontiguousarray(image[..., ::-1])  # OpenCV decodes BGR
+
+
 class LeRobotDataset:
     """A LeRobot v3.0 dataset on disk, frame by frame.
 
     ``ds[i]`` is a dict of numpy values: vectors with their feature shape, scalars as numpy scalars, images as
-    uint8 (H, W, 3) decoded from the mp4 at the frame's timestamp, plus ``task`` and ``subtask`` strings
+    uint8 (H, W, 3) RGB -- decoded from the mp4 at the frame's timestamp (``dtype: "video"``) or from the frame's
+    own PNG/JPEG cell in the data parquet (``dtype: "image"``, LeRobot's struct of ``bytes`` and ``path``); every
+    camera, either way, is in ``camera_keys`` -- plus ``task`` and ``subtask`` strings
     (``""`` when none). With ``action_horizon=H``, ``action`` is the (H, action_dim) chunk starting at the
     frame and ``action_is_pad`` marks the steps past the episode end (filled with its last action).
     """
@@ -672,6 +695,8 @@ class LeRobotDataset:
         self.fps = float(self.info["fps"])
         self.features = {k: {**ft, "shape": tuple(ft["shape"])} for k, ft in self.info["features"].items()}
         self.video_keys = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
+        self.image_keys = [k for k, ft in self.features.items() if ft["dtype"] == "image"]  # images in the parquet
+        self.camera_keys = self.video_keys + self.image_keys
         self.episodes = _read_episode_rows(self.root)
         self.tasks = _read_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index")
         self.subtasks = _read_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index")
@@ -685,6 +710,8 @@ class LeRobotDataset:
         self._row_episode = np.repeat(np.arange(len(self.episodes)), [e["length"] for e in self.episodes])
         self._starts = np.cumsum([0] + [e["length"] for e in self.episodes])
         self._videos: dict[Path, _VideoReader] = {}
+        self._image_file: tuple[Path, pa.Table, np.ndarray] | None = None  # the data file image cells come from
+        self._image_rows: dict[int, np.ndarray] = {}  # episode row -> its rows in that file
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -723,7 +750,25 @@ class LeRobotDataset:
                     self._videos[path] = _VideoReader(path)
                 t = ep[f"videos/{key}/from_timestamp"] + float(item["timestamp"])
                 item[key] = self._videos[path].frame_at(t, tol=0.4 / self.fps)
+            for key in self.image_keys:
+                item[key] = self._image_at(i, key)
         return item
+
+    def _image_at(self, i: int, key: str) -> np.ndarray:
+        """Frame i's image of an image feature, decoded from its data file (one file's image columns held)."""
+        e = int(self._row_episode[i])
+        ep = self.episodes[e]
+        path = self.root / self.info["data_path"].format(chunk_index=ep["data/chunk_index"],
+                                                         file_index=ep["data/file_index"])
+        if self._image_file is None or self._image_file[0] != path:
+            table = pq.read_table(path, columns=self.image_keys + ["episode_index"])
+            self._image_file = (path, table, _column(table, "episode_index", (1,)))
+            self._image_rows = {}
+        _, table, ep_col = self._image_file
+        if e not in self._image_rows:
+            self._image_rows[e] = np.flatnonzero(ep_col == ep["episode_index"])
+        cell = table.column(key)[int(self._image_rows[e][i - self._starts[e]])].as_py()
+        return decode_image_cell(cell, self.root, f"{key} of frame {i}")
 
     def close(self) -> None:
         for v in self._videos.values():
