@@ -196,6 +196,17 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def _name_map(pairs: list[str], flag: str = "--camera-map") -> dict[str, str] | None:
+    """Repeated ``FLAG DATASET_NAME=PROFILE_NAME`` -> {dataset name: profile name}."""
+    out = {}
+    for pair in pairs:
+        src, eq, dst = pair.partition("=")
+        if not eq or not src or src in out:
+            raise SystemExit(f"{flag} {pair!r}: expected DATASET_NAME=PROFILE_NAME, each dataset name once")
+        out[src] = dst
+    return out or None
+
+
 def cmd_train(args) -> int:
     from pi_vla_ros.training.trainer import TrainConfig, train
 
@@ -208,7 +219,8 @@ def cmd_train(args) -> int:
                       resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
                       overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
                       augment_shift=args.augment_shift, init=args.init or "", advantages=args.advantages or "",
-                      advantage_dropout=args.advantage_dropout, target_clip=args.target_clip)
+                      advantage_dropout=args.advantage_dropout, target_clip=args.target_clip,
+                      camera_map=_name_map(args.camera_map), joint_map=_name_map(args.joint_map, "--joint-map"))
     summary = train(cfg)
     print(json.dumps({k: v for k, v in summary.items()}, indent=1))
     return 0
@@ -306,6 +318,12 @@ def _add_learning(sub) -> None:
     p.add_argument("--advantage-dropout", type=float, default=0.3, help="Recap: P(no indicator in a prompt)")
     p.add_argument("--target-clip", type=float, default=5.0,
                    help="clamp normalized action targets to +-this (0: off); matters when fine-tuning with --init")
+    p.add_argument("--camera-map", action="append", default=[], metavar="DATASET_CAMERA=PROFILE_CAMERA",
+                   help="train the profile camera on this dataset camera, e.g. --camera-map front=cam_high "
+                        "(DATASET_CAMERA= leaves it out); unmapped cameras must carry the profile's names")
+    p.add_argument("--joint-map", action="append", default=[], metavar="DATASET_NAME=PROFILE_JOINT",
+                   help="state/action name of the dataset -> profile joint, where names differ by more than order "
+                        "and LeRobot's .pos suffix, e.g. --joint-map shoulder_pan=shoulder_pan_joint")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

@@ -78,20 +78,132 @@ def episode_success(ds, e: int) -> bool | None:
     return bool(np.any(ds.columns["next.success"][slice(*_bounds(ds, e))]))
 
 
+def feature_names(ft: dict | None) -> list[str] | None:
+    """A feature's ``names`` as one flat list, in any form LeRobot writes: a list, ``{"motors": [...]}`` (groups
+    concatenated in order), or nested lists. None when the dataset gives none.
+    """
+    names = (ft or {}).get("names")
+    if not names:
+        return None
+    if isinstance(names, dict):
+        names = [n for group in names.values() for n in (group if isinstance(group, (list, tuple)) else [group])]
+    flat: list[str] = []
+    for n in names:
+        if isinstance(n, (list, tuple)):
+            flat.extend(str(x) for x in n)
+        else:
+            flat.append(str(n))
+    return flat
+
+
+def _bare(name: str) -> str:
+    return name[:-len(".pos")] if name.endswith(".pos") else name
+
+
+def column_order(ds, key: str, wanted: list[str], profile_name: str,
+                 joint_map: dict[str, str] | None = None) -> np.ndarray | None:
+    """Column indices that put the dataset's ``key`` vector into the profile's layout ``wanted`` (None: it is).
+
+    Names match exactly up to LeRobot's ``.pos`` suffix (``shoulder_pan.pos`` is ``shoulder_pan``), in any order,
+    after ``joint_map`` (dataset name, with or without ``.pos`` -> profile name); a dataset without names must have
+    the profile's width. Anything else is an error naming both lists.
+    """
+    width = int(np.prod(ds.features[key]["shape"]))
+    names = feature_names(ds.features[key])
+    if names is None:
+        if width != len(wanted):
+            raise ValueError(f"dataset {key!r} has {width} unnamed values, profile {profile_name!r} has "
+                             f"{len(wanted)}: {wanted}")
+        log.warning("dataset %r has no names: taking its %d columns as profile %r's %s", key, width, profile_name,
+                    wanted)
+        return None
+    joint_map = joint_map or {}
+    bare = [joint_map.get(n, joint_map.get(_bare(n), _bare(n))) for n in names]
+    if bare == list(wanted):
+        return None
+    if len(names) == width and sorted(bare) == sorted(wanted) and len(set(bare)) == len(bare):
+        return np.array([bare.index(n) for n in wanted])
+    raise ValueError(f"dataset {key!r} names {names} do not match profile {profile_name!r}'s {list(wanted)} "
+                     f"(missing {[n for n in wanted if n not in bare]}, unexpected "
+                     f"{[n for n, b in zip(names, bare) if b not in wanted]}); names are matched exactly, in any "
+                     "order, ignoring a '.pos' suffix; map others with --joint-map DATASET_NAME=PROFILE_JOINT")
+
+
+def camera_sources(ds, profile, camera_map: dict[str, str] | None = None) -> dict[str, str]:
+    """Profile camera name -> the dataset's camera feature key (video or image).
+
+    ``camera_map`` maps dataset cameras (``front`` or ``observation.images.front``) to profile cameras; an empty
+    target leaves a dataset camera out on purpose. Unmapped dataset cameras are taken by the profile camera of the
+    same name. Every profile camera must get exactly one dataset camera and every dataset camera must be used (or
+    left out explicitly): otherwise one ValueError naming both lists -- never a silently blank camera.
+    """
+    def short(k):
+        return k[len(IMAGE_PREFIX):] if k.startswith(IMAGE_PREFIX) else k
+
+    dataset = {short(k): k for k in ds.camera_keys}
+    wanted = [c.name for c in profile.cameras]
+    mapping = {short(k): v for k, v in (camera_map or {}).items()}
+    for src, dst in mapping.items():
+        if src not in dataset:
+            raise ValueError(f"camera map {src}={dst}: the dataset has no camera {src!r}; its cameras: {list(dataset)}")
+        if dst and dst not in wanted:
+            raise ValueError(f"camera map {src}={dst}: profile {profile.name!r} has no camera {dst!r}; "
+                             f"its cameras: {wanted}")
+    targets: dict[str, str] = {}
+    unused = []
+    for name, key in dataset.items():
+        dst = mapping.get(name, name if name in wanted else None)
+        if dst is None:
+            unused.append(name)
+        elif dst:
+            if dst in targets:
+                raise ValueError(f"dataset cameras {short(targets[dst])!r} and {name!r} both map to profile camera "
+                                 f"{dst!r}")
+            targets[dst] = key
+    missing = [n for n in wanted if n not in targets]
+    if missing or unused:
+        problems = ([f"profile cameras {missing} have no dataset camera"] if missing else []) + (
+            [f"dataset cameras {unused} are not used"] if unused else [])
+        example = (" ".join(f"--camera-map {d}={w}" for d, w in zip(unused, missing)) if unused and missing
+                   else f"--camera-map {unused[0]}=" if unused else f"--camera-map DATASET_CAMERA={missing[0]}")
+        raise ValueError(f"dataset cameras {list(dataset)} do not match profile {profile.name!r}'s cameras {wanted}: "
+                         f"{'; '.join(problems)}. Map them with --camera-map DATASET_CAMERA=PROFILE_CAMERA (e.g. "
+                         f"{example}; in TrainConfig: camera_map), or leave a dataset camera out with "
+                         "--camera-map DATASET_CAMERA=")
+    return targets
+
+
+def check_fps(ds, profile) -> None:
+    """The dataset's frame spacing must be the profile's action spacing: a chunk of H frames is H policy steps."""
+    if abs(ds.fps - profile.policy_rate_hz) > 1e-6:
+        raise ValueError(f"{ds.root}: recorded at {ds.fps:g} fps, but profile {profile.name!r} runs its policy at "
+                         f"{profile.policy_rate_hz:g} Hz, so every action chunk would span the wrong time. Resample "
+                         f"the dataset to {profile.policy_rate_hz:g} fps, or train with a profile whose "
+                         f"policy_rate_hz is {ds.fps:g}")
+
+
 def load_frames(root, profile, config, *, episodes: list[int] | None = None, only_success: bool = True,
-                sizes: tuple[int, ...] | None = None, progress: bool = False) -> Frames:
-    """Read the dataset at ``root`` for a policy ``config`` (its image slots and sizes) bound to ``profile``."""
+                sizes: tuple[int, ...] | None = None, progress: bool = False,
+                camera_map: dict[str, str] | None = None, joint_map: dict[str, str] | None = None) -> Frames:
+    """Read the dataset at ``root`` for a policy ``config`` (its image slots and sizes) bound to ``profile``.
+
+    The dataset must fit the profile: its fps is the policy rate, its state / action names are the profile's
+    (up to order, LeRobot's naming conventions and ``joint_map``, see :func:`column_order`), its cameras are the
+    profile's or mapped onto them with ``camera_map`` (:func:`camera_sources`). Otherwise a ValueError says what
+    differs.
+    """
     from pi_vla_ros.data.lerobot_dataset import LeRobotDataset
     from pi_vla_ros.policies.pi06.processing import resize_with_pad
 
-    slots = {c.policy_key: c.name for c in profile.cameras}
     keys = list(config.image_keys)
     if sizes is None:
         sizes = tuple(sorted({policy_image_size(config), getattr(config, "obs_image_size", 0) or 0} - {0}))
     with LeRobotDataset(root) as ds:
-        names = ds.features["action"].get("names")
-        if names and list(names) != list(profile.action_names):
-            raise ValueError(f"dataset actions {names} are not profile {profile.name!r}'s {list(profile.action_names)}")
+        check_fps(ds, profile)
+        state_order = column_order(ds, "observation.state", list(profile.joints), profile.name, joint_map)
+        action_order = column_order(ds, "action", list(profile.action_names), profile.name, joint_map)
+        sources = camera_sources(ds, profile, camera_map)
+        slots = {c.policy_key: sources[c.name] for c in profile.cameras}
         chosen = []
         for e, row in enumerate(ds.episodes):
             if episodes is not None and row["episode_index"] not in episodes:
@@ -101,10 +213,14 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
             chosen.append(e)
         if not chosen:
             raise ValueError(f"{root}: no episodes to train on (only_success={only_success})")
-        present = np.array([slots.get(k) is not None and IMAGE_PREFIX + slots[k] in ds.video_keys for k in keys])
+        present = np.array([k in slots for k in keys], bool)
         frame_rows = np.concatenate([np.arange(*_bounds(ds, e)) for e in chosen])
         states = ds.columns["observation.state"][frame_rows].astype(np.float32)
         actions = ds.columns["action"][frame_rows].astype(np.float32)
+        if state_order is not None:
+            states = states[:, state_order]
+        if action_order is not None:
+            actions = actions[:, action_order]
         task_col = ds.columns["task_index"][frame_rows].astype(np.int64)
         index_col = ds.columns["index"][frame_rows].astype(np.int64)
         episode_col = ds.columns["episode_index"][frame_rows].astype(np.int64)
@@ -119,7 +235,7 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         bar = _bar(len(frame_rows), "decode frames", progress)
         for n, i in enumerate(frame_rows):
             item = ds[int(i)]
-            raw = [item[IMAGE_PREFIX + slots[k]] if present[j] else None for j, k in enumerate(keys)]
+            raw = [item[slots[k]] if present[j] else None for j, k in enumerate(keys)]
             new_episode = n == 0 or ends[n - 1] != ends[n]
             if new_episode or any(r is not None and not np.array_equal(r, p) for r, p in zip(raw, prev)):
                 for s in sizes:

@@ -95,6 +95,12 @@ class TrainConfig:
     # Clamp normalized action targets to +-this (0: off): new data can leave an --init checkpoint's range, e.g. a
     # joint that never moved in its demos.
     target_clip: float = 5.0
+    # Dataset camera -> profile camera, e.g. {"front": "cam_high"} ("" leaves a dataset camera out); unmapped
+    # dataset cameras must carry the profile's camera names (pi_vla_ros.training.data.camera_sources).
+    camera_map: dict | None = None
+    # Dataset state/action name -> profile joint, e.g. {"shoulder_pan": "shoulder_pan_joint"}, where names differ by
+    # more than order and LeRobot's ".pos" suffix (pi_vla_ros.training.data.column_order).
+    joint_map: dict | None = None
 
 
 def _rank_world() -> tuple[int, int]:
@@ -259,7 +265,8 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     t0 = time.perf_counter()
     recap = bool(cfg.advantages)
     frames = load_frames(cfg.dataset, profile, config, episodes=list(cfg.episodes) if cfg.episodes else None,
-                         only_success=cfg.only_success and not recap, progress=progress)
+                         only_success=cfg.only_success and not recap, progress=progress, camera_map=cfg.camera_map,
+                         joint_map=cfg.joint_map)
     advantage = None
     if recap:  # failures too: their frames are mostly labelled negative
         from pi_vla_ros.training.recap import read_labels
