@@ -14,8 +14,8 @@
 
 """``pi-vla eval``: closed-loop episodes of a policy through the whole node graph, in the simulator.
 
-One :class:`~pi_vla_ros.runner.GraphRunner` in fast mode (virtual time; inference results arrive after a fixed
-simulated latency) runs the simulator, observation, policy, executor and instruction nodes exactly as
+One :class:`~pi_vla_ros.runner.GraphRunner` in lockstep (simulated time on real rclpy; inference results arrive
+after a fixed simulated latency) runs the simulator, observation, policy, executor and instruction nodes exactly as
 ``pi-vla launch`` does; between episodes the graph is reset in place. Episode i uses seed ``seed + i``; with
 ``swap_instruction`` the simulator names the *other* cube than the seed would (same scene, same phrasing), which
 tests whether the policy follows the language rather than a habit.
