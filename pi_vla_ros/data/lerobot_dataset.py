@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -70,7 +72,11 @@ DEFAULT_FEATURES = {
 ANNOTATION_FEATURES = {
     "next.success": {"dtype": "bool", "shape": (1,), "names": None},
     "intervention": {"dtype": "bool", "shape": (1,), "names": None},
-    "subtask_index": {"dtype": "int64", "shape": (1,), "names": None},
+}
+# LeRobot's language columns (lerobot.datasets.language): subtasks and verbal instructions.
+LANGUAGE_FEATURES = {
+    "language_persistent": {"dtype": "language", "shape": (1,), "names": None},
+    "language_events": {"dtype": "language", "shape": (1,), "names": None},
 }
 _ANNOTATION_DEFAULTS = {"next.success": False, "intervention": False, "subtask_index": -1}
 _ARROW = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(), "int32": pa.int32(),
@@ -200,19 +206,36 @@ def _serialize(stats: dict) -> dict:
 # ----------------------------------------------------------------------------------------------- video
 
 
+# Encoders by codec family, preferred first; the family name is what info.json records (PyAV's canonical name).
+CODECS = {"av1": ("libsvtav1", "libaom-av1"), "h264": ("libx264",)}
+_FAMILY = {enc: fam for fam, encs in CODECS.items() for enc in encs}
+# Per-family defaults: AV1 as LeRobot encodes it (crf 30, SVT-AV1 preset 12); H.264 crf 23, preset veryfast.
+_DEFAULT_CRF = {"av1": 30, "h264": 23}
+_DEFAULT_PRESET = {"libsvtav1": 12, "libaom-av1": None, "libx264": "veryfast"}
+
+
 def _pick_codec(preferred: str | None) -> str:
+    """Encoder for ``preferred`` (a family, ``av1``/``h264``, or an encoder name); default AV1, else H.264."""
     import av
 
-    for name in ([preferred] if preferred else []) + ["libx264", "libsvtav1", "libaom-av1"]:
+    if preferred is None:
+        candidates = CODECS["av1"] + CODECS["h264"]
+    elif preferred in CODECS:
+        candidates = CODECS[preferred]
+    elif preferred in _FAMILY:
+        candidates = (preferred,)
+    else:
+        raise ValueError(f"unknown video codec {preferred!r}: use one of {sorted(CODECS)} or {sorted(_FAMILY)}")
+    for name in candidates:
         if name in av.codecs_available:
             return name
-    raise RuntimeError("PyAV has neither an H.264 nor an AV1 encoder")
+    raise RuntimeError(f"PyAV has no encoder for {preferred or 'AV1 or H.264'} (tried {', '.join(candidates)})")
 
 
 class _VideoEncoder:
     """Streams frames into an mp4 as they arrive, so an episode's images are never all held in memory."""
 
-    def __init__(self, path: Path, fps: float, height: int, width: int, codec: str, crf: int, gop: int):
+    def __init__(self, path: Path, fps: float, height: int, width: int, codec: str, crf, gop: int, preset=None):
         import av
 
         if height % 2 or width % 2:
@@ -220,9 +243,14 @@ class _VideoEncoder:
         self.container = av.open(str(path), "w", format="mp4")
         self.stream = self.container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
-        # No B-frames: decode order == presentation order, which keeps concatenating files a plain remux.
-        self.stream.options = {"crf": str(crf), "g": str(gop), "bf": "0",
-                               **({"preset": "veryfast"} if codec == "libx264" else {})}
+        # No B-frames (AV1 has no reordering anyway): decode order == presentation order, so appending to a file
+        # is a plain remux.
+        options = {"crf": str(crf), "g": str(gop)}
+        if codec == "libx264":
+            options["bf"] = "0"
+        if preset is not None:
+            options["preset"] = str(preset)
+        self.stream.options = options
         self.frames = 0
 
     def add(self, image: np.ndarray) -> None:
@@ -256,7 +284,7 @@ def _concat_mp4(first: Path, first_seconds: float, second: Path, out: Path) -> N
     import av
 
     with av.open(str(first)) as a, av.open(str(second)) as b, av.open(str(out), "w", format="mp4") as o:
-        s_out = o.add_stream_from_template(a.streams.video[0])
+        s_out = o.add_stream_from_template(a.streams.video[0], opaque=True)  # remux: no encoder needed
         for src, offset in ((a, 0.0), (b, first_seconds)):
             s_in = src.streams.video[0]
             shift = round(offset / s_in.time_base)
@@ -313,10 +341,62 @@ class _VideoReader:
 class _Slot:
     """The file a stream (data, or one camera) appends to, as of the last committed episode."""
 
-    def __init__(self, chunk: int = 0, file: int = 0):
+    def __init__(self, chunk: int = 0, file: int = 0, frames: int = 0, table=None, end: float = 0.0):
         self.chunk, self.file = chunk, file
-        self.frames = 0      # committed frames/rows in the file; 0: the next episode starts it
-        self.table = None    # data slot: the committed rows (rewritten with each new episode)
+        self.frames = frames  # committed frames/rows in the file; 0: the next episode starts it
+        self.table = table    # data slot: the committed rows (rewritten with each new episode)
+        self.end = end        # video slot: end time (s) of the last committed episode in the file
+
+
+def language_rows(subtasks: list, instructions: list, fps: float) -> tuple[list[dict], list[list[dict]]]:
+    """LeRobot's language columns for one episode from per-frame annotations.
+
+    ``subtasks[i]``: the subtask active at frame i (None: none), stored as one persistent ``subtask`` row
+    (role assistant) stamped at the frame where it starts, the same list on every frame of the episode.
+    ``instructions[i]``: a verbal instruction spoken/typed at frame i, an ``interjection`` event row
+    (role user) on that frame only.
+    """
+    persistent, prev = [], None
+    for i, s in enumerate(subtasks):
+        if s and s != prev:
+            persistent.append({"role": "assistant", "content": s, "style": "subtask",
+                               "timestamp": float(np.float32(i / fps)), "camera": None, "tool_calls": None})
+        prev = s
+    events = [[{"role": "user", "content": t, "style": "interjection", "camera": None, "tool_calls": None}]
+              if t else [] for t in instructions]
+    return persistent, events
+
+
+def _language_types() -> dict[str, pa.DataType]:
+    json_t = pa.string()  # LeRobot's type on pyarrow without pa.json_ (JSON text); we write no tool calls
+    common = [pa.field("role", pa.string(), nullable=False), pa.field("content", pa.string()),
+              pa.field("style", pa.string())]
+    tail = [pa.field("camera", pa.string()), pa.field("tool_calls", pa.list_(json_t))]
+    stamp = [pa.field("timestamp", pa.float32(), nullable=False)]
+    return {"language_persistent": pa.list_(pa.struct(common + stamp + tail)),
+            "language_events": pa.list_(pa.struct(common + tail))}
+
+
+def _video_info(h: int, w: int, fps, codec: str, crf, gop: int, preset) -> dict:
+    """A video feature's ``info`` as LeRobot records it: stream fields plus the encoder settings used."""
+    return {"video.height": h, "video.width": w, "video.codec": _FAMILY[codec], "video.pix_fmt": "yuv420p",
+            "video.fps": fps, "video.channels": 3, "has_audio": False, "is_depth_map": False, "video.g": gop,
+            "video.crf": crf, "video.preset": preset, "video.fast_decode": 0, "video.video_backend": "pyav",
+            "video.extra_options": {}}
+
+
+def _aggregate(parts: list[dict]) -> dict[str, np.ndarray]:
+    """Stats over episodes from per-episode stats, as LeRobot aggregates them (quantiles: count-weighted mean)."""
+    n = np.array([float(np.ravel(p["count"])[0]) for p in parts])
+    w = (n / n.sum()).reshape(-1, *[1] * np.asarray(parts[0]["mean"]).ndim)
+    mean = (w * np.stack([p["mean"] for p in parts])).sum(0)
+    var = (w * (np.stack([p["std"] for p in parts]) ** 2 + (np.stack([p["mean"] for p in parts]) - mean) ** 2)).sum(0)
+    out = {"min": np.min([p["min"] for p in parts], 0), "max": np.max([p["max"] for p in parts], 0), "mean": mean,
+           "std": np.sqrt(var), "count": np.array([int(n.sum())])}
+    for q in QUANTILES:
+        if all(q in p for p in parts):
+            out[q] = (w * np.stack([p[q] for p in parts])).sum(0)
+    return out
 
 
 class LeRobotDatasetWriter:
@@ -327,55 +407,90 @@ class LeRobotDatasetWriter:
     >>> w.save_episode(task="fold the towel", success=True)
     >>> w.finalize()
 
-    Frames hold every non-default feature; ``next.success``, ``intervention`` (default False), ``task`` and
-    ``subtask`` (strings) are optional. Images are uint8 HWC or CHW (float in [0, 1] is scaled).
+    Frames hold every non-default feature; ``next.success``, ``intervention`` (default False), ``task``,
+    ``subtask`` (the subtask active at the frame) and ``instruction`` (a verbal instruction given at the frame)
+    are optional. Images are uint8 HWC or CHW (float in [0, 1] is scaled).
+
+    Files: episodes share ``data/chunk-XXX/file-XXX.parquet`` and ``videos/<camera>/chunk-XXX/file-XXX.mp4``
+    until a file would pass ``data_files_size_in_mb`` / ``video_files_size_in_mb`` (LeRobot's defaults, 100 and
+    200), then the next file starts (``chunks_size`` files per chunk). Reopening continues in the last file,
+    like LeRobot's resume; a video file whose codec headers differ from the new episode's starts a new file.
+
+    Video: AV1 (SVT-AV1, crf 30, preset 12, as LeRobot) when PyAV has the encoder, else H.264; ``vcodec``
+    (``"av1"``, ``"h264"`` or an encoder name) chooses. Appending to a dataset uses its recorded codec and
+    encoder settings; asking for another codec is an error (LeRobot keeps one codec per dataset).
+
+    Annotations: subtasks and verbal instructions go to LeRobot's language columns (``language_persistent``
+    ``subtask`` rows, ``language_events`` ``interjection`` rows). A dataset of the older form
+    (``subtask_index`` + ``meta/subtasks.parquet``) keeps that form when appended to.
+
+    Appending to a dataset written or edited by LeRobot keeps what we do not use (info.json fields, episode
+    columns, stats of other features). Nothing is written when the writer opens an existing dataset, and a
+    ``save_episode`` stages every file first: if anything fails, the dataset's files are left untouched.
     """
 
     def __init__(self, root, fps: float | None = None, features: dict | None = None, *, profile=None,
-                 robot_type: str | None = None, video: bool = True, vcodec: str | None = None, crf: int = 23,
-                 gop: int = 10, chunks_size: int = 1000, data_files_size_in_mb: float = 100,
-                 video_files_size_in_mb: float = 500):
+                 robot_type: str | None = None, video: bool = True, vcodec: str | None = None,
+                 crf: int | None = None, gop: int = 10, chunks_size: int = 1000, data_files_size_in_mb: float = 100,
+                 video_files_size_in_mb: float = 200):
         if not video:
             raise NotImplementedError("only video (mp4) image storage is implemented")
         self.root = Path(root)
-        self.crf, self.gop = crf, gop
         info_path = self.root / "meta/info.json"
-        if info_path.exists():
-            self.info = json.loads(info_path.read_text())
-            if fps is not None and float(fps) != float(self.info["fps"]):
-                raise ValueError(f"{self.root} has fps {self.info['fps']}, asked for {fps}")
+        new = not info_path.exists()
+        if not new:
+            info = json.loads(info_path.read_text())
+            if fps is not None and float(fps) != float(info["fps"]):
+                raise ValueError(f"{self.root} has fps {info['fps']}, asked for {fps}")
             wanted = features if features is not None else (features_from_profile(profile) if profile else None)
             for key, ft in (wanted or {}).items():
-                have = self.info["features"].get(key)
+                have = info["features"].get(key)
                 if have is None or list(have["shape"]) != list(ft["shape"]) or have["dtype"] != ft["dtype"]:
                     raise ValueError(f"feature {key!r} {ft} does not match the dataset's {have}")
+            info.setdefault("chunks_size", chunks_size)
+            info.setdefault("data_files_size_in_mb", data_files_size_in_mb)
+            info.setdefault("video_files_size_in_mb", video_files_size_in_mb)
         else:
             if fps is None:
                 fps = profile.policy_rate_hz if profile is not None else None
             if fps is None or (features is None and profile is None):
                 raise ValueError("a new dataset needs fps and features (or a profile)")
             feats = {**(features if features is not None else features_from_profile(profile)),
-                     **ANNOTATION_FEATURES, **DEFAULT_FEATURES}
+                     **ANNOTATION_FEATURES, **LANGUAGE_FEATURES, **DEFAULT_FEATURES}
             fps = int(fps) if float(fps).is_integer() else float(fps)
-            self.info = {
+            info = {
                 "codebase_version": CODEBASE_VERSION, "robot_type": robot_type or getattr(profile, "name", None),
                 "total_episodes": 0, "total_frames": 0, "total_tasks": 0, "chunks_size": chunks_size,
                 "data_files_size_in_mb": data_files_size_in_mb, "video_files_size_in_mb": video_files_size_in_mb,
                 "fps": fps, "splits": {}, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
                 "features": {k: {**ft, "shape": list(ft["shape"])} for k, ft in feats.items()},
             }
-        self.fps = float(self.info["fps"])
-        self.features = {k: {**ft, "shape": tuple(ft["shape"])} for k, ft in self.info["features"].items()}
+        self.fps = float(info["fps"])
+        self.features = {k: {**ft, "shape": tuple(ft["shape"])} for k, ft in info["features"].items()}
         self.video_keys = [k for k, ft in self.features.items() if ft["dtype"] == "video"]
-        self.codec = _pick_codec(vcodec)
+        recorded = {k: info["features"][k].get("info") or {} for k in self.video_keys}
+        families = {r["video.codec"] for r in recorded.values() if r.get("video.codec")}
+        if len(families) > 1:
+            raise ValueError(f"{self.root}: cameras use different codecs {sorted(families)}; not supported")
+        family = next(iter(families), None)
+        self.codec = _pick_codec(vcodec or family)
+        if family and _FAMILY[self.codec] != _canonical(family):
+            raise ValueError(f"{self.root} stores {family} video; cannot append {_FAMILY[self.codec]} "
+                             "(LeRobot keeps one codec per dataset)")
+        rec = next((r for r in recorded.values() if r.get("video.codec")), {})
+        self.gop = int(rec.get("video.g") or gop)
+        self.crf = crf if crf is not None else rec.get("video.crf", _DEFAULT_CRF[_FAMILY[self.codec]])
+        self.preset = rec.get("video.preset", _DEFAULT_PRESET[self.codec]) if rec else _DEFAULT_PRESET[self.codec]
         for key in self.video_keys:
-            h, w, _ = self.features[key]["shape"]
-            self.info["features"][key]["info"] = {
-                "video.height": h, "video.width": w, "video.codec": {"libx264": "h264"}.get(self.codec, "av1"),
-                "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": self.info["fps"],
-                "video.channels": 3, "has_audio": False}
+            if not recorded[key].get("video.codec"):  # LeRobot's fields, where present, are kept as they are
+                h, w, _ = self.features[key]["shape"]
+                info["features"][key]["info"] = _video_info(h, w, info["fps"], self.codec, self.crf, self.gop,
+                                                            self.preset)
+        self.info = info
+        self._language = "language_persistent" in self.features
+        self._legacy_subtasks = "subtask_index" in self.features
 
-        # Committed state, reloaded from disk when appending (new files are started, like LeRobot does).
+        # Committed state, read from disk when appending. Nothing is written here.
         self.episodes: list[dict] = _read_episode_rows(self.root)
         self.tasks = _read_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index")
         self.subtasks = _read_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index")
@@ -384,23 +499,43 @@ class LeRobotDatasetWriter:
             cols = _load_rows(self.root, self.info, self.episodes, list(self._numeric))
             for k in self._numeric:
                 self._numeric[k].append(cols[k])
-        # A crash between writing tasks and committing the episode leaves trailing, unused entries: drop them.
+        # A crash between writing tasks and committing the episode leaves trailing, unused entries: drop them
+        # (the files are rewritten with the next episode).
         for name, names in (("task", self.tasks), ("subtask", self.subtasks)):
             col = self._numeric.get(f"{name}_index")
             used = int(max(np.concatenate(col), default=-1)) + 1 if col else 0
-            if len(names) > used:
-                del names[used:]
-                _write_index_parquet(self.root / f"meta/{name}s.parquet", name, f"{name}_index", names)
-        data = self._resume_slot("data")
-        self._slots = {"data": data} | {k: self._resume_slot(f"videos/{k}") for k in self.video_keys}
-        self._write_meta()
+            del names[used:]
+        self._disk = {"task": None, "subtask": None}  # force a rewrite only if the lists change or were trimmed
+        self._disk["task"] = _read_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index")
+        self._disk["subtask"] = _read_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index")
+        self._slots = {"data": self._resume_data()} | {k: self._resume_video(k) for k in self.video_keys}
+        meta_file = lambda e: (e.get("meta/episodes/chunk_index") or 0, e.get("meta/episodes/file_index") or 0)  # noqa
+        self._meta_slot = max(map(meta_file, self.episodes), default=(0, 0))
+        self._meta_rows = [e for e in self.episodes if meta_file(e) == self._meta_slot]
+        if new:
+            self._write_meta()
         self._new_buffer()
 
-    def _resume_slot(self, prefix: str) -> _Slot:
+    def _last(self, prefix: str) -> tuple[int, int, list[dict]]:
+        chunk, file = max((e[f"{prefix}/chunk_index"], e[f"{prefix}/file_index"]) for e in self.episodes)
+        return chunk, file, [e for e in self.episodes
+                             if (e[f"{prefix}/chunk_index"], e[f"{prefix}/file_index"]) == (chunk, file)]
+
+    def _resume_data(self) -> _Slot:
+        """Continue in the last data file (its committed rows; rows of an uncommitted episode are dropped)."""
         if not self.episodes:
             return _Slot()
-        chunk, file = max((e[f"{prefix}/chunk_index"], e[f"{prefix}/file_index"]) for e in self.episodes)
-        return _Slot(*_next_file(chunk, file, self.info["chunks_size"]))  # never append to a file of another session
+        chunk, file, eps = self._last("data")
+        table = pq.read_table(self.root / self.info["data_path"].format(chunk_index=chunk, file_index=file))
+        keep = np.isin(_column(table, "episode_index", (1,)), [e["episode_index"] for e in eps])
+        table = table.filter(pa.array(keep))
+        return _Slot(chunk, file, table.num_rows, table)
+
+    def _resume_video(self, key: str) -> _Slot:
+        if not self.episodes:
+            return _Slot()
+        chunk, file, eps = self._last(f"videos/{key}")
+        return _Slot(chunk, file, sum(e["length"] for e in eps), end=max(e[f"videos/{key}/to_timestamp"] for e in eps))
 
     @property
     def num_episodes(self) -> int:
@@ -416,13 +551,20 @@ class LeRobotDatasetWriter:
         self._buf = {k: [] for k in self._numeric if k not in DEFAULT_FEATURES}
         self._buf_tasks: list[str | None] = []
         self._buf_subtasks: list[str | None] = []
+        self._buf_instructions: list[str | None] = []
         self._hist = {k: np.zeros((3, 256), np.int64) for k in self.video_keys}
         self._encoders: dict[str, _VideoEncoder] = {}
         self._tmp_videos = {k: self.root / f".episode_tmp/{k}.mp4" for k in self.video_keys}
 
     def add_frame(self, frame: dict) -> None:
         frame = dict(frame)
-        task, subtask = frame.pop("task", None), frame.pop("subtask", None)
+        task, subtask, said = frame.pop("task", None), frame.pop("subtask", None), frame.pop("instruction", None)
+        if (subtask or said) and not self._language and not (self._legacy_subtasks and not said):
+            if not getattr(self, "_warned_language", False):
+                warnings.warn(f"{self.root} has no language columns (language_persistent/language_events): "
+                              "subtask/instruction annotations of the appended episodes are not stored", stacklevel=2)
+                self._warned_language = True
+            subtask = said = None
         expected = set(self._buf) | set(self.video_keys)
         missing = expected - set(frame) - set(_ANNOTATION_DEFAULTS)
         extra = set(frame) - expected
@@ -442,11 +584,12 @@ class LeRobotDatasetWriter:
             self._buf[key].append(value)
         self._buf_tasks.append(task)
         self._buf_subtasks.append(subtask)
+        self._buf_instructions.append(said)
         for key, image in images.items():
             if key not in self._encoders:
                 self._tmp_videos[key].parent.mkdir(parents=True, exist_ok=True)
                 self._encoders[key] = _VideoEncoder(self._tmp_videos[key], self.fps, *image.shape[:2],
-                                                    self.codec, self.crf, self.gop)
+                                                    self.codec, self.crf, self.gop, self.preset)
             self._encoders[key].add(image)
             for c in range(3):
                 self._hist[key][c] += np.bincount(image[..., c].ravel(), minlength=256)
@@ -479,31 +622,41 @@ class LeRobotDatasetWriter:
         """Commit the buffered frames as one episode and return its index.
 
         ``task`` applies to frames that did not name one. ``success`` (if given) sets ``next.success`` on the
-        last frame and the episode's ``success`` column. An error before the episode table is written drops
-        the episode and leaves the dataset as it was; info.json/stats.json are derived and rewritten on the
-        next save or open.
+        last frame and the episode's ``success`` column. Every file is first written to a staging copy; only
+        when all of them exist are they renamed into place (the episode table last, the commit point). An
+        error before that leaves the dataset's files as they were and drops the episode.
         """
+        staged: list[tuple[Path, Path]] = []
         try:
-            return self._save_episode(task, success)
+            return self._save_episode(task, success, staged)
         finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
             self.clear_episode()
 
-    def _save_episode(self, task, success) -> int:
+    def _stage(self, staged: list, path: Path, write) -> None:
+        tmp = self.root / ".episode_tmp/staged" / path.relative_to(self.root)
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        staged.append((tmp, path))
+
+    def _save_episode(self, task, success, staged) -> int:
         n = len(self._buf_tasks)
         if n == 0:
             raise ValueError("save_episode: no frames were added")
         frame_tasks = [t or task for t in self._buf_tasks]
         if any(not t for t in frame_tasks):
             raise ValueError("save_episode: every frame needs a task (pass task=...)")
-        ep = len(self.episodes)
+        ep = max((e["episode_index"] for e in self.episodes), default=-1) + 1
         start = self.num_frames
         tasks, subtasks = list(self.tasks), list(self.subtasks)
         for t in frame_tasks:
             if t not in tasks:
                 tasks.append(t)
-        for s in self._buf_subtasks:
-            if s and s not in subtasks:
-                subtasks.append(s)
+        if self._legacy_subtasks:
+            for s in self._buf_subtasks:
+                if s and s not in subtasks:
+                    subtasks.append(s)
         shape = lambda k: (n,) if self.features[k]["shape"] == (1,) else (n, *self.features[k]["shape"])  # noqa: E731
         cols = {k: np.stack(v).reshape(shape(k)) for k, v in self._buf.items()}
         if "subtask_index" in cols:
@@ -515,14 +668,19 @@ class LeRobotDatasetWriter:
                     episode_index=np.full(n, ep), index=start + np.arange(n),
                     task_index=np.array([tasks.index(t) for t in frame_tasks]))
         cols = {k: cols[k] for k in self._numeric}  # feature order
-        table = pa.table({k: _arrow_column(v, self.features[k]) for k, v in cols.items()})
+        arrays = {k: _arrow_column(v, self.features[k]) for k, v in cols.items()}
+        if self._language:
+            persistent, events = language_rows(self._buf_subtasks, self._buf_instructions, self.fps)
+            types = _language_types()
+            arrays["language_persistent"] = pa.array([persistent] * n, types["language_persistent"])
+            arrays["language_events"] = pa.array(events, types["language_events"])
+        table = pa.table({k: arrays[k] for k in self.features if k in arrays})
 
         row = {"episode_index": ep, "tasks": list(dict.fromkeys(frame_tasks)), "length": n,
                "dataset_from_index": start, "dataset_to_index": start + n, "success": success}
-        self._pending = {}
-        row.update(self._commit_data(table))
+        pending = {"data": self._stage_data(table, row, staged)}
         for key in self.video_keys:
-            row.update(self._commit_video(key, n))
+            pending[key] = self._stage_video(key, n, row, staged)
         stats = {k: array_stats(v) for k, v in cols.items()}
         stats.update({k: histogram_stats(h, n) for k, h in self._hist.items()})
         for feat, st in stats.items():
@@ -530,80 +688,109 @@ class LeRobotDatasetWriter:
                 row[f"stats/{feat}/{name}"] = np.asarray(value).tolist()
         for key, hist in self._hist.items():
             row[HIST_PREFIX + key] = hist.tolist()
-        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = 0, 0
 
-        if tasks != self.tasks:
-            _write_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index", tasks)
-        if subtasks != self.subtasks:
-            _write_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index", subtasks)
-        # The commit point: from here on readers see the episode.
-        _write_parquet(self.root / EPISODES_PATH.format(chunk_index=0, file_index=0),
-                       _rows_table(self.episodes + [row]))
+        meta_slot, meta_rows = self._meta_slot, self._meta_rows + [row]
+        old_meta = self.root / EPISODES_PATH.format(chunk_index=meta_slot[0], file_index=meta_slot[1])
+        meta_table = _rows_table(meta_rows, pq.read_schema(old_meta) if old_meta.exists() else None)
+        if len(meta_rows) > 1 and meta_table.nbytes > self.info["data_files_size_in_mb"] * 2**20:
+            meta_slot, meta_rows = _next_file(*meta_slot, self.info["chunks_size"]), [row]
+        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = meta_slot
+        meta_table = _rows_table(meta_rows, pq.read_schema(old_meta) if old_meta.exists() else None)
+        for name, values in (("task", tasks), ("subtask", subtasks)):
+            if values != self._disk[name] and (values or self._disk[name]):
+                self._stage(staged, self.root / f"meta/{name}s.parquet",
+                            lambda p, name=name, values=values: _write_index_parquet(p, name, f"{name}_index", values))
+        meta_path = self.root / EPISODES_PATH.format(chunk_index=meta_slot[0], file_index=meta_slot[1])
+        self._stage(staged, meta_path, lambda p: _write_parquet(p, meta_table))
+
+        # Everything is staged: move it into place. The episode table goes last: the commit point.
+        for tmp, path in staged:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+        staged.clear()
         self.episodes.append(row)
+        self._meta_slot, self._meta_rows = meta_slot, meta_rows
         self.tasks, self.subtasks = tasks, subtasks
+        self._disk = {"task": list(tasks), "subtask": list(subtasks)}
         for k, v in cols.items():
             self._numeric[k].append(v)
-        for key, (chunk, file, frames, rows) in self._pending.items():
-            slot = self._slots[key]
-            slot.chunk, slot.file, slot.frames, slot.table = chunk, file, frames, rows
+        for key, slot in pending.items():
+            self._slots[key] = slot
         self._write_meta()
         return ep
 
-    def _place(self, slot: _Slot, full: bool) -> tuple[int, int, int]:
-        """(chunk, file, frames already in it) for the next episode of a stream."""
+    def _place(self, slot: _Slot, full: bool) -> tuple[int, int, bool]:
+        """(chunk, file, continue the file?) for the next episode of a stream."""
         if slot.frames and full:
-            return (*_next_file(slot.chunk, slot.file, self.info["chunks_size"]), 0)
-        return slot.chunk, slot.file, slot.frames
+            return (*_next_file(slot.chunk, slot.file, self.info["chunks_size"]), False)
+        return slot.chunk, slot.file, bool(slot.frames)
 
-    def _commit_data(self, table: pa.Table) -> dict:
+    def _stage_data(self, table: pa.Table, row: dict, staged: list) -> _Slot:
         slot = self._slots["data"]
-        full = bool(slot.frames) and slot.table.nbytes + table.nbytes > self.info["data_files_size_in_mb"] * 2**20
-        chunk, file, before = self._place(slot, full)
-        rows = pa.concat_tables([slot.table, table]) if before else table
-        _write_parquet(self.root / DATA_PATH.format(chunk_index=chunk, file_index=file), rows)
-        self._pending["data"] = (chunk, file, rows.num_rows, rows)
-        return {"data/chunk_index": chunk, "data/file_index": file}
+        rows = None
+        if slot.frames:
+            try:  # the file's own schema (LeRobot's, where it wrote the file)
+                rows = pa.concat_tables([slot.table, table.select(slot.table.column_names).cast(slot.table.schema)])
+            except (KeyError, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                rows = None  # columns that do not line up: start a new file
+        full = rows is None or rows.nbytes > self.info["data_files_size_in_mb"] * 2**20
+        chunk, file, cont = self._place(slot, full)
+        rows = rows if cont else table
+        self._stage(staged, self.root / self.info["data_path"].format(chunk_index=chunk, file_index=file),
+                    lambda p: _write_parquet(p, rows))
+        row.update({"data/chunk_index": chunk, "data/file_index": file})
+        return _Slot(chunk, file, rows.num_rows, rows)
 
-    def _commit_video(self, key: str, n: int) -> dict:
+    def _stage_video(self, key: str, n: int, row: dict, staged: list) -> _Slot:
         slot = self._slots[key]
         self._encoders[key].close()
         tmp = self._tmp_videos[key]
-        path = lambda c, f: self.root / VIDEO_PATH.format(video_key=key, chunk_index=c, file_index=f)  # noqa: E731
+        path = lambda c, f: self.root / self.info["video_path"].format(  # noqa: E731
+            video_key=key, chunk_index=c, file_index=f)
         old = path(slot.chunk, slot.file)
         # Appending is a remux, which needs identical codec headers; otherwise start the next file.
         full = bool(slot.frames) and (old.stat().st_size + tmp.stat().st_size > self.info["video_files_size_in_mb"]
                                       * 2**20 or not _same_codec_setup(old, tmp))
-        chunk, file, before = self._place(slot, full)
-        new, offset = path(chunk, file), before / self.fps
-        if before:
-            _atomic(new, lambda p: _concat_mp4(new, offset, tmp, p))
+        chunk, file, cont = self._place(slot, full)
+        new, offset = path(chunk, file), (slot.end if cont else 0.0)
+        if cont:
+            self._stage(staged, new, lambda p: _concat_mp4(old, offset, tmp, p))
         else:
-            new.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, new)
-        self._pending[key] = (chunk, file, before + n, None)
-        return {f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
-                f"videos/{key}/from_timestamp": offset, f"videos/{key}/to_timestamp": offset + n / self.fps}
+            self._stage(staged, new, lambda p: os.replace(tmp, p))
+        end = offset + n / self.fps
+        row.update({f"videos/{key}/chunk_index": chunk, f"videos/{key}/file_index": file,
+                    f"videos/{key}/from_timestamp": offset, f"videos/{key}/to_timestamp": end})
+        return _Slot(chunk, file, (slot.frames if cont else 0) + n, end=end)
 
     def _write_meta(self) -> None:
-        """info.json and stats.json, both derived from the committed episodes."""
+        """info.json and stats.json, derived from the committed episodes (other stats.json entries are kept)."""
         self.info.update(total_episodes=len(self.episodes), total_frames=self.num_frames, total_tasks=len(self.tasks),
                          splits={"train": f"0:{len(self.episodes)}"} if self.episodes else {})
         _write_json(self.root / "meta/info.json", self.info)
         if self.episodes:
-            stats = {k: array_stats(np.concatenate(v)) for k, v in self._numeric.items()}
+            path = self.root / "meta/stats.json"
+            stats = {k: {s: np.asarray(v) for s, v in d.items()}
+                     for k, d in json.loads(path.read_text()).items()} if path.exists() else {}
+            stats.update({k: array_stats(np.concatenate(v)) for k, v in self._numeric.items()})
             for key in self.video_keys:
-                hist = sum(np.asarray(e[HIST_PREFIX + key], np.int64) for e in self.episodes)
-                stats[key] = histogram_stats(hist, self.num_frames)
-            _write_json(self.root / "meta/stats.json", _serialize(stats))
+                if all(e.get(HIST_PREFIX + key) is not None for e in self.episodes):  # exact
+                    hist = sum(np.asarray(e[HIST_PREFIX + key], np.int64) for e in self.episodes)
+                    stats[key] = histogram_stats(hist, self.num_frames)
+                    continue
+                # Episodes written by LeRobot have no histogram: aggregate per-episode stats as LeRobot does.
+                names = ("min", "max", "mean", "std", "count")
+                parts = [{s: np.asarray(e[f"stats/{key}/{s}"], np.float64) for s in (*names, *QUANTILES)
+                          if e.get(f"stats/{key}/{s}") is not None} for e in self.episodes]
+                if all(all(s in p for s in names) for p in parts):
+                    stats[key] = _aggregate(parts)
+            _write_json(path, _serialize(stats))
 
     def finalize(self) -> None:
         """Drop an unsaved episode and remove temporary files. Everything saved is already on disk."""
         self.clear_episode()
         tmp_dir = self.root / ".episode_tmp"
         if tmp_dir.exists():
-            for p in tmp_dir.iterdir():
-                p.unlink()
-            tmp_dir.rmdir()
+            shutil.rmtree(tmp_dir)
 
     def __enter__(self):
         return self
@@ -612,9 +799,23 @@ class LeRobotDatasetWriter:
         self.finalize()
 
 
-def _rows_table(rows: list[dict]) -> pa.Table:
-    keys = list(dict.fromkeys(k for r in rows for k in r))  # union: rows from older writers may lack columns
-    return pa.table({k: [r.get(k) for r in rows] for k in keys})
+def _rows_table(rows: list[dict], schema: pa.Schema | None = None) -> pa.Table:
+    """The episode table; columns already in the file keep its types (LeRobot's, where LeRobot wrote it)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))  # union: rows from other writers may lack columns
+    cols = {}
+    for k in keys:
+        values = [r.get(k) for r in rows]
+        typ = schema.field(k).type if schema is not None and k in schema.names else None
+        try:
+            cols[k] = pa.array(values, typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            cols[k] = pa.array(values)
+    return pa.table(cols)
+
+
+def _canonical(codec: str) -> str:
+    return {"libsvtav1": "av1", "libaom-av1": "av1", "libdav1d": "av1", "libx264": "h264", "avc": "h264",
+            "avc1": "h264"}.get(codec, codec)
 
 
 def _arrow_column(values: np.ndarray, ft: dict) -> pa.Array:
@@ -678,6 +879,27 @@ def decode_image_cell(cell, root: Path, what: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image[..., ::-1])  # OpenCV decodes BGR
 
 
+def subtask_timelines(root: Path, info: dict, episodes: list[dict], subtasks: list[str]) -> dict:
+    """{episode index: [(timestamp, subtask), ...]} from ``language_persistent`` ``subtask`` rows.
+
+    Empty when the dataset has no language columns (then ``subtask_index`` + meta/subtasks.parquet, the
+    older form, is what a reader uses). Subtasks found here are appended to ``subtasks`` in first-seen order.
+    """
+    if "language_persistent" not in info["features"] or not episodes:
+        return {}
+    out: dict[int, list] = {}
+    files = {(e["data/chunk_index"], e["data/file_index"]) for e in episodes}
+    for chunk, file in sorted(files):
+        table = pq.read_table(root / info["data_path"].format(chunk_index=chunk, file_index=file),
+                              columns=["episode_index", "language_persistent"])
+        for ep, rows in zip(table.column("episode_index").to_pylist(), table.column("language_persistent").to_pylist()):
+            if ep not in out:  # the same list is on every frame of an episode
+                line = sorted((r["timestamp"], r["content"]) for r in rows or () if r["style"] == "subtask")
+                out[ep] = line
+                subtasks.extend(c for _, c in line if c not in subtasks)
+    return out
+
+
 class LeRobotDataset:
     """A LeRobot v3.0 dataset on disk, frame by frame.
 
@@ -700,6 +922,7 @@ class LeRobotDataset:
         self.episodes = _read_episode_rows(self.root)
         self.tasks = _read_index_parquet(self.root / "meta/tasks.parquet", "task", "task_index")
         self.subtasks = _read_index_parquet(self.root / "meta/subtasks.parquet", "subtask", "subtask_index")
+        self._timelines = subtask_timelines(self.root, self.info, self.episodes, self.subtasks)
         stats_path = self.root / "meta/stats.json"
         self.stats = {k: {s: np.asarray(v) for s, v in d.items()}
                       for k, d in json.loads(stats_path.read_text()).items()} if stats_path.exists() else {}
@@ -738,6 +961,9 @@ class LeRobotDataset:
         item["task"] = self.tasks[int(item["task_index"])]
         sub = int(item.get("subtask_index", -1))
         item["subtask"] = self.subtasks[sub] if 0 <= sub < len(self.subtasks) else ""
+        if self._timelines:  # LeRobot's language columns: the latest subtask row at or before the frame
+            line = self._timelines.get(int(item["episode_index"]), ())
+            item["subtask"] = next((c for t, c in reversed(line) if t <= float(item["timestamp"]) + 1e-6), "")
         if self.action_horizon:
             item["action"], item["action_is_pad"] = self.action_chunk(i, self.action_horizon)
         if self.decode_images:

@@ -88,9 +88,9 @@ def test_round_trip(tmp_path):
     assert info["codebase_version"] == "v3.0" and info["fps"] == 10 and info["total_episodes"] == 2
     assert info["total_frames"] == 20 and info["total_tasks"] == 2
     assert {"timestamp", "frame_index", "episode_index", "index", "task_index", "next.success", "intervention",
-            "subtask_index"} <= set(info["features"])
+            "language_persistent", "language_events"} <= set(info["features"])
     assert info["features"][CAMS[0]]["info"]["video.codec"] in ("h264", "av1")
-    for rel in ("meta/tasks.parquet", "meta/subtasks.parquet", "meta/stats.json",
+    for rel in ("meta/tasks.parquet", "meta/stats.json",
                 "meta/episodes/chunk-000/file-000.parquet", "data/chunk-000/file-000.parquet",
                 f"videos/{CAMS[0]}/chunk-000/file-000.mp4", f"videos/{CAMS[1]}/chunk-000/file-000.mp4"):
         assert (tmp_path / "ds" / rel).exists(), rel
@@ -148,7 +148,7 @@ def test_append_in_a_later_session(tmp_path):
     write(tmp_path / "ds", [(ep1, "b", True)])  # reopened: appends, starts new files
     with LeRobotDataset(tmp_path / "ds") as ds:
         assert ds.num_episodes == 2 and ds.tasks == ["a", "b"]
-        assert ds.episodes[1]["data/file_index"] == 1
+        assert ds.episodes[1]["data/file_index"] == 0  # continues in the same file, like LeRobot's resume
         check_episode(ds, 0, ep0)
         check_episode(ds, 1, ep1)
         check_image_stats(ds.stats[CAMS[0]], [f[CAMS[0]] for f in ep0 + ep1])
@@ -205,7 +205,7 @@ def test_crash_before_commit_then_resume(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         w.save_episode(task="lost")
     monkeypatch.undo()
-    assert len(pq.read_table(root / "data/chunk-000/file-001.parquet")) == 6  # orphan rows on disk
+    assert len(pq.read_table(root / "data/chunk-000/file-000.parquet")) == 5  # staged files never moved in
     with LeRobotDataset(root) as ds:
         assert len(ds) == 5
         check_episode(ds, 0, ep0)
@@ -238,5 +238,3 @@ def test_tasks_parquet_reads_like_lerobots_dataframe(tmp_path):
     write(tmp_path / "ds", [(make_episode(2, 0, subtasks=["s1", "s2"]), "pick", None)])
     tasks = pd.read_parquet(tmp_path / "ds/meta/tasks.parquet")
     assert tasks.index.name == "task" and int(tasks.loc["pick"].task_index) == 0
-    subtasks = pd.read_parquet(tmp_path / "ds/meta/subtasks.parquet")
-    assert subtasks.iloc[1].name == "s2"
