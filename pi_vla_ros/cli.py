@@ -190,7 +190,8 @@ def cmd_collect(args) -> int:
 
     summary = collect(args.profile, args.out, args.episodes, seed=args.seed, expert=args.expert,
                       keep_bags=not args.no_bags, progress=not args.no_progress, policy=args.policy,
-                      params=_parse_params(args.param), takeover_after_s=args.takeover_after)
+                      params=_parse_params(args.param), takeover_after_s=args.takeover_after,
+                      video_codec=args.video_codec)
     if args.report:
         Path(args.report).write_text(json.dumps(summary, indent=2))
     return 0
@@ -283,6 +284,9 @@ def _add_learning(sub) -> None:
     p.add_argument("--no-bags", action="store_true", help="delete each episode's MCAP bag after conversion")
     p.add_argument("--report", help="write the collection summary (JSON) here")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--video-codec", choices=["av1", "h264"],
+                   help="camera video codec (default: AV1 when PyAV has SVT-AV1, as LeRobot records; appending "
+                        "to an existing dataset uses its codec)")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("train", help="train a policy on a LeRobot dataset (flow matching)")
