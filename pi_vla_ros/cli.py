@@ -191,7 +191,7 @@ def cmd_collect(args) -> int:
     summary = collect(args.profile, args.out, args.episodes, seed=args.seed, expert=args.expert,
                       keep_bags=not args.no_bags, progress=not args.no_progress, policy=args.policy,
                       params=_parse_params(args.param), takeover_after_s=args.takeover_after,
-                      video_codec=args.video_codec)
+                      video_codec=args.video_codec, subtask_format=args.subtask_format)
     if args.report:
         Path(args.report).write_text(json.dumps(summary, indent=2))
     return 0
@@ -287,6 +287,9 @@ def _add_learning(sub) -> None:
     p.add_argument("--video-codec", choices=["av1", "h264"],
                    help="camera video codec (default: AV1 when PyAV has SVT-AV1, as LeRobot records; appending "
                         "to an existing dataset uses its codec)")
+    p.add_argument("--subtask-format", choices=["language", "index"], default="language",
+                   help="a new dataset's subtask annotations: LeRobot's language columns (its main branch), or "
+                        "subtask_index + meta/subtasks.parquet, which released LeRobot (0.4.x) opens")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("train", help="train a policy on a LeRobot dataset (flow matching)")

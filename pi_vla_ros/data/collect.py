@@ -42,14 +42,16 @@ EXPERTS = ("scripted",)
 def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "scripted", keep_bags: bool = True,
             time_limit_s: float | None = None, progress: bool = True, log=print, policy: str | None = None,
             params: dict | None = None, takeover_after_s: float | None = None,
-            correction_budget_s: float = 9.0, video_codec: str | None = None) -> dict:
+            correction_budget_s: float = 9.0, video_codec: str | None = None,
+            subtask_format: str = "language") -> dict:
     """Record ``episodes`` demonstrations (seeds ``seed .. seed + episodes - 1``) into the dataset at ``out``
     (created, or appended to); with ``policy``, that policy's rollouts instead (``params``: node parameter
     overrides, e.g. ``{"pi_vla_policy": {"execute_steps": 16}}``). With ``takeover_after_s`` a supervisor corrects
     the policy: an episode not finished by then is taken over by the scripted expert from wherever the robot is
     (frames flagged ``intervention``), with ``correction_budget_s`` more to finish. ``video_codec``: "av1" (the
-    default when PyAV has SVT-AV1, as LeRobot records) or "h264"; appending follows the dataset's. Returns a
-    summary: episodes, successes, corrections, frames, seconds of wall time.
+    default when PyAV has SVT-AV1, as LeRobot records) or "h264"; appending follows the dataset's.
+    ``subtask_format``: "language" (LeRobot's language columns) or "index" (subtask_index: what released LeRobot
+    0.4 opens). Returns a summary: episodes, successes, corrections, frames, seconds of wall time.
     """
     if policy is None and expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; known: {EXPERTS}")
@@ -113,7 +115,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             recorder.stop()
             ok = bool(sim.success())
             episode = bag_to_lerobot(bag, sim.profile, out, actions="auto" if policy is None else "controllers",
-                                     vcodec=video_codec)
+                                     vcodec=video_codec, subtask_format=subtask_format)
             if not keep_bags:
                 shutil.rmtree(bag)
             results.append({"episode": episode, "seed": seed + i, "success": ok,

@@ -73,6 +73,8 @@ ANNOTATION_FEATURES = {
     "next.success": {"dtype": "bool", "shape": (1,), "names": None},
     "intervention": {"dtype": "bool", "shape": (1,), "names": None},
 }
+# The older subtask form (LeRobot 0.4.4 - 0.5.1): an index per frame into meta/subtasks.parquet.
+SUBTASK_INDEX_FEATURE = {"subtask_index": {"dtype": "int64", "shape": (1,), "names": None}}
 # LeRobot's language columns (lerobot.datasets.language): subtasks and verbal instructions.
 LANGUAGE_FEATURES = {
     "language_persistent": {"dtype": "language", "shape": (1,), "names": None},
@@ -421,8 +423,10 @@ class LeRobotDatasetWriter:
     encoder settings; asking for another codec is an error (LeRobot keeps one codec per dataset).
 
     Annotations: subtasks and verbal instructions go to LeRobot's language columns (``language_persistent``
-    ``subtask`` rows, ``language_events`` ``interjection`` rows). A dataset of the older form
-    (``subtask_index`` + ``meta/subtasks.parquet``) keeps that form when appended to.
+    ``subtask`` rows, ``language_events`` ``interjection`` rows; LeRobot's main branch). Released LeRobot
+    (0.4.x on PyPI) cannot open a dataset that declares them: ``subtask_format="index"`` writes a new dataset in
+    the older form it reads (``subtask_index`` + ``meta/subtasks.parquet``; spoken interjections are then not
+    stored). A dataset of the older form keeps that form when appended to.
 
     Appending to a dataset written or edited by LeRobot keeps what we do not use (info.json fields, episode
     columns, stats of other features). Nothing is written when the writer opens an existing dataset, and a
@@ -432,7 +436,7 @@ class LeRobotDatasetWriter:
     def __init__(self, root, fps: float | None = None, features: dict | None = None, *, profile=None,
                  robot_type: str | None = None, video: bool = True, vcodec: str | None = None,
                  crf: int | None = None, gop: int = 10, chunks_size: int = 1000, data_files_size_in_mb: float = 100,
-                 video_files_size_in_mb: float = 200):
+                 video_files_size_in_mb: float = 200, subtask_format: str = "language"):
         if not video:
             raise NotImplementedError("only video (mp4) image storage is implemented")
         self.root = Path(root)
@@ -455,8 +459,11 @@ class LeRobotDatasetWriter:
                 fps = profile.policy_rate_hz if profile is not None else None
             if fps is None or (features is None and profile is None):
                 raise ValueError("a new dataset needs fps and features (or a profile)")
+            if subtask_format not in ("language", "index"):
+                raise ValueError(f"subtask_format must be 'language' or 'index', got {subtask_format!r}")
+            subtask_features = LANGUAGE_FEATURES if subtask_format == "language" else SUBTASK_INDEX_FEATURE
             feats = {**(features if features is not None else features_from_profile(profile)),
-                     **ANNOTATION_FEATURES, **LANGUAGE_FEATURES, **DEFAULT_FEATURES}
+                     **ANNOTATION_FEATURES, **subtask_features, **DEFAULT_FEATURES}
             fps = int(fps) if float(fps).is_integer() else float(fps)
             info = {
                 "codebase_version": CODEBASE_VERSION, "robot_type": robot_type or getattr(profile, "name", None),
@@ -559,12 +566,14 @@ class LeRobotDatasetWriter:
     def add_frame(self, frame: dict) -> None:
         frame = dict(frame)
         task, subtask, said = frame.pop("task", None), frame.pop("subtask", None), frame.pop("instruction", None)
-        if (subtask or said) and not self._language and not (self._legacy_subtasks and not said):
-            if not getattr(self, "_warned_language", False):
+        if not self._language:   # the older form holds subtasks (subtask_index) but no spoken instructions
+            if (said or (subtask and not self._legacy_subtasks)) and not getattr(self, "_warned_language", False):
                 warnings.warn(f"{self.root} has no language columns (language_persistent/language_events): "
-                              "subtask/instruction annotations of the appended episodes are not stored", stacklevel=2)
+                              + ("spoken instructions" if self._legacy_subtasks else "subtask/instruction annotations")
+                              + " of the appended episodes are not stored", stacklevel=2)
                 self._warned_language = True
-            subtask = said = None
+            said = None
+            subtask = subtask if self._legacy_subtasks else None
         expected = set(self._buf) | set(self.video_keys)
         missing = expected - set(frame) - set(_ANNOTATION_DEFAULTS)
         extra = set(frame) - expected

@@ -117,6 +117,20 @@ def test_h264_option(tmp_path):
         assert c.streams.video[0].codec_context.name == "h264"
 
 
+def test_index_subtask_format_for_released_lerobot(tmp_path):
+    """subtask_format="index": no language features (released LeRobot 0.4 rejects their dtype), subtasks as
+    subtask_index into meta/subtasks.parquet, which that LeRobot reads back as each frame's subtask.
+    """
+    write_ours(tmp_path / "ds", [(5, "a", ["open"] * 2 + ["close"] * 3)], subtask_format="index")
+    r = independent_read(tmp_path / "ds")
+    assert not {k for k, ft in r["info"]["features"].items() if ft["dtype"] == "language"}
+    names = {row["subtask_index"]: row["subtask"] for row in
+             pq.read_table(tmp_path / "ds/meta/subtasks.parquet").to_pylist()}
+    assert [names[f["subtask_index"]] for f in r["frames"]] == ["open"] * 2 + ["close"] * 3
+    with pytest.raises(ValueError, match="subtask_format"):
+        write_ours(tmp_path / "other", [(2, "a", None)], subtask_format="json")
+
+
 def lerobot_style(root: Path, n: int = 6):
     """A one-episode dataset as LeRobot writes it: AV1 video, encoder fields, no private columns."""
     (root / "meta/episodes/chunk-000").mkdir(parents=True)
