@@ -140,6 +140,13 @@ def _read_index_parquet(path: Path, name: str, index_col: str) -> list[str]:
     if not path.exists():
         return []
     t = pq.read_table(path)
+    if name not in t.column_names:   # LeRobot's DataFrame index is unnamed: stored as __index_level_0__
+        pandas = json.loads((t.schema.metadata or {}).get(b"pandas", b"{}"))
+        names = [c for c in pandas.get("index_columns", []) if isinstance(c, str)] or \
+            [c for c in t.column_names if c != index_col]
+        if not names:
+            raise ValueError(f"{path}: no {name} column and no pandas index")
+        name = names[0]
     out = [""] * t.num_rows
     for s, i in zip(t.column(name).to_pylist(), t.column(index_col).to_pylist()):
         out[i] = s
