@@ -223,3 +223,13 @@ def test_failing_append_leaves_files_byte_identical(tmp_path, monkeypatch, how):
         monkeypatch.setattr(lds, "_same_codec_setup", lambda a, b: True)
         write_ours(root, [(3, "x", None)])
     assert snapshot(root) == before
+
+
+def test_tasks_as_lerobots_unnamed_pandas_index(tmp_path):
+    """LeRobot writes meta/tasks.parquet from a DataFrame indexed by the task: the column is __index_level_0__."""
+    from pi_vla_ros.data.lerobot_dataset import _read_index_parquet
+
+    table = pa.table({"task_index": [1, 0], "__index_level_0__": ["place it", "pick it"]})
+    pandas = {"index_columns": ["__index_level_0__"], "columns": []}
+    pq.write_table(table.replace_schema_metadata({b"pandas": json.dumps(pandas).encode()}), tmp_path / "t.parquet")
+    assert _read_index_parquet(tmp_path / "t.parquet", "task", "task_index") == ["pick it", "place it"]
