@@ -126,7 +126,7 @@ def _checked(node_name: str, name: str, spec: Param, value):
 class RecentLog:
     """An append-only log that keeps its last ``keep`` entries (a robot runs for days): indices stay absolute and
     ``len`` counts every entry ever appended, so ``log[len_before:]`` still means "appended since", while memory
-    stays bounded (trimmed to ``keep`` whenever it reaches twice that).
+    stays bounded (trimmed to ``keep`` whenever it holds a tenth more).
     """
 
     def __init__(self, keep: int = 10_000):
@@ -136,7 +136,7 @@ class RecentLog:
 
     def append(self, item) -> None:
         self._items.append(item)
-        if len(self._items) >= 2 * self._keep:
+        if len(self._items) >= self._keep + max(1, self._keep // 10):
             self._dropped += len(self._items) - self._keep
             del self._items[:-self._keep]
 

@@ -23,7 +23,7 @@ def test_recent_log_keeps_absolute_indices_and_bounded_memory():
     log = RecentLog(keep=3)
     for i in range(10):
         log.append(i)
-    assert len(log) == 10 and list(log) == [6, 7, 8, 9]     # trimmed to `keep` whenever it reaches twice that
+    assert len(log) == 10 and list(log) == [7, 8, 9]        # trimmed to `keep` whenever it holds a tenth more
     assert log[-1] == 9 and log[9] == 9 and log[8:] == [8, 9] and log[10:] == []
     assert log[0:10][-1] == 9 and bool(log)
     with pytest.raises(IndexError, match="dropped"):
