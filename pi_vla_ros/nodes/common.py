@@ -172,10 +172,6 @@ def destroy_entities(node, entities) -> None:
         (node.destroy_timer if hasattr(entity, "timer_period_ns") else node.destroy_subscription)(entity)
 
 
-def defaults(parameters: dict[str, Param]) -> dict:
-    return {name: spec.default for name, spec in parameters.items()}
-
-
 def to_sec(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
