@@ -28,6 +28,9 @@ setup(
                 "ros-jazzy-trajectory-msgs", "ros-jazzy-diagnostic-msgs", "ros-jazzy-rosgraph-msgs",
                 "ros-jazzy-lifecycle-msgs"],
         "edge": ["opencv-python-headless"],
+        # Offline speech (pi_vla_ros/speech): PocketSphinx ships its English model; sounddevice needs PortAudio
+        # (libportaudio2) only for a live microphone; scipy resamples WAV files.
+        "speech": ["pocketsphinx>=5,<6", "sounddevice", "scipy"],
         "test": ["pytest", "hypothesis"],
     },
     zip_safe=True,

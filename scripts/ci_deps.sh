@@ -16,6 +16,8 @@ packages=(
   python3-flake8-blind-except python3-flake8-builtins python3-flake8-class-newline
   python3-flake8-comprehensions python3-flake8-deprecated python3-flake8-docstrings
   python3-flake8-import-order python3-flake8-quotes
+  # text to speech for the speech tests and benchmark (pi_vla_ros/speech/synth.py)
+  espeak-ng
 )
 
 missing=()
