@@ -21,6 +21,15 @@ the cube's faces. Joint targets come from damped-least-squares IK on MuJoCo Jaco
 warm-started from the previous solution), so actions are absolute joint positions in the profile's action
 layout at the profile's policy rate. A mobile base first drives forward to ``task.base_goal`` (twist in the
 last two action dims), then stops while the arm works.
+
+Multi-step tasks (``task.subtasks``, e.g. both cubes into the bowl in a given order): the script above runs once
+per subtask, in order, each planned from the state the previous one left (the arm that finished is back home; the
+next subtask's cube picks its own arm). Whether the next subtask may start is the caller's: ``released`` (None:
+every subtask at once after the previous; an int n: only subtasks with index < n, the expert holds still at
+home until a person's instruction releases the next). Each plan is announced as it is made: an
+:class:`Announcement` (subtask index and text, planned start, release and end times) appended to
+``announcements`` and passed to every callable in ``listeners``, so a scripted instructor knows when a boundary
+comes without watching the scene.
 """
 
 from __future__ import annotations
@@ -60,6 +69,19 @@ def top_down_quat(yaw: float) -> np.ndarray:
     return q
 
 
+@dataclass(frozen=True)
+class Announcement:
+    """A subtask's plan as the expert makes it (simulated times)."""
+
+    subtask: int          # index into task.subtasks
+    text: str             # the subtask as a person says it
+    obj: str              # the cube it moves
+    arm: str
+    start: float          # the arm starts moving
+    release: float        # the gripper has opened over the bowl: the cube should then rest there
+    end: float            # the arm is back home: the next subtask can start
+
+
 @dataclass
 class Segment:
     duration: float
@@ -91,6 +113,8 @@ class ScriptedExpert:
                     **sim.profile.sim.get("expert", {})}
         self.rate = sim.profile.policy_rate_hz
         self.ik = mujoco.MjData(sim.model)
+        self.released: int | None = None
+        self.listeners: list = []
         self.reset()
 
     # ---- planning ------------------------------------------------------------------------------------
@@ -100,26 +124,35 @@ class ScriptedExpert:
         start = sim.joint_positions() if self.from_current_state else sim.home
         self.action = np.concatenate([start, np.zeros(len(sim.profile.base_dims))])
         self.joint_index = {j: i for i, j in enumerate(sim.profile.joints)}
-        self.arm = self._choose_arm()
-        self.arm_idx = np.array([self.joint_index[j] for j in self.arm.joints])
-        self.grip_idx = self.joint_index[self.arm.gripper]
-        self.q = start[self.arm_idx].copy()
-        self.grip0 = float(start[self.grip_idx])
-        self.t0 = None            # when the arm script started
+        self.subtask = min(sim.task.current, len(sim.task.subtasks) - 1)  # a takeover resumes where the task is
+        self.obj = sim.task.subtasks[self.subtask].obj
+        self._select_arm()
+        self.t0 = None            # when the current subtask's arm script started
         self.segments: list[Segment] = []
+        self.announcements: list[Announcement] = []
         self._q_home_from = None
         self.done = False
 
-    def _choose_arm(self):
-        """The arm whose shoulder (first joint) is nearest the named cube in the plane."""
+    def _select_arm(self) -> None:
+        self.arm = self._choose_arm(self.obj)
+        self.arm_idx = np.array([self.joint_index[j] for j in self.arm.joints])
+        self.grip_idx = self.joint_index[self.arm.gripper]
+        self.q = self.action[self.arm_idx].copy()
+        self.grip0 = float(self.action[self.grip_idx])
+
+    def _choose_arm(self, obj: str):
+        """The arm whose shoulder (first joint) is nearest the cube in the plane."""
         d, m = self.sim.data, self.sim.model
-        c = self.sim.object_poses()[self.sim.task.target_object][0]
+        c = self.sim.object_poses()[obj][0]
         dist = [np.linalg.norm(d.xanchor[m.joint(a.joints[0]).id][:2] - c[:2]) for a in self.sim.scene.arms]
         return self.sim.scene.arms[int(np.argmin(dist))]
 
+    def _may_start(self, k: int) -> bool:
+        return self.released is None or k < self.released
+
     def _plan(self) -> None:
         sim, cfg, d = self.sim, self.cfg, self.sim.data
-        c_pos, c_quat = (x.copy() for x in sim.object_poses()[sim.task.target_object])
+        c_pos, c_quat = (x.copy() for x in sim.object_poses()[self.obj])
         # Finger axis along a cube face, the one closest to the current finger axis (no wrist flips).
         home_y = d.xmat[self.arm.tcp_body].reshape(3, 3)[:, 1]
         home_yaw = math.atan2(home_y[1], home_y[0])
@@ -128,7 +161,7 @@ class ScriptedExpert:
                   key=lambda a: abs(math.remainder(a - home_yaw, 2 * math.pi)))
         down = top_down_quat(yaw)
         lo, hi = self.arm.gripper_range
-        bowl = np.array([*sim.task.bowl_xy, sim.task.top_z])
+        bowl = np.array([*sim.task.place_xy(self.obj), sim.task.top_z])
         grasp = c_pos + [0, 0, cfg["grasp_z"]]
         closed = grasp + [0, 0, cfg["close_lift"]]
         above_cube = c_pos + [0, 0, cfg["approach"]]
@@ -149,6 +182,13 @@ class ScriptedExpert:
             Segment(1.5, None, None, hi, "retreat"),                  # joint-space back home
         ]
         self.t0 = sim.time
+        self._q_home_from = None
+        ends = np.cumsum([seg.duration for seg in self.segments]) + self.t0
+        a = Announcement(self.subtask, sim.task.subtasks[self.subtask].text, self.obj, self.arm.name, self.t0,
+                         float(ends[6]), float(ends[-1]))
+        self.announcements.append(a)
+        for listener in self.listeners:
+            listener(a)
 
     def _move(self, a, b, quat, grip, min_t: float = 0.6, name: str = "") -> Segment:
         # A minimum-jerk move of length L over T peaks at 1.875 L/T (speed) and 5.77 L/T^2 (acceleration).
@@ -157,23 +197,36 @@ class ScriptedExpert:
         return Segment(t, np.array(b), quat, grip, name)
 
     def phase(self) -> str:
-        """The current segment's name ("drive" while a mobile base drives, "done" after the script)."""
+        """The current segment's name: "drive" while a mobile base drives, "wait" while the next subtask is not
+        released, "done" after the last subtask's script.
+        """
+        if self.done:
+            return "done"
         if self.t0 is None:
-            return "drive"
+            return "drive" if self.sim.task.base_goal is not None and not self._arrived() else "wait"
         tau = self.sim.time - self.t0
         for seg in self.segments:
             if tau < seg.duration:
                 return seg.name
             tau -= seg.duration
-        return "done"
+        return "wait"
 
     # ---- acting --------------------------------------------------------------------------------------
     def act(self) -> np.ndarray:
         sim = self.sim
         if self.t0 is None:
+            if not self._may_start(self.subtask):   # not even the base moves before the first instruction
+                return self._hold()
             if sim.task.base_goal is not None and not self._arrived():
                 self.action[-2:] = self._drive()
                 return self.action.copy()
+            self._plan()
+        elif self._script_over() and self.subtask + 1 < len(sim.task.subtasks):
+            if not self._may_start(self.subtask + 1):
+                return self._hold()
+            self.subtask += 1
+            self.obj = sim.task.subtasks[self.subtask].obj
+            self._select_arm()
             self._plan()
         t = sim.time + 1.0 / self.rate  # the target for the end of this tick
         if sim.profile.base_dims:
@@ -202,6 +255,15 @@ class ScriptedExpert:
             grip = prev_grip
         self.action[self.arm_idx] = self.q
         self.action[self.grip_idx] = grip
+        return self.action.copy()
+
+    def _script_over(self) -> bool:
+        total = sum(s.duration for s in self.segments)
+        return self.t0 is not None and self.sim.time + 1.0 / self.rate - self.t0 > total
+
+    def _hold(self) -> np.ndarray:
+        if self.sim.profile.base_dims:
+            self.action[-2:] = 0.0
         return self.action.copy()
 
     def _goal_error(self) -> float:
@@ -255,7 +317,8 @@ def run_episode(sim: Simulator, seed: int, target_object: str | None = None, tim
                 stop_on_success: bool = True, on_tick=None) -> dict:
     """Reset with ``seed`` and let the expert act at the policy rate until success (or the script ends)
     or ``time_limit_s`` (default: the task's). ``on_tick(sim, action)`` is called before each action is
-    applied (for recording). Returns success, wrong_object_moved, time_s, ticks and the instruction.
+    applied (for recording). Returns success, wrong_object_moved, time_s, ticks, the instruction, the arm of the
+    last subtask, when each subtask was detected done, and the expert's announcements.
     """
     instruction = sim.reset(seed, target_object)
     expert = ScriptedExpert(sim)
@@ -274,4 +337,5 @@ def run_episode(sim: Simulator, seed: int, target_object: str | None = None, tim
         if (success and stop_on_success) or (expert.done and not stop_on_success):
             break
     return {"success": success, "wrong_object_moved": sim.wrong_object_moved(), "time_s": sim.time, "ticks": ticks,
-            "instruction": instruction, "target_object": sim.target_object, "arm": expert.arm.name}
+            "instruction": instruction, "target_object": sim.target_object, "arm": expert.arm.name,
+            "subtask_done_at": list(sim.task.subtask_done_at), "announcements": expert.announcements}

@@ -41,10 +41,13 @@ class Simulator:
     is a :class:`TwistController`. Joint vectors are in the profile's joint order (``profile.joints``).
     """
 
-    def __init__(self, profile: RobotProfile | str, seed: int = 0):
+    def __init__(self, profile: RobotProfile | str, seed: int = 0, task: str | None = None):
+        """``task``: a task type of :data:`pi_vla_ros.sim.tasks.TASKS` instead of the profile's (e.g.
+        ``pick_place_sequence``, the multi-step task on the same objects).
+        """
         self.profile = load_profile(profile) if isinstance(profile, str) else profile
         p = self.profile
-        self.task = make_task(p.task, float(p.sim.get("table", {}).get("top_z", 0.0)))
+        self.task = make_task(p.task, float(p.sim.get("table", {}).get("top_z", 0.0)), task)
         self.scene = build_scene(p, self.task)
         self.model = self.scene.model
         self.data = mujoco.MjData(self.model)
@@ -128,6 +131,7 @@ class Simulator:
                 self._drive_base(*self._twist.velocity(t))
             self.grasp.update()
             mujoco.mj_step(m, d)
+        self.task.update(d.time)  # per-subtask progress, judged as it happens
 
     def apply_action(self, action) -> None:
         """Drive the robot from one action-layout vector: absolute joint targets streamed to each group's

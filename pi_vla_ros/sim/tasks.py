@@ -20,6 +20,17 @@ without the other cubes being disturbed. Kept deliberately clean so a small poli
 few hundred demos: the bowl is fixed, each cube has its own nominal spot jittered by a few cm (and a little
 yaw), so which cube (and for two arms, which arm) to use depends on the language.
 
+``pick_place_sequence`` (a multi-step task on the same scene): every cube into the bowl, one after the other,
+in the order the instruction names them ("put the red cube in the bowl, then put the blue cube in the bowl").
+Its subtasks are the instruction's parts, one per cube, each a full single-step sentence, joined by separators
+that :func:`pi_vla_ros.core.instructions.split_subtasks` splits on, so a typed or spoken task becomes the same
+subtask queue.
+
+Every task has the same interface: ``subtasks`` (the instruction's steps; one for ``pick_place``), ``current``
+(index of the first subtask not yet done), ``subtask_done_at`` (simulated time at which each was detected done,
+None while not), ``success()``, ``wrong_object_moved()``, and ``update(t)``, which the simulator calls after every
+step so that per-subtask progress is judged as it happens (order matters; poses alone at the end cannot tell).
+
 The task owns its objects' MuJoCo bodies (added to the scene's spec before compiling) and judges success
 from object poses only. Which objects are held comes from the simulator's grasp mechanism (see
 ``scene.Grasp``) through the ``held`` callable given to :meth:`PickPlaceTask.bind`.
@@ -46,6 +57,8 @@ PHRASINGS = (
     "drop the {obj} in the {target}",
 )
 OBJECT_NOUNS = ("cube", "block")
+# Between the steps of a sequence: each is one of split_subtasks()'s separators.
+STEP_JOINERS = (", then ", "; then ", " and then ", "; ")
 WORLD_CONTACT = dict(contype=1, conaffinity=3)  # objects touch the robot (contype 2) and each other
 
 
@@ -59,6 +72,12 @@ class CubeSpec:
     yaw_jitter: float     # uniform +-yaw (rad)
 
 
+@dataclass(frozen=True)
+class Subtask:
+    text: str             # what a person says for this step, e.g. "put the red cube in the bowl"
+    obj: str              # the cube it moves (body name)
+
+
 class PickPlaceTask:
     """Put the named cube into the bowl. See the module docstring.
 
@@ -66,6 +85,8 @@ class PickPlaceTask:
     bowl floor (centre at most 12 mm above resting height) and it is not held. ``wrong_object_moved``: another
     cube moved more than ``moved_tol`` from where it was placed.
     """
+
+    kind = "pick_place"
 
     BOWL_FLOOR = 0.006  # thickness of the bowl's floor disk
 
@@ -91,6 +112,8 @@ class PickPlaceTask:
         self.base_start: tuple[float, float, float] | None = None
         self.target_object = self.cubes[0].name
         self.instruction = ""
+        self.subtasks: list[Subtask] = []
+        self.subtask_done_at: list[float | None] = []
         self._start_pos: dict[str, np.ndarray] = {}
         self._model = self._data = None
         self._held: Callable[[], set] = lambda: set()
@@ -154,11 +177,29 @@ class PickPlaceTask:
         noun = OBJECT_NOUNS[int(rng.integers(len(OBJECT_NOUNS)))]
         colour_target = bool(rng.integers(2))
         self.target_object = pick if target_object is None else self.cube(target_object).name
-        obj = f"{self.cube(self.target_object).color} {noun}"
-        target = f"{self.bowl_color} bowl" if colour_target else "bowl"
-        self.instruction = phrasing.format(obj=obj, target=target)
+        self.instruction = self._sentence(phrasing, self.target_object, noun, colour_target)
+        self.subtasks = [Subtask(self.instruction, self.target_object)]
+        self.subtask_done_at = [None]
         self._start_pos = {}
         return self.instruction
+
+    def _sentence(self, phrasing: str, obj: str, noun: str, colour_target: bool) -> str:
+        target = f"{self.bowl_color} bowl" if colour_target else "bowl"
+        return phrasing.format(obj=f"{self.cube(obj).color} {noun}", target=target)
+
+    @property
+    def current(self) -> int:
+        """Index of the first subtask not detected done (``len(subtasks)`` when all are)."""
+        return next((i for i, t in enumerate(self.subtask_done_at) if t is None), len(self.subtasks))
+
+    def update(self, t: float) -> None:
+        """Record the time at which each subtask is first seen done (called by the simulator after each step)."""
+        if self.current < len(self.subtasks) and self.success():
+            self.subtask_done_at[self.current] = t
+
+    def place_xy(self, name: str) -> np.ndarray:
+        """Where the scripted expert puts this cube down (xy): the bowl's centre."""
+        return self.bowl_xy.copy()
 
     def record_start(self) -> None:
         """Remember where the cubes are (called by the simulator once the scene is placed)."""
@@ -187,11 +228,81 @@ class PickPlaceTask:
         return False
 
 
-TASKS = {"pick_place": PickPlaceTask}
+class PickPlaceSequenceTask(PickPlaceTask):
+    """Every cube into the bowl, in the order the instruction names them. See the module docstring.
+
+    Subtask k (its cube into the bowl) is done at the first update at which that cube rests in the bowl,
+    released, while every earlier subtask is done. A later cube resting in the bowl before its turn breaks the
+    order (``order_broken``): the episode can no longer succeed. Success: every subtask done, in order, and every
+    cube still resting in the bowl, released. ``wrong_object_moved``: a cube whose turn has not come yet moved
+    more than ``moved_tol``. ``target_object`` is the current subtask's cube (the last one once all are done).
+    The time limit is the single-step limit per cube unless ``sequence_time_limit_s`` is configured.
+    """
+
+    kind = "pick_place_sequence"
+
+    def __init__(self, cfg: dict, table_top_z: float):
+        super().__init__(cfg, table_top_z)
+        self.time_limit_s = float(cfg.get("sequence_time_limit_s", self.time_limit_s * len(self.cubes)))
+        self.place_offset = float(cfg.get("place_offset", 0.03))
+        self.order_broken = False
+
+    def reset(self, rng: np.random.Generator, target_object: str | None = None) -> str:
+        """Place the scene as the single-step task does, then draw the order (``target_object``: this cube first)
+        and each step's phrasing; returns the whole instruction.
+        """
+        super().reset(rng, target_object)
+        order = [self.cubes[i].name for i in rng.permutation(len(self.cubes))]
+        if target_object is not None:
+            order.remove(self.cube(target_object).name)
+            order.insert(0, self.cube(target_object).name)
+        noun = OBJECT_NOUNS[int(rng.integers(len(OBJECT_NOUNS)))]
+        colour_target = bool(rng.integers(2))
+        self.subtasks = [Subtask(self._sentence(PHRASINGS[int(rng.integers(len(PHRASINGS)))], obj, noun, colour_target),
+                                 obj) for obj in order]
+        joiner = STEP_JOINERS[int(rng.integers(len(STEP_JOINERS)))]
+        self.instruction = joiner.join(s.text for s in self.subtasks)
+        self.subtask_done_at = [None] * len(self.subtasks)
+        self.order_broken = False
+        self.target_object = order[0]
+        return self.instruction
+
+    def place_xy(self, name: str) -> np.ndarray:
+        """Where this cube goes: ``place_offset`` from the bowl centre away from the cubes' mean nominal spot, so
+        the cubes end up side by side on the floor instead of on top of each other.
+        """
+        nominal = np.array(self.cube(name).xy) - np.mean([c.xy for c in self.cubes], axis=0)
+        return self.bowl_xy + self.place_offset * nominal / max(float(np.linalg.norm(nominal)), 1e-9)
+
+    def _resting(self, name: str) -> bool:
+        return self.in_bowl(name) and name not in self._held()
+
+    def update(self, t: float) -> None:
+        k = self.current
+        if k < len(self.subtasks) and self._resting(self.subtasks[k].obj):
+            self.subtask_done_at[k] = t
+            k += 1
+        self.order_broken = self.order_broken or any(self._resting(s.obj) for s in self.subtasks[k + 1:])
+        self.target_object = self.subtasks[min(k, len(self.subtasks) - 1)].obj
+
+    def success(self) -> bool:
+        return (not self.order_broken and self.current == len(self.subtasks)
+                and all(self._resting(s.obj) for s in self.subtasks))
+
+    def wrong_object_moved(self) -> bool:
+        waiting = {s.obj for s in self.subtasks[self.current + 1:]}
+        return any(np.linalg.norm(self._data.xpos[self._body[n]] - self._start_pos[n]) > self.moved_tol
+                   for n in waiting)
 
 
-def make_task(cfg: dict, table_top_z: float) -> PickPlaceTask:
-    kind = cfg.get("type", "pick_place")
+TASKS = {"pick_place": PickPlaceTask, "pick_place_sequence": PickPlaceSequenceTask}
+
+
+def make_task(cfg: dict, table_top_z: float, kind: str | None = None) -> PickPlaceTask:
+    """The task configured by a profile's ``task:`` section; ``kind`` (a key of :data:`TASKS`) overrides its
+    ``type`` (every task here is built from the same objects and bowl).
+    """
+    kind = kind or cfg.get("type", "pick_place")
     if kind not in TASKS:
         raise ValueError(f"unknown task type {kind!r}; known: {sorted(TASKS)}")
     return TASKS[kind](cfg, table_top_z)
