@@ -58,7 +58,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pi_vla_ros.data.lerobot_dataset import LeRobotDataset
     from pi_vla_ros.data.rosbag import bag_to_lerobot
-    from pi_vla_ros.evaluation.closed_loop import _resolve_policy
+    from pi_vla_ros.episodes import Progress, resolve_policy
     from pi_vla_ros.nodes.expert_node import ExpertNode
     from pi_vla_ros.nodes.recorder_node import RecorderNode
     from pi_vla_ros.ros import Parameter
@@ -73,7 +73,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     if policy is None:
         graph = {"skip": ("pi_vla_policy", "pi_vla_executor")}
     else:
-        name, ckpt = _resolve_policy(policy, None, None)
+        name, ckpt = resolve_policy(policy)
         graph = {"policy": name, "checkpoint": ckpt, "overrides": params or {}}
     with GraphRunner(profile, realtime=False, seed=seed, **graph) as run:
         sim = run.sim.sim
@@ -93,7 +93,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             run.set_log_level(30)   # the bar says what happens; warnings still show
         limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
         dt = 1.0 / sim.profile.policy_rate_hz
-        bar = _progress(episodes, f"collect {profile}" + (f" rollouts of {name}" if policy else ""), progress)
+        bar = Progress(episodes, f"collect {profile}" + (f" rollouts of {name}" if policy else ""), progress)
         for i in range(episodes):
             index = first + i
             run.reset_episode(seed + i)
@@ -134,31 +134,3 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     log(f"collected {summary['episodes']} episodes ({summary['successes']} successful) into {out} "
         f"in {summary['wall_s']} s; dataset has {frames} frames")
     return summary
-
-
-class _progress:
-    """A tqdm bar with the running success count (plain lines without tqdm or when disabled)."""
-
-    def __init__(self, total: int, desc: str, enabled: bool):
-        self.n = self.ok = 0
-        self.total, self.desc, self.bar, self.enabled = total, desc, None, enabled
-        if enabled:
-            try:
-                from tqdm import tqdm
-                self.bar = tqdm(total=total, desc=desc, unit="ep", dynamic_ncols=True)
-            except ImportError:
-                pass
-
-    def update(self, success: bool, **extra) -> None:
-        self.n += 1
-        self.ok += bool(success)
-        info = {"ok": f"{self.ok}/{self.n}", "last": "success" if success else "FAIL", **extra}
-        if self.bar is not None:
-            self.bar.set_postfix(info, refresh=False)
-            self.bar.update(1)
-        elif self.enabled:
-            print(f"{self.desc}: {self.n}/{self.total} " + " ".join(f"{k}={v}" for k, v in info.items()), flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -90,13 +90,13 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
     ``out_dir/eval.json`` with the media, when ``out_dir`` is given).
     """
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from pi_vla_ros.data.collect import _progress
+    from pi_vla_ros.episodes import Progress, resolve_policy
     from pi_vla_ros.nodes.expert_node import ExpertNode
     from pi_vla_ros.ros import Parameter
     from pi_vla_ros.runner import GraphRunner
 
     expert = policy == "expert"
-    name, ckpt = (None, None) if expert else _resolve_policy(policy, checkpoint, policy_name)
+    name, ckpt = (None, None) if expert else resolve_policy(policy, checkpoint, policy_name)
     launch = {"seed": seed}
     skip = ()
     if expert:
@@ -118,8 +118,8 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
         if progress:
             run.set_log_level(30)   # the bar says what happens; warnings still show
         limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
-        bar = _progress(episodes, f"eval {name or 'expert'} on {profile}" + (" (swapped)" if swap_instruction else ""),
-                        progress)
+        bar = Progress(episodes, f"eval {name or 'expert'} on {profile}" + (" (swapped)" if swap_instruction else ""),
+                       progress)
         executor = run.nodes.get("pi_vla_executor")
         for i in range(episodes):
             s = seed + i
@@ -170,21 +170,6 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
         f"{report['wrong_object_rate']:.0%}, mean time to success {report['time_to_success_s']['mean']} s, "
         f"clamps/episode {report['safety_clamps']['mean']}, wall {report['wall_s']} s")
     return report
-
-
-def _resolve_policy(policy: str, checkpoint: str | None, policy_name: str | None) -> tuple[str, str | None]:
-    """(registry name, checkpoint dir) from a name + checkpoint, or a checkpoint directory alone."""
-    path = Path(checkpoint or policy)
-    if (path / "config.json").is_file():
-        meta = json.loads((path / "config.json").read_text())
-        name = policy_name or meta.get("config", {}).get("name")
-        if not name:
-            raise ValueError(f"{path}/config.json does not name its policy")
-        return name, str(path)
-    if checkpoint:
-        raise FileNotFoundError(f"checkpoint {checkpoint} has no config.json")
-    raise FileNotFoundError(f"{policy!r} is neither 'expert' nor a checkpoint directory (pass --checkpoint with a "
-                            "registry name)")
 
 
 def _report(results, profile, policy, ckpt, seed, swapped, wall_s) -> dict:
