@@ -32,6 +32,8 @@ setup(
         # (libportaudio2) only for a live microphone; scipy resamples WAV files.
         "speech": ["pocketsphinx>=5,<6", "sounddevice", "scipy"],
         "test": ["pytest", "hypothesis"],
+        # End-effector teleop: inverse kinematics from the URDF (Pinocchio, core/teleop.py says why).
+        "teleop": ["pin"],
     },
     zip_safe=True,
     maintainer="pi_vla_ros maintainers",
@@ -45,6 +47,8 @@ setup(
             "pi_vla_policy = pi_vla_ros.nodes.policy_node:main",
             "pi_vla_executor = pi_vla_ros.nodes.executor_node:main",
             "pi_vla_instruction = pi_vla_ros.nodes.instruction_node:main",
+            "pi_vla_teleop = pi_vla_ros.nodes.teleop_node:main",
+            "pi_vla_keyboard_teleop = pi_vla_ros.nodes.keyboard_teleop_node:main",
             "pi-vla = pi_vla_ros.cli:main",
         ],
     },
