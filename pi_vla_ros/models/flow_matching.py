@@ -15,7 +15,16 @@
 """Flow matching, openpi's convention: t = 1 is pure noise, t = 0 is data (FACTS.md §1).
 
 This is the only place the convention lives; every model (π0, π0.5, the π0.6 expert) imports it.
-Shapes: actions / noise / x_t / velocities are [B, H, D]; t is [B].
+Shapes: actions / noise / x_t / velocities are [B, H, D]; t is [B], or [B, H] (one time per action) where
+training-time real-time chunking gives a prefix of the chunk clean (t = 0) while the rest is noised.
+
+Two ways to make a new chunk agree with the actions already committed (FACTS.md §8, §13):
+
+* guidance RTC (:class:`Inpainting`, arXiv 2506.07339): any trained model; each Euler step is pulled towards the
+  committed actions with a soft mask, at the cost of one vector-Jacobian product per step;
+* training-time RTC (:class:`PrefixInpainting`, arXiv 2512.05964): the model was trained with a random executed
+  prefix given clean at t = 0 and left out of the loss (:func:`training_prefix`); at inference that prefix is
+  written in at every step (hard inpainting, no gradient) and comes out exactly as given.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ def sample_time(batch: int, generator: torch.Generator | None = None, device=Non
 
 
 def _bcast(t: Tensor, like: Tensor) -> Tensor:
-    return t.reshape(-1, *([1] * (like.ndim - 1))).to(like.dtype)
+    return t.reshape(*t.shape, *([1] * (like.ndim - t.ndim))).to(like.dtype)  # [B] or [B, H] against [B, H, D]
 
 
 def interpolate(actions: Tensor, noise: Tensor, t: Tensor) -> Tensor:
@@ -85,16 +94,26 @@ def euler_sample(velocity_fn: Callable[[Tensor, Tensor], Tensor], noise: Tensor,
                  inpaint: Inpainting | None = None) -> Tensor:
     """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with fixed Euler steps (euler_schedule).
 
-    velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D]. With `inpaint`, every velocity is guided towards
+    velocity_fn(x_t [B, H, D], t [B]) -> v [B, H, D]. With an `Inpainting`, every velocity is guided towards
     inpaint.target (real-time chunking, see guided_velocity); velocity_fn must then be differentiable in x_t.
+    With a `PrefixInpainting`, the prefix is set to its target before every step and at the end, and velocity_fn is
+    called with per-action times t [B, H] (0 on the prefix), as in training (training_prefix).
     """
     times, dt = euler_schedule(num_steps)
     x, dt = noise, dt.to(noise.device)
+    hard = isinstance(inpaint, PrefixInpainting)
+    keep = inpaint.prefix.to(x.device)[..., None] if hard else None
     for t in times.to(noise.device):
         t_batch = t.to(x.dtype).repeat(x.shape[0])
-        v = velocity_fn(x, t_batch) if inpaint is None else guided_velocity(velocity_fn, x, t_batch, inpaint)
+        if hard:
+            x = torch.where(keep, inpaint.target.to(x), x)
+            v = velocity_fn(x, prefix_times(t_batch, inpaint.prefix.to(x.device)))
+        elif inpaint is None:
+            v = velocity_fn(x, t_batch)
+        else:
+            v = guided_velocity(velocity_fn, x, t_batch, inpaint)
         x = x + dt * v
-    return x
+    return torch.where(keep, inpaint.target.to(x), x) if hard else x
 
 
 # -- real-time chunking (RTC, arXiv 2506.07339; FACTS.md §8) ----------------------------------------------------------
@@ -146,11 +165,46 @@ def guided_velocity(velocity_fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, 
     return (v.detach() - k.to(x.dtype) * vjp).to(x.dtype)
 
 
+# -- training-time RTC (arXiv 2512.05964; FACTS.md §13) ------------------------------------------------------------
+@dataclass(frozen=True)
+class PrefixInpainting:
+    """Training-time RTC at inference: prefix [B, H] bool marks the actions given exactly (those that will already
+    have been executed when the chunk arrives), target [B, H, D] holds them (model space).
+    """
+
+    target: Tensor
+    prefix: Tensor
+
+    @classmethod
+    def first(cls, target: Tensor, length: int) -> "PrefixInpainting":
+        """The first `length` actions of every chunk in `target` are given."""
+        b, h = target.shape[:2]
+        if not 0 <= length <= h:
+            raise ValueError(f"prefix length {length} outside [0, {h}]")
+        return cls(target, (torch.arange(h, device=target.device) < length).expand(b, h))
+
+
+def training_prefix(batch: int, horizon: int, max_delay: int, generator: torch.Generator | None = None) -> Tensor:
+    """[B, H] bool: per sample a delay d uniform in {0, ..., max_delay}; its first d actions are the given prefix."""
+    if not 0 <= max_delay < horizon:
+        raise ValueError(f"max_delay {max_delay} must be in [0, horizon {horizon})")
+    d = torch.randint(0, max_delay + 1, (batch,), generator=generator)
+    return torch.arange(horizon)[None] < d[:, None]
+
+
+def prefix_times(t: Tensor, prefix: Tensor) -> Tensor:
+    """Per-action flow times [B, H]: 0 (data, given clean) on the prefix, the sample's t elsewhere."""
+    return torch.where(prefix, torch.zeros((), dtype=t.dtype, device=t.device), t[:, None])
+
+
 def sinusoidal_time_embedding(t: Tensor, width: int, min_period: float = 4e-3, max_period: float = 4.0) -> Tensor:
-    """[sin(2π t / p), cos(2π t / p)] for `width // 2` periods p geometric in [min_period, max_period]."""
+    """[sin(2π t / p), cos(2π t / p)] for `width // 2` periods p geometric in [min_period, max_period].
+
+    t: [B] -> [B, width]; [B, H] (per-action times) -> [B, H, width].
+    """
     if width % 2:
         raise ValueError(f"time embedding width must be even, got {width}")
     fraction = torch.linspace(0.0, 1.0, width // 2, dtype=torch.float64, device=t.device)
     period = min_period * (max_period / min_period) ** fraction
-    x = t.to(torch.float64)[:, None] * (2 * math.pi / period)[None, :]
+    x = t.to(torch.float64)[..., None] * (2 * math.pi / period)
     return torch.cat([torch.sin(x), torch.cos(x)], dim=-1).to(t.dtype if t.is_floating_point() else torch.float32)

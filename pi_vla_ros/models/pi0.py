@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""π0 and π0.5 (FACTS.md §2-3): PaliGemma + a Gemma action expert as a mixture of transformers.
+"""π0, π0.5 and π0-FAST (FACTS.md §2-4, §13): PaliGemma + a Gemma action expert as a mixture of transformers.
 
 Built from stock HF transformers modules (PaliGemmaForConditionalGeneration for SigLIP + projector + Gemma,
 GemmaDecoderLayer for the expert); only the joint forward is ours. Per layer every expert computes Q/K/V with
@@ -23,6 +23,16 @@ its own weights, the sequences are concatenated, one attention runs over all of 
     suffix (π0)   = [state_proj(state) | mlp(action_in_proj(x_t), time_emb(t))]      ar = 1, 1, 0 ...
     suffix (π0.5) = [action_in_proj(x_t)], time conditions every expert norm (adaRMS) ar = 1, 0 ...
     v_t = action_out_proj(expert output of the action tokens)
+
+π0.5's recipe adds a block of VLM target tokens between prefix and suffix, each attending causally (ar = 1):
+``[SUBTASK_BEGIN subtask words END]`` (hierarchical inference) and ``[ACTION_BEGIN FAST tokens END]``, scored by
+next-token cross-entropy. The expert's tokens never see the FAST tokens (nor the reverse), and take the positions
+they would have without them, so they see exactly what they see at inference, where no FAST token exists.
+``compute_losses`` returns ``loss = ce + alpha * flow`` (ce over text and FAST targets; either term alone when
+the other is absent). Knowledge insulation (``insulate``): the expert reads detached VLM keys / values, so the
+flow loss reaches no VLM parameter; the VLM learns from the next-token loss only. At inference only the expert
+produces actions (``sample_actions``); π0-FAST (``expert=""``: no expert) decodes FAST tokens greedily instead
+(``generate``: HF Gemma with a stock ``DynamicCache``), and hierarchical policies decode the subtask the same way.
 
 Module names mirror openpi's PI0Pytorch, so state-dict keys equal its checkpoint keys except SigLIP's
 "vision_model." level (flattened in transformers 5) and the tied lm_head / embed_tokens (policies/pi0/weights.py).
@@ -36,7 +46,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration, SiglipVisionConfig
+from transformers import (DynamicCache, GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration,
+                          SiglipVisionConfig)
 from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm, apply_rotary_pos_emb
 
 from . import flow_matching as fm
@@ -72,13 +83,17 @@ SIGLIP_VARIANTS = {
     "so400m/14": SiglipVariant(width=1152, depth=27, mlp_dim=4304, num_heads=16, patch_size=14),
     "siglip_tiny": SiglipVariant(width=16, depth=2, mlp_dim=32, num_heads=2, patch_size=4),
 }
+PREFIX_KEYS = ("images", "image_mask", "tokens", "token_mask")
+# Markers in the VLM's reserved tail (the last 128 ids, FACTS §4; vocab - 1 is PaliGemma's image token):
+# id = vocab_size - offset. Text and FAST ids never reach this tail.
+SUBTASK_BEGIN, ACTION_BEGIN, END = 2, 3, 4
 
 
 @dataclass(frozen=True)
 class Pi0ModelConfig:
     pi05: bool = False
     vlm: str = "gemma_2b"
-    expert: str = "gemma_300m"
+    expert: str = "gemma_300m"   # "": no action expert (π0-FAST: actions are decoded FAST tokens)
     vision: str = "so400m/14"
     image_size: int = 224
     vocab_size: int = 257152
@@ -87,16 +102,21 @@ class Pi0ModelConfig:
     num_steps: int = 10
 
     def __post_init__(self):
-        for name, table in ((self.vlm, GEMMA_VARIANTS), (self.expert, GEMMA_VARIANTS), (self.vision, SIGLIP_VARIANTS)):
+        for name, table in ((self.vlm, GEMMA_VARIANTS), (self.expert or self.vlm, GEMMA_VARIANTS),
+                            (self.vision, SIGLIP_VARIANTS)):
             if name not in table:
                 raise ValueError(f"unknown variant {name!r}; known: {sorted(table)}")
-        v, e = GEMMA_VARIANTS[self.vlm], GEMMA_VARIANTS[self.expert]
+        v, e = GEMMA_VARIANTS[self.vlm], GEMMA_VARIANTS[self.expert or self.vlm]
         shared = ("depth", "num_heads", "num_kv_heads", "head_dim")
         if any(getattr(v, k) != getattr(e, k) for k in shared):  # both experts share every attention layer
             raise ValueError(f"VLM {self.vlm} and expert {self.expert} must agree on {shared}")
 
-    def hf_configs(self) -> tuple[PaliGemmaConfig, GemmaConfig]:
-        v, e, s = GEMMA_VARIANTS[self.vlm], GEMMA_VARIANTS[self.expert], SIGLIP_VARIANTS[self.vision]
+    def special_id(self, offset: int) -> int:
+        """The id of a marker (SUBTASK_BEGIN, ACTION_BEGIN, END) in the VLM vocabulary."""
+        return self.vocab_size - offset
+
+    def hf_configs(self) -> tuple[PaliGemmaConfig, GemmaConfig | None]:
+        v, s = GEMMA_VARIANTS[self.vlm], SIGLIP_VARIANTS[self.vision]
         vision = SiglipVisionConfig(hidden_size=s.width, num_hidden_layers=s.depth, intermediate_size=s.mlp_dim,
                                     num_attention_heads=s.num_heads, patch_size=s.patch_size,
                                     image_size=self.image_size, vision_use_head=False)
@@ -108,7 +128,10 @@ class Pi0ModelConfig:
 
         pg = PaliGemmaConfig(vision_config=vision, text_config=gemma(v, self.vocab_size), projection_dim=v.width,
                              hidden_size=v.width, vocab_size=self.vocab_size, image_token_index=self.vocab_size - 1)
-        return pg, gemma(e, 1, pad_token_id=None, bos_token_id=None, eos_token_id=None)  # expert: no vocabulary
+        if not self.expert:
+            return pg, None
+        expert = gemma(GEMMA_VARIANTS[self.expert], 1, pad_token_id=None, bos_token_id=None, eos_token_id=None)
+        return pg, expert  # the expert has no vocabulary
 
 
 class AdaRMSNorm(nn.Module):
@@ -123,7 +146,8 @@ class AdaRMSNorm(nn.Module):
     def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         xf = x.float()  # statistics in fp32, like Gemma's own norm
         normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        scale, shift, gate = self.dense(cond)[:, None].chunk(3, dim=-1)
+        mod = self.dense(cond)  # cond [B, W], or [B, T, W] with per-action times (training-time RTC)
+        scale, shift, gate = (mod[:, None] if mod.ndim == 2 else mod).chunk(3, dim=-1)
         return (normed * (1 + scale.float()) + shift.float()).to(x.dtype), gate.to(x.dtype)
 
 
@@ -154,20 +178,33 @@ def make_attention_mask(pad: Tensor, ar: Tensor) -> Tensor:
     return (c[:, None, :] <= c[:, :, None]) & pad[:, None, :] & pad[:, :, None]
 
 
+def recipe_mask(pad: Tensor, ar: Tensor, fast: Tensor, n_vlm: int) -> tuple[Tensor, Tensor]:
+    """Mask [B, L, L] and positions [B, L] of a joint pass whose tokens from n_vlm on are the expert's.
+
+    The ar mask, minus expert -> FAST (FAST -> expert is already excluded: the expert comes later). Expert tokens
+    are numbered as if the FAST tokens were not there, as at inference.
+    """
+    expert = torch.arange(pad.shape[1], device=pad.device) >= n_vlm
+    mask = make_attention_mask(pad, ar) & ~(expert[None, :, None] & fast[:, None, :])
+    return mask, torch.where(expert, (pad & ~fast).long().cumsum(1), pad.long().cumsum(1)) - 1
+
+
 class Pi0Model(nn.Module):
     """Batches (see policies/pi0/processing.py): images [B, N, 3, S, S] in [-1, 1], image_mask [B, N],
-    tokens / token_mask [B, T], state [B, action_dim] (π0 only), actions / noise [B, H, action_dim].
+    tokens / token_mask [B, T], state [B, action_dim] (π0 only), actions / noise [B, H, action_dim]; optional
+    VLM targets: targets / target_mask [B, T2] (ids / valid), target_fast [B, T2] (the FAST segment, markers
+    included), target_loss [B, T2] (tokens scored by next-token CE; never a segment's begin marker).
     """
 
     def __init__(self, config: Pi0ModelConfig):
         super().__init__()
         self.config = c = config
         pg_cfg, expert_cfg = c.hf_configs()
+        self.paligemma_with_expert = nn.ModuleDict({"paligemma": PaliGemmaForConditionalGeneration(pg_cfg)})
+        if expert_cfg is None:  # π0-FAST: the VLM alone
+            return
         w = expert_cfg.hidden_size
-        self.paligemma_with_expert = nn.ModuleDict({
-            "paligemma": PaliGemmaForConditionalGeneration(pg_cfg),  # lm_head tied to embed_tokens
-            "gemma_expert": nn.ModuleDict({"model": GemmaExpert(expert_cfg, adarms=c.pi05)}),
-        })
+        self.paligemma_with_expert["gemma_expert"] = nn.ModuleDict({"model": GemmaExpert(expert_cfg, adarms=c.pi05)})
         self.action_in_proj = nn.Linear(c.action_dim, w)
         self.action_out_proj = nn.Linear(w, c.action_dim)
         if c.pi05:
@@ -181,8 +218,12 @@ class Pi0Model(nn.Module):
         return self.paligemma_with_expert["paligemma"].model
 
     @property
-    def expert(self) -> GemmaExpert:
-        return self.paligemma_with_expert["gemma_expert"]["model"]
+    def expert(self) -> GemmaExpert | None:
+        return self.paligemma_with_expert["gemma_expert"]["model"] if self.config.expert else None
+
+    @property
+    def lm_head(self) -> nn.Linear:  # tied to embed_tokens
+        return self.paligemma_with_expert["paligemma"].lm_head
 
     # -- embeddings ------------------------------------------------------------------------------------------------
     def embed_prefix(self, images: Tensor, image_mask: Tensor, tokens: Tensor, token_mask: Tensor):
@@ -194,8 +235,19 @@ class Pi0Model(nn.Module):
         pad = torch.cat([image_mask.bool().repeat_interleave(img.shape[2], dim=1), token_mask.bool()], dim=1)
         return emb, pad, torch.zeros_like(pad)  # ar = 0: bidirectional prefix
 
+    def embed_context(self, batch: dict[str, Tensor]):
+        """What the VLM reads: the prefix, then the target block if any (ar = 1: causal). Also [B, L] FAST flags."""
+        emb, pad, ar = self.embed_prefix(*(batch[k] for k in PREFIX_KEYS))
+        fast = torch.zeros_like(pad)
+        if batch.get("targets") is not None:
+            emb = torch.cat([emb, self.vlm.language_model.embed_tokens(batch["targets"])], 1)
+            pad = torch.cat([pad, batch["target_mask"].bool()], 1)
+            ar, fast = torch.cat([ar, torch.ones_like(batch["target_mask"], dtype=torch.bool)], 1), torch.cat(
+                [fast, batch.get("target_fast", torch.zeros_like(batch["target_mask"])).bool()], 1)
+        return emb, pad, ar, fast
+
     def embed_suffix(self, state: Tensor | None, x_t: Tensor, t: Tensor):
-        """Suffix tokens, their pad / ar masks, and π0.5's adaRMS condition (None for π0)."""
+        """Suffix tokens, their pad / ar masks, and π0.5's adaRMS condition (None for π0). t: [B] or [B, H]."""
         b, h = x_t.shape[:2]
         time_emb = fm.sinusoidal_time_embedding(t.to(self.dtype), self.action_in_proj.out_features)
         act = self.action_in_proj(x_t)
@@ -203,7 +255,7 @@ class Pi0Model(nn.Module):
             cond = F.silu(self.time_mlp_out(F.silu(self.time_mlp_in(time_emb))))
             emb, ar = act, [1] + [0] * (h - 1)
         else:
-            act = torch.cat([act, time_emb[:, None].expand(b, h, -1)], dim=-1)
+            act = torch.cat([act, time_emb if time_emb.ndim == 3 else time_emb[:, None].expand(b, h, -1)], dim=-1)
             act = self.action_time_mlp_out(F.silu(self.action_time_mlp_in(act)))
             emb, ar, cond = torch.cat([self.state_proj(state)[:, None], act], dim=1), [1, 1] + [0] * (h - 1), None
         pad = torch.ones(b, emb.shape[1], dtype=torch.bool, device=emb.device)
@@ -211,18 +263,21 @@ class Pi0Model(nn.Module):
 
     # -- the mixture of transformers -------------------------------------------------------------------------------
     def joint_forward(self, embs: list[Tensor | None], mask: Tensor, pos: Tensor, cond: Tensor | None = None,
-                      cache: list[tuple[Tensor, Tensor]] | None = None, fill_cache: bool = False):
+                      cache: list[tuple[Tensor, Tensor]] | None = None, fill_cache: bool = False,
+                      insulate: bool = False):
         """embs = [prefix or None, suffix or None]; mask [B, Q, K] bool over (cached +) current tokens.
 
         Returns the final-normed outputs per expert (None where no input) and, if fill_cache, the per-layer
-        post-RoPE keys / values of this call's tokens.
+        post-RoPE keys / values of this call's tokens. insulate (knowledge insulation): the expert's queries read
+        detached VLM keys / values; the VLM's queries never read the expert's (the mask forbids it), so they attend
+        to the VLM's keys alone. Same numbers, but no gradient flows from the expert's outputs into the VLM.
         """
         stacks, conds = [self.vlm.language_model, self.expert], [None, cond]
         active = [i for i, x in enumerate(embs) if x is not None]
         xs = {i: embs[i] for i in active}
         cos, sin = self.vlm.language_model.rotary_emb(xs[active[0]], pos)
         new_cache = []
-        for li in range(len(self.expert.layers)):
+        for li in range(len(stacks[0].layers)):
             q, k, v, gates = [], [], [], {}
             for i in active:
                 layer = stacks[i].layers[li]
@@ -237,7 +292,15 @@ class Pi0Model(nn.Module):
                 new_cache.append((k, v))
             if cache is not None:
                 k, v = torch.cat([cache[li][0], k], 2), torch.cat([cache[li][1], v], 2)
-            out = self._attention(q, k, v, mask, stacks[active[0]].layers[li].self_attn.scaling)
+            scaling = stacks[active[0]].layers[li].self_attn.scaling
+            if insulate and len(active) == 2:
+                m, n = xs[0].shape[1], k.shape[2] - xs[1].shape[1]  # VLM queries, VLM keys
+                k_x, v_x = torch.cat([k[:, :, :n].detach(), k[:, :, n:]], 2), torch.cat([v[:, :, :n].detach(),
+                                                                                       v[:, :, n:]], 2)
+                out = torch.cat([self._attention(q[:, :, :m], k[:, :, :n], v[:, :, :n], mask[:, :m, :n], scaling),
+                                 self._attention(q[:, :, m:], k_x, v_x, mask[:, m:], scaling)], 1)
+            else:
+                out = self._attention(q, k, v, mask, scaling)
             start = 0
             for i in active:
                 layer, n = stacks[i].layers[li], xs[i].shape[1]
@@ -260,22 +323,52 @@ class Pi0Model(nn.Module):
     # -- training and sampling -------------------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
                      generator: torch.Generator | None = None) -> Tensor:
-        """Flow-matching MSE over horizon and all (padded) dims; one joint pass over prefix + suffix."""
-        batch = self._to(batch)
-        actions = batch["actions"]
-        noise = torch.randn(actions.shape, generator=generator).to(actions) if noise is None else noise.to(actions)
-        time = fm.sample_time(actions.shape[0], generator).to(actions) if time is None else time.to(actions)
-        prefix, p_pad, p_ar = self.embed_prefix(*(batch[k] for k in ("images", "image_mask", "tokens", "token_mask")))
-        suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), fm.interpolate(actions, noise, time), time)
-        pad, ar = torch.cat([p_pad, s_pad], 1), torch.cat([p_ar, s_ar], 1)
-        (_, out), _ = self.joint_forward([prefix, suffix], make_attention_mask(pad, ar), pad.long().cumsum(1) - 1, cond)
-        v = self.action_out_proj(out[:, -self.config.action_horizon:])
-        return fm.flow_loss(v, noise, actions, batch.get("action_mask"))
+        """Flow-matching MSE over horizon and all (padded) dims (openpi's loss; compute_losses' "flow")."""
+        return self.compute_losses(batch, noise, time, generator)["loss"]
+
+    def compute_losses(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
+                       generator: torch.Generator | None = None, *, alpha: float = 10.0, flow: bool = True,
+                       insulate: bool = False, rtc_prefix: Tensor | None = None) -> dict[str, Tensor]:
+        """One joint pass; {"ce", "ce_text", "ce_fast"} with targets, "flow" with actions, and "loss".
+
+        loss = ce + alpha * flow (or whichever exists). flow=False (pre-training): the expert does not run.
+        rtc_prefix [B, H] bool (training-time RTC): those actions are given clean (t = 0) and left out of the loss.
+        """
+        batch, c = self._to(batch), self.config
+        emb, pad, ar, fast = self.embed_context(batch)
+        n_vlm, suffix, cond, out = emb.shape[1], None, None, {}
+        flow = flow and self.expert is not None and "actions" in batch
+        if flow:
+            actions = batch["actions"]
+            noise = torch.randn(actions.shape, generator=generator).to(actions) if noise is None else noise.to(actions)
+            time = fm.sample_time(actions.shape[0], generator).to(actions) if time is None else time.to(actions)
+            t = time if rtc_prefix is None else fm.prefix_times(time, rtc_prefix.to(pad.device))
+            suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), fm.interpolate(actions, noise, t), t)
+            pad, ar, fast = torch.cat([pad, s_pad], 1), torch.cat([ar, s_ar], 1), torch.cat([fast, torch.zeros_like(s_pad)], 1)
+        mask, pos = recipe_mask(pad, ar, fast, n_vlm)
+        (vlm_out, expert_out), _ = self.joint_forward([emb, suffix], mask, pos, cond, insulate=insulate)
+        if batch.get("targets") is not None:
+            targets, scored, is_fast = batch["targets"], batch["target_loss"].bool(), batch["target_fast"].bool()
+            logits = self.lm_head(vlm_out[:, n_vlm - targets.shape[1] - 1:n_vlm - 1]).float()  # i-1 predicts i
+            ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
+            for name, sel in (("ce", scored), ("ce_text", scored & ~is_fast), ("ce_fast", scored & is_fast)):
+                out[name] = (ce * sel).sum() / sel.sum().clamp_min(1)
+        if flow:
+            v = self.action_out_proj(expert_out[:, -c.action_horizon:])
+            keep = batch.get("action_mask")
+            if rtc_prefix is not None:
+                keep = ~rtc_prefix.to(pad.device) & (True if keep is None else keep.bool())
+            out["flow"] = fm.flow_loss(v, noise, actions, keep)
+        if not out:
+            raise ValueError("nothing to learn: the batch has neither targets nor actions for an expert")
+        out["loss"] = (out["ce"] + alpha * out["flow"] if "ce" in out and "flow" in out
+                       else out.get("flow", out.get("ce")))
+        return out
 
     @torch.no_grad()
     def sample_actions(self, batch: dict[str, Tensor], noise: Tensor | None = None,
                        generator: torch.Generator | None = None, num_steps: int | None = None,
-                       inpaint: fm.Inpainting | None = None) -> Tensor:
+                       inpaint: fm.Inpainting | fm.PrefixInpainting | None = None) -> Tensor:
         """Normalized, padded actions [B, H, action_dim]: prefix KV cache once, then Euler steps of the expert
         (guided towards inpaint.target with real-time chunking).
         """
@@ -286,16 +379,56 @@ class Pi0Model(nn.Module):
 
     @torch.no_grad()
     def prefix_cache(self, batch: dict[str, Tensor]) -> dict:
-        """Run the prefix (images + language) once: its per-layer keys / values and padding, plus the state."""
+        """Run the context (images + language [+ a decoded subtask block]) once: its per-layer keys / values and
+        padding, plus the state.
+        """
         batch = self._to(batch)
-        prefix, p_pad, p_ar = self.embed_prefix(*(batch[k] for k in ("images", "image_mask", "tokens", "token_mask")))
+        prefix, p_pad, p_ar, fast = self.embed_context(batch)
+        if fast.any():
+            raise ValueError("the expert never reads FAST tokens: leave them out of its context")
         _, kv = self.joint_forward([prefix, None], make_attention_mask(p_pad, p_ar), p_pad.long().cumsum(1) - 1,
                                    fill_cache=True)
         return {"kv": kv, "pad": p_pad, "state": batch.get("state")}
 
     @torch.no_grad()
+    def generate(self, batch: dict[str, Tensor], max_new_tokens: int, use_cache: bool = True) -> tuple[Tensor, Tensor]:
+        """Greedy decoding by the VLM alone after its context (which ends with a begin marker in batch["targets"]).
+
+        Runs the stock HF Gemma forward, with a DynamicCache (each step feeds one token) or, use_cache=False,
+        recomputing the whole sequence per step (the reference). Returns ids [B, n] (after a sample's END: END)
+        and each sample's summed log-probability of its tokens up to END.
+        """
+        emb, pad, ar, _ = self.embed_context(self._to(batch))
+        lm, b = self.vlm.language_model, emb.shape[0]
+        end = torch.full((b,), self.config.special_id(END), device=emb.device)
+        cache = DynamicCache(config=lm.config) if use_cache else None
+        x, mask, pos = emb, make_attention_mask(pad, ar), pad.long().cumsum(1) - 1
+        last = (pad.long() * torch.arange(pad.shape[1], device=pad.device)).argmax(1)  # the last real token
+        ids, logp, done = [], torch.zeros(b, device=emb.device), torch.zeros(b, dtype=torch.bool, device=emb.device)
+        for _ in range(max_new_tokens):
+            bias = torch.zeros(mask.shape, dtype=x.dtype, device=x.device).masked_fill(~mask, torch.finfo(x.dtype).min)
+            h = lm(inputs_embeds=x, attention_mask=bias[:, None], position_ids=pos, cache=cache,
+                   use_cache=use_cache).last_hidden_state
+            lp = self.lm_head(h[torch.arange(b), last]).float().log_softmax(-1)
+            best, nxt = lp.max(-1)
+            nxt, logp = torch.where(done, end, nxt), logp + torch.where(done, 0.0, best)
+            ids.append(nxt)
+            done = done | (nxt == end)
+            if done.all():
+                break
+            pad, ar = F.pad(pad, (0, 1), value=True), F.pad(ar, (0, 1), value=True)
+            new = lm.embed_tokens(nxt[:, None])
+            if use_cache:  # the new token sees every real token before it
+                x, mask, pos, last = new, pad[:, None], pos[:, -1:] + 1, torch.zeros_like(last)
+            else:
+                emb = torch.cat([emb, new], 1)
+                x, mask, pos = emb, make_attention_mask(pad, ar), pad.long().cumsum(1) - 1
+                last = torch.full_like(last, emb.shape[1] - 1)
+        return torch.stack(ids, 1), logp
+
+    @torch.no_grad()
     def denoise(self, cache: dict, noise: Tensor, num_steps: int | None = None,
-                inpaint: fm.Inpainting | None = None) -> Tensor:
+                inpaint: fm.Inpainting | fm.PrefixInpainting | None = None) -> Tensor:
         """Euler steps of the action expert from noise [B, H, action_dim], attending to a prefix_cache."""
         c, p_pad = self.config, cache["pad"]
         n_prefix = p_pad.long().sum(1, keepdim=True)
@@ -311,11 +444,11 @@ class Pi0Model(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.action_in_proj.weight.device
+        return self.lm_head.weight.device
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.action_in_proj.weight.dtype
+        return (self.action_in_proj if self.expert is not None else self.lm_head).weight.dtype
 
     def _to(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return {k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)

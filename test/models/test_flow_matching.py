@@ -112,3 +112,32 @@ def test_inpainting_guides_a_bimodal_flow_to_the_committed_mode():
         inpaint = fm.Inpainting(committed.expand(64, h, d), fm.rtc_weights(h, frozen=5, overlap=15))
         guided = fm.euler_sample(v, noise, 10, inpaint=inpaint)
         assert torch.allclose(guided, committed.expand(64, h, d), atol=1e-4)   # every sample continues it
+
+
+def test_prefix_inpainting_gives_the_prefix_exactly_and_per_action_times():
+    """Training-time RTC at inference: hard inpainting, the model sees t = 0 on the prefix."""
+    seen = []
+
+    def velocity(x, t):
+        seen.append(t.clone())
+        return x * 0.7 + 0.1
+
+    target = torch.randn(2, 8, 3)
+    hard = fm.PrefixInpainting(target, torch.tensor([[True] * 3 + [False] * 5, [True] * 5 + [False] * 3]))
+    out = fm.euler_sample(velocity, torch.randn(2, 8, 3), 4, hard)
+    assert torch.equal(out[0, :3], target[0, :3]) and torch.equal(out[1, :5], target[1, :5])
+    assert not torch.allclose(out[0, 3:], target[0, 3:])
+    assert len(seen) == 4 and all(t.shape == (2, 8) and (t[0, :3] == 0).all() and (t[0, 3:] > 0).all() for t in seen)
+    assert torch.equal(fm.PrefixInpainting.first(target, 2).prefix[1], torch.arange(8) < 2)
+    with pytest.raises(ValueError):
+        fm.PrefixInpainting.first(target, 9)
+
+
+def test_training_prefix_draws_delays_up_to_the_maximum():
+    prefix = fm.training_prefix(4000, 10, 4, torch.Generator().manual_seed(0))
+    d = prefix.sum(1)
+    assert set(d.tolist()) == {0, 1, 2, 3, 4}
+    assert torch.equal(prefix, torch.arange(10)[None] < d[:, None])  # always a prefix
+    assert torch.equal(fm.prefix_times(torch.tensor([0.5]), prefix[:1])[0], torch.where(prefix[0], 0.0, 0.5))
+    with pytest.raises(ValueError):
+        fm.training_prefix(2, 10, 10)
