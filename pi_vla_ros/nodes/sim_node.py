@@ -16,7 +16,8 @@
 
 Publishes ``/clock`` (it is the clock source: it steps on a steady-clock timer), ``/joint_states``
 (joint order is deliberately not the profile's, as with real drivers), each camera's
-sensor_msgs/Image (rgb8), ``/sim/status`` (JSON: instruction, success, ...) and, when the task succeeds,
+sensor_msgs/Image (rgb8), ``/sim/status`` (JSON: instruction, success, the task's subtasks and when each was
+detected done, ...) and, when the task succeeds,
 ``success`` on ``/pi_vla/episode_end`` (as a person or a success detector would). Accepts exactly the
 controller interfaces of the profile: per joint group a JointTrajectoryController topic and a forward
 position controller topic, and a Twist for a mobile base. Until someone publishes language, it types the
@@ -51,6 +52,8 @@ class SimNode(GraphNode, Node):
         profile=Param("bimanual", "robot profile: a name in config/ or a profile YAML path"),
         seed=Param(0, "episode seed: object placement and the instruction", (0, 2**31 - 1)),
         target_object=Param("", "the cube the instruction names ('' = chosen by the seed)"),
+        task=Param("", "task type instead of the profile's ('' = the profile's; pick_place_sequence: every cube into "
+                   "the bowl in the order the instruction gives)"),
         step_period_s=Param(0.01, "one tick: physics substeps, controllers, /clock and /joint_states", (0.001, 0.1)),
         real_time_factor=Param(1.0, "steady-clock period = step_period_s / real_time_factor", (0.01, 100.0)),
         render_in_thread=Param(False, "render cameras off the stepping thread (real-time runs)"),
@@ -66,7 +69,7 @@ class SimNode(GraphNode, Node):
         os.environ.setdefault("LP_NUM_THREADS", "0")
         self.p = declare(self, self.PARAMETERS)
         self.profile = load_profile(self.p.profile)
-        self.sim = Simulator(self.profile, seed=int(self.p.seed))
+        self.sim = Simulator(self.profile, seed=int(self.p.seed), task=self.p.task or None)
         self.sim.reset(int(self.p.seed), self.p.target_object or None)
         self.episode_start = 0.0
         self.substeps = max(1, round(self.p.step_period_s / self.sim.physics_dt))
@@ -230,7 +233,9 @@ class SimNode(GraphNode, Node):
         return {"time": round(self.sim.time, 4), "episode_time": round(self.sim.time - self.episode_start, 4),
                 "seed": self.sim.seed, "instruction": self.sim.instruction,
                 "target_object": self.sim.target_object, "success": bool(self.sim.success()),
-                "wrong_object_moved": bool(self.sim.wrong_object_moved())}
+                "wrong_object_moved": bool(self.sim.wrong_object_moved()),
+                "subtasks": [s.text for s in self.sim.task.subtasks], "current_subtask": self.sim.task.current,
+                "subtask_done_at": [None if t is None else round(t, 4) for t in self.sim.task.subtask_done_at]}
 
     def pause_camera(self, camera: str, paused: bool = True) -> None:
         (self._paused.add if paused else self._paused.discard)(camera)
