@@ -24,7 +24,10 @@ A normalized chunk [H, D] (values roughly in [-1, 1]) becomes a short list of in
 4. each integer becomes one symbol and a BPE vocabulary (HF ``tokenizers``) learned on training
    chunks merges frequent runs (~30 tokens per arm per second of 50 Hz actions instead of 350).
 
-Decoding inverts BPE, divides by the scale and applies the inverse DCT. The quantization error per
+Decoding inverts BPE, divides by the scale and applies the inverse DCT. Only the encoding of some chunk decodes:
+a sequence with an id outside the vocabulary, or whose symbols do not make exactly H * D coefficients (a model
+that stopped early, ran on, or emitted a non-FAST token), raises :class:`InvalidActionTokens`, never a padded
+or truncated chunk. The quantization error per
 DCT coefficient is at most ``0.5 / scale``, so with an orthonormal DCT the reconstruction error is
 at most ``0.5 / scale * sqrt(H)`` per dim in L2 over time.
 
@@ -45,6 +48,10 @@ SPECIAL_TAIL = 128
 _BASE = 0x100   # symbols start past ASCII/Latin-1 so no character is special to the tokenizer
 
 
+class InvalidActionTokens(ValueError):
+    """A token sequence that is not the FAST encoding of any chunk (policies reject it: invalid_action_tokens)."""
+
+
 class FastTokenizer:
     def __init__(self, bpe: Tokenizer, *, scale: float, min_coeff: int, max_coeff: int, horizon: int,
                  action_dim: int):
@@ -61,10 +68,12 @@ class FastTokenizer:
         return np.round(dct(chunk, type=2, norm="ortho", axis=0) * self.scale).astype(np.int64).reshape(-1)
 
     def from_coefficients(self, coeffs: np.ndarray) -> np.ndarray:
-        full = np.zeros(self.horizon * self.action_dim)
-        n = min(len(coeffs), full.size)        # a truncated or overlong decode still yields a chunk
-        full[:n] = np.asarray(coeffs[:n], dtype=np.float64)
-        return idct(full.reshape(self.horizon, self.action_dim) / self.scale, type=2, norm="ortho", axis=0)
+        """Exactly H * D coefficients, frequency-major -> [H, D] chunk."""
+        coeffs = np.asarray(coeffs, dtype=np.float64)
+        if coeffs.shape != (self.horizon * self.action_dim,):
+            raise InvalidActionTokens(f"{coeffs.size} DCT coefficients decoded, a [{self.horizon}, {self.action_dim}] "
+                                      f"chunk has {self.horizon * self.action_dim}")
+        return idct(coeffs.reshape(self.horizon, self.action_dim) / self.scale, type=2, norm="ortho", axis=0)
 
     def _text(self, coeffs: np.ndarray) -> str:
         # Coefficients outside the training range saturate: a symbol BPE never saw would be dropped.
@@ -75,8 +84,15 @@ class FastTokenizer:
         return self.bpe.encode(self._text(self.coefficients(chunk))).ids
 
     def decode(self, tokens: list[int]) -> np.ndarray:
-        text = "".join(self.bpe.id_to_token(int(t)) or "" for t in tokens)
-        return self.from_coefficients(np.array([ord(ch) - _BASE + self.min_coeff for ch in text], dtype=np.int64))
+        """FAST ids -> [H, D] chunk; InvalidActionTokens unless they are the encoding of one."""
+        pieces = [self.bpe.id_to_token(int(t)) if 0 <= int(t) < self.vocab_size else None for t in tokens]
+        if any(p is None for p in pieces):
+            raise InvalidActionTokens(f"token ids outside the FAST vocabulary of {self.vocab_size}: "
+                                      f"{[int(t) for t, p in zip(tokens, pieces) if p is None][:10]}")
+        values = np.array([ord(ch) - _BASE + self.min_coeff for ch in "".join(pieces)], dtype=np.int64)
+        if values.size and (values.min() < self.min_coeff or values.max() > self.max_coeff):
+            raise InvalidActionTokens("decoded symbols outside the coefficient alphabet")
+        return self.from_coefficients(values)
 
     @classmethod
     def fit(cls, chunks, *, vocab_size: int = 1024, scale: float = 10.0) -> "FastTokenizer":

@@ -15,7 +15,7 @@
 import numpy as np
 import pytest
 
-from pi_vla_ros.models.fast import FastTokenizer, from_vlm_ids, to_vlm_ids
+from pi_vla_ros.models.fast import FastTokenizer, InvalidActionTokens, from_vlm_ids, to_vlm_ids
 
 
 def smooth_chunks(n, horizon=50, dim=14, seed=0):
@@ -51,7 +51,15 @@ def test_save_load_and_shape_checks(tokenizer, tmp_path):
     assert again.encode(chunk) == tokenizer.encode(chunk)
     with pytest.raises(ValueError):
         tokenizer.encode(chunk[:, :7])
-    assert tokenizer.decode(tokenizer.encode(chunk)[:-3]).shape == (50, 14)   # truncated output still decodes
+
+
+def test_only_encodings_of_a_chunk_decode(tokenizer):
+    """A model's token sequence that stopped early, ran on or holds a foreign id is an error, never a chunk."""
+    tokens = tokenizer.encode(smooth_chunks(1, seed=4)[0])
+    assert tokenizer.decode(tokens).shape == (50, 14)
+    for bad in (tokens[:-3], tokens + tokens[:2], tokens[:5] + [tokenizer.vocab_size] + tokens[5:], [-1], []):
+        with pytest.raises(InvalidActionTokens):
+            tokenizer.decode(bad)
 
 
 def test_vlm_id_mapping():
