@@ -23,6 +23,7 @@ unusable: a late reply would be taken for the next request's, so the caller clos
 
 from __future__ import annotations
 
+import inspect
 import os
 import secrets
 import ssl
@@ -77,8 +78,10 @@ class PolicyClient:
 
         headers = {"Authorization": f"Api-Key {api_key}"} if api_key else None
         ssl_context = client_ssl_context(ca_file) if url.startswith("wss://") else None
+        # websockets >= 16 warns unless a directly returned connection is asked for by name
+        legacy = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
         self._ws = connect(url, additional_headers=headers, ssl=ssl_context, compression=None, proxy=None,
-                           open_timeout=open_timeout_s, max_size=max_frame_bytes, close_timeout=1.0)
+                           open_timeout=open_timeout_s, max_size=max_frame_bytes, close_timeout=1.0, **legacy)
         try:
             meta = unpack(self._ws.recv(timeout=open_timeout_s))
         except BaseException:

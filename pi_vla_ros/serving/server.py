@@ -216,8 +216,8 @@ class PolicyServer:
                 t_enc = time.perf_counter()
                 data = pack(reply)
                 prev_encode_ms = (time.perf_counter() - t_enc) * 1e3
-                await ws.send(data)
                 self._record(peer, timing, prev_encode_ms, len(frame), len(data))
+                await ws.send(data)
         except ConnectionClosed as exc:
             if exc.rcvd is not None and exc.rcvd.code == 1009 or exc.sent is not None and exc.sent.code == 1009:
                 self._count("frame_too_large")
