@@ -80,7 +80,10 @@ LANGUAGE_FEATURES = {
     "language_persistent": {"dtype": "language", "shape": (1,), "names": None},
     "language_events": {"dtype": "language", "shape": (1,), "names": None},
 }
-_ANNOTATION_DEFAULTS = {"next.success": False, "intervention": False, "subtask_index": -1}
+# Per-subtask success (verbal-instruction collection): True on the frame after which a subtask was done.
+SUBTASK_SUCCESS_FEATURE = {"next.subtask_success": {"dtype": "bool", "shape": (1,), "names": None}}
+_ANNOTATION_DEFAULTS = {"next.success": False, "intervention": False, "subtask_index": -1,
+                        "next.subtask_success": False}
 _ARROW = {"float32": pa.float32(), "float64": pa.float64(), "int64": pa.int64(), "int32": pa.int32(),
           "bool": pa.bool_()}
 
@@ -362,8 +365,8 @@ def language_rows(subtasks: list, instructions: list, fps: float) -> tuple[list[
 
     ``subtasks[i]``: the subtask active at frame i (None: none), stored as one persistent ``subtask`` row
     (role assistant) stamped at the frame where it starts, the same list on every frame of the episode.
-    ``instructions[i]``: a verbal instruction spoken/typed at frame i, an ``interjection`` event row
-    (role user) on that frame only.
+    ``instructions[i]``: the verbal instructions spoken/typed at frame i (a string, a list of them, or None), one
+    ``interjection`` event row (role user) each, in the order given, on that frame only.
     """
     persistent, prev = [], None
     for i, s in enumerate(subtasks):
@@ -371,8 +374,8 @@ def language_rows(subtasks: list, instructions: list, fps: float) -> tuple[list[
             persistent.append({"role": "assistant", "content": s, "style": "subtask",
                                "timestamp": float(np.float32(i / fps)), "camera": None, "tool_calls": None})
         prev = s
-    events = [[{"role": "user", "content": t, "style": "interjection", "camera": None, "tool_calls": None}]
-              if t else [] for t in instructions]
+    events = [[{"role": "user", "content": t, "style": "interjection", "camera": None, "tool_calls": None}
+               for t in ([said] if isinstance(said, str) else said or ()) if t] for said in instructions]
     return persistent, events
 
 
@@ -417,8 +420,10 @@ class LeRobotDatasetWriter:
     >>> w.finalize()
 
     Frames hold every non-default feature; ``next.success``, ``intervention`` (default False), ``task``,
-    ``subtask`` (the subtask active at the frame) and ``instruction`` (a verbal instruction given at the frame)
-    are optional. Images are uint8 HWC or CHW (float in [0, 1] is scaled).
+    ``subtask`` (the subtask active at the frame) and ``instruction`` (a verbal instruction given at the frame, or
+    a list of those given there) are optional. ``subtask_success=True`` declares ``next.subtask_success`` in a new
+    dataset (True on the frame after which a subtask was done; verbal-instruction collection writes it); a frame's
+    ``next.subtask_success`` is dropped, with one warning, where the dataset does not declare it. Images are uint8 HWC or CHW (float in [0, 1] is scaled).
 
     Files: episodes share ``data/chunk-XXX/file-XXX.parquet`` and ``videos/<camera>/chunk-XXX/file-XXX.mp4``
     until a file would pass ``data_files_size_in_mb`` / ``video_files_size_in_mb`` (LeRobot's defaults, 100 and
@@ -443,7 +448,8 @@ class LeRobotDatasetWriter:
     def __init__(self, root, fps: float | None = None, features: dict | None = None, *, profile=None,
                  robot_type: str | None = None, video: bool = True, vcodec: str | None = None,
                  crf: int | None = None, gop: int = 10, chunks_size: int = 1000, data_files_size_in_mb: float = 100,
-                 video_files_size_in_mb: float = 200, subtask_format: str = "language"):
+                 video_files_size_in_mb: float = 200, subtask_format: str = "language",
+                 subtask_success: bool = False):
         if not video:
             raise NotImplementedError("only video (mp4) image storage is implemented")
         self.root = Path(root)
@@ -470,7 +476,8 @@ class LeRobotDatasetWriter:
                 raise ValueError(f"subtask_format must be 'language' or 'index', got {subtask_format!r}")
             subtask_features = LANGUAGE_FEATURES if subtask_format == "language" else SUBTASK_INDEX_FEATURE
             feats = {**(features if features is not None else features_from_profile(profile)),
-                     **ANNOTATION_FEATURES, **subtask_features, **DEFAULT_FEATURES}
+                     **ANNOTATION_FEATURES, **(SUBTASK_SUCCESS_FEATURE if subtask_success else {}),
+                     **subtask_features, **DEFAULT_FEATURES}
             fps = int(fps) if float(fps).is_integer() else float(fps)
             info = {
                 "codebase_version": CODEBASE_VERSION, "robot_type": robot_type or getattr(profile, "name", None),
@@ -581,6 +588,11 @@ class LeRobotDatasetWriter:
                 self._warned_language = True
             said = None
             subtask = subtask if self._legacy_subtasks else None
+        if "next.subtask_success" in frame and "next.subtask_success" not in self.features:
+            if frame.pop("next.subtask_success") and not getattr(self, "_warned_subtask_success", False):
+                warnings.warn(f"{self.root} does not declare next.subtask_success: per-subtask success of the "
+                              "appended episodes is not stored", stacklevel=2)
+                self._warned_subtask_success = True
         expected = set(self._buf) | set(self.video_keys)
         missing = expected - set(frame) - set(_ANNOTATION_DEFAULTS)
         extra = set(frame) - expected
@@ -962,6 +974,24 @@ class LeRobotDataset:
     def episode_range(self, episode: int) -> range:
         """Frame positions (``ds[i]``) of an episode."""
         return range(int(self._starts[episode]), int(self._starts[episode + 1]))
+
+    def episode_language(self, episode: int) -> dict[str, list[tuple[float, str]]]:
+        """An episode's language annotations from LeRobot's language columns, timestamps in seconds from its start:
+        ``subtasks`` (each subtask where it starts) and ``events`` (every verbal instruction on its frame, in
+        order). Empty lists where the dataset has no language columns.
+        """
+        out = {"subtasks": list(self._timelines.get(int(self.episodes[episode]["episode_index"]), ())), "events": []}
+        if "language_events" not in self.features:
+            return out
+        ep = self.episodes[episode]
+        path = self.root / self.info["data_path"].format(chunk_index=ep["data/chunk_index"],
+                                                         file_index=ep["data/file_index"])
+        table = pq.read_table(path, columns=["episode_index", "timestamp", "language_events"])
+        mine = np.asarray(table.column("episode_index")) == ep["episode_index"]
+        stamps = np.asarray(table.column("timestamp"))[mine]
+        rows = [r for r, m in zip(table.column("language_events").to_pylist(), mine) if m]
+        out["events"] = [(float(t), e["content"]) for t, evs in zip(stamps, rows) for e in evs or ()]
+        return out
 
     def action_chunk(self, i: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """(actions (horizon, dim), is_pad (horizon,)): the actions from frame i on, padded with the episode's last."""

@@ -37,9 +37,14 @@ which serializing is 10 and 15 us (rmw's padded serialization: 5 us). Reading de
   that frame. ``actions="next_state"`` uses the next frame's joint state (base zero) when no commands
   were recorded.
 - Language: ``/pi_vla/language`` (the current subtask) becomes each frame's subtask; the task is the
-  ``task`` argument, else the ``instruction`` in ``/sim/status``, else the first language message.
-- Success: ``success`` of the last ``/sim/status`` JSON message, if any. Interventions:
-  ``/pi_vla/intervention`` (std_msgs/Bool), held per frame; False if absent.
+  ``task`` argument, else the ``instruction`` in ``/sim/status``, else the first language message. Every line
+  given on ``/pi_vla/instruction`` (typed, or recognized speech: a task, a subtask, "next", a success/fail
+  mark) is a language event (LeRobot ``interjection``) on the frame at which it was given: the latest frame at
+  or before its receive time (the first frame for lines before it).
+- Success: ``success`` of the last ``/sim/status`` JSON message, if any. Per-subtask success, where the dataset
+  declares ``next.subtask_success``: that status's ``subtask_done_at`` (simulated times at which each subtask
+  was detected done), True on the latest frame before each. Interventions: ``/pi_vla/intervention``
+  (std_msgs/Bool), held per frame; False if absent.
 """
 
 from __future__ import annotations
@@ -170,10 +175,12 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
                    actions: str = "auto", joint_states_topic: str = "/joint_states",
                    action_topic: str = "/pi_vla/commanded_action", language_topic: str = "/pi_vla/language",
                    status_topic: str = "/sim/status", intervention_topic: str = "/pi_vla/intervention",
+                   instruction_topic: str = "/pi_vla/instruction", timing: dict | None = None,
                    **writer_kwargs) -> int:
     """Append the episode recorded in ``bag_path`` to the LeRobot dataset at ``out_root``; returns its index.
 
     See the module docstring for the conventions. ``writer_kwargs`` go to :class:`LeRobotDatasetWriter`.
+    ``timing`` (a dict, filled in): ``start_s``, the bag time of the episode's frame 0 (timestamp 0), and ``fps``.
     """
     from pi_vla_ros.core.observation import image_to_rgb
     from pi_vla_ros.data.lerobot_dataset import IMAGE_PREFIX, LeRobotDatasetWriter
@@ -189,11 +196,12 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
             if topic:
                 ctrl_topics[topic] = ctrl
     wanted = {joint_states_topic, action_topic, language_topic, status_topic, intervention_topic,
-              *cam_by_topic, *ctrl_topics}
+              instruction_topic, *cam_by_topic, *ctrl_topics}
 
     state, commanded, controlled, flags = _Signals(), _Signals(), _Signals(), _Signals()
     images: dict[str, list] = {c.name: [] for c in profile.cameras}
     language: list[tuple[int, str]] = []
+    said: list[tuple[int, str]] = []
     statuses: list[dict] = []
     for topic, t, msg in read_bag(bag_path, wanted):
         if topic == joint_states_topic:
@@ -218,6 +226,8 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
                     controlled.add(name, t, pos)
         elif topic == language_topic:
             language.append((t, msg.data))
+        elif topic == instruction_topic:
+            said.append((t, msg.data))
         elif topic == status_topic:
             statuses.append(json.loads(msg.data))
         elif topic == intervention_topic:
@@ -264,6 +274,15 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
     if not task:
         raise ValueError(f"{bag_path}: no task given and none recorded on {status_topic} or {language_topic}")
     success = statuses[-1].get("success") if statuses else None
+    events: list[list[str]] = [[] for _ in times]
+    for t, text in said:   # the latest frame at or before the line (lines before frame 0 go to it)
+        events[max(0, int(np.searchsorted(times, t, side="right")) - 1)].append(text)
+    done = np.zeros(len(times), bool)
+    for t in (statuses[-1].get("subtask_done_at") or ()) if statuses else ():
+        if t is not None:  # next.* semantics: the latest frame before the subtask was seen done
+            done[max(0, int(np.searchsorted(times, round(t * 1e9), side="left")) - 1)] = True
+    if timing is not None:
+        timing.update(start_s=float(start) / 1e9, fps=fps)
 
     cam_index = {}
     for cam in profile.cameras:
@@ -278,11 +297,16 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
         return last[cam.name][1]
 
     writer = LeRobotDatasetWriter(out_root, fps=fps, profile=profile, **writer_kwargs)
+    per_subtask = "next.subtask_success" in writer.features
     try:
         for k in range(len(times)):
             frame = {"observation.state": states[k], "action": acts[k], "intervention": intervention[k]}
             if subtasks[k]:
                 frame["subtask"] = subtasks[k]
+            if events[k]:
+                frame["instruction"] = events[k]
+            if per_subtask:
+                frame["next.subtask_success"] = done[k]
             for cam in profile.cameras:
                 frame[IMAGE_PREFIX + cam.name] = image(cam, int(cam_index[cam.name][k]))
             writer.add_frame(frame)

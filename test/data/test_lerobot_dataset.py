@@ -238,3 +238,26 @@ def test_tasks_parquet_reads_like_lerobots_dataframe(tmp_path):
     write(tmp_path / "ds", [(make_episode(2, 0, subtasks=["s1", "s2"]), "pick", None)])
     tasks = pd.read_parquet(tmp_path / "ds/meta/tasks.parquet")
     assert tasks.index.name == "task" and int(tasks.loc["pick"].task_index) == 0
+
+
+def test_verbal_instruction_events_and_per_subtask_success(tmp_path):
+    """VI collection: several lines given on one frame keep their order; next.subtask_success where declared."""
+    frames = make_episode(10, 3, subtasks=[None] + ["put the red cube in the bowl"] * 4
+                          + ["put the blue cube in the bowl"] * 5)
+    frames[0]["instruction"] = "put the red cube in the bowl"
+    frames[5]["instruction"] = ["success", "put the blue cube in the bowl"]
+    frames[4]["next.subtask_success"] = True
+    write(tmp_path / "vi", [(frames, "red then blue", True)], subtask_success=True)
+    with LeRobotDataset(tmp_path / "vi") as ds:
+        lang = ds.episode_language(0)
+        assert lang["subtasks"] == [(pytest.approx(0.1), "put the red cube in the bowl"),
+                                    (pytest.approx(0.5), "put the blue cube in the bowl")]
+        assert lang["events"] == [(0.0, "put the red cube in the bowl"), (pytest.approx(0.5), "success"),
+                                  (pytest.approx(0.5), "put the blue cube in the bowl")]
+        flags = ds.columns["next.subtask_success"]
+        assert flags.tolist() == [False] * 4 + [True] + [False] * 5
+    # a dataset that does not declare it drops the flag, once warned; its other annotations are kept
+    with pytest.warns(UserWarning, match="does not declare next.subtask_success"):
+        write(tmp_path / "plain", [(frames, "red then blue", True)])
+    with LeRobotDataset(tmp_path / "plain") as ds:
+        assert "next.subtask_success" not in ds.columns and len(ds.episode_language(0)["events"]) == 3
