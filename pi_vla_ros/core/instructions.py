@@ -15,7 +15,8 @@
 """Verbal instructions: typed or spoken text -> a queue of subtasks -> the current language conditioning.
 
 A multi-step instruction ("pick up the red cube; put it in the bowl") becomes a queue; "next"
-advances it. The current subtask is what the policy is conditioned on. Spoken input plugs in through
+advances it; "success" / "fail" are a person's marks on the current subtask (kept in ``marks``, the queue is
+unchanged). The current subtask is what the policy is conditioned on. Spoken input plugs in through
 :class:`SpeechBackend`; typed input goes through the same :meth:`SubtaskQueue.handle`.
 
 Every line is checked before it can reach a policy (:func:`validate_text`); a rejected line raises
@@ -72,6 +73,7 @@ class SubtaskQueue:
     subtasks: list[str] = field(default_factory=list)
     index: int = 0
     task: str = ""   # the whole instruction as given
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (subtask index, "success" | "fail"), in order
     max_chars: int = MAX_INSTRUCTION_CHARS
     rejected: RejectionCounter = field(default_factory=RejectionCounter, repr=False, compare=False)
 
@@ -86,13 +88,14 @@ class SubtaskQueue:
 
     def reset(self) -> None:
         """Empty the queue (a new episode); the rejection counts are kept."""
-        self.subtasks, self.index, self.task = [], 0, ""
+        self.subtasks, self.index, self.task, self.marks = [], 0, "", []
 
     def handle(self, text: str) -> str:
         """Apply one typed/spoken line. Returns a one-line description of what happened.
 
         Commands: ``next``/``skip``/``done`` advance, ``stop``/``clear`` empty the queue, ``status``
-        reports. Anything else is a new instruction replacing the queue. Bad lines raise RejectedInput
+        reports, ``success`` / ``fail`` (``failure``, ``failed``) mark the current subtask (the last one once all
+        are done) without changing the queue. Anything else is a new instruction replacing the queue. Bad lines raise RejectedInput
         (see the module docstring), counted in ``self.rejected``.
         """
         try:
@@ -111,6 +114,10 @@ class SubtaskQueue:
         if word in ("stop", "clear"):
             self.reset()
             return "cleared"
+        if word in ("success", "fail", "failure", "failed"):
+            mark = "success" if word == "success" else "fail"
+            self.marks.append((min(self.index, max(len(self.subtasks) - 1, 0)), mark))
+            return f"marked {mark}: {self.subtasks[self.marks[-1][0]]!r}" if self.subtasks else f"marked {mark}"
         if word == "status":
             return f"task {self.task!r}; now {self.current!r}; then {self.remaining}"
         self.task = line

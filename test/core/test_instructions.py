@@ -39,6 +39,20 @@ def test_queue_advances_and_clears():
     assert q.current == "" and q.subtasks == []
 
 
+def test_success_and_fail_mark_the_current_subtask_and_leave_the_queue():
+    q = SubtaskQueue()
+    q.handle("put the red cube in the bowl, then put the blue cube in the bowl")
+    assert q.handle("Success.") == "marked success: 'put the red cube in the bowl'"
+    assert q.current == "put the red cube in the bowl" and q.marks == [(0, "success")]
+    q.handle("next")
+    q.handle("fail")
+    q.handle("next")                                  # all done: a mark goes to the last subtask
+    q.handle("failed")
+    assert q.marks == [(0, "success"), (1, "fail"), (1, "fail")] and q.current == ""
+    q.reset()
+    assert q.marks == [] and q.handle("success") == "marked success"
+
+
 def test_queue_rejects_empty_and_huge():
     q = SubtaskQueue()
     with pytest.raises(ValueError):
