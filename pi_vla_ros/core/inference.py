@@ -44,6 +44,24 @@ there), ``in_flight``, ``shutdown()``, and a small status: ``ready`` (a request 
      replies and faults are picked up by the supervisor.
   5. The child ignores SIGINT (Ctrl-C reaches the whole process group; ``shutdown`` stops it: a "stop" message to
      an idle server, SIGKILL to a busy, hung or loading one).
+- ``RemoteRunner`` (``inference_mode: remote``) uses a policy server across the network (``pi-vla serve``, or an
+  openpi server: serving/protocol.py) with ProcessRunner's interface and fault semantics:
+
+  1. Start: connect (API key, TLS), read the metadata, one warm-up request on a blank observation whose actions must
+     be finite (``non_finite_warmup``) and give the horizon where the metadata does not; a refused key, no server,
+     another action width than the profile's, or another policy than before a reconnect: ``policy_server_start_failed``.
+  2. The connection closing or failing, with or without a request in flight: ``policy_server_died``.
+  3. No reply within the timeout (ProcessRunner's rule over the measured round trips, the warm-up's first):
+     ``inference_timeout``; the connection is closed (a late reply must never be taken for the next request's).
+  4. Reconnect after ``backoff_s * 2**k`` (at most ``backoff_max_s``), k = faults without a served inference between;
+     not ready meanwhile (``submit`` ignored, the request in flight dropped). A text frame from the server (bad
+     request, rate limit) fails only that request: an :class:`InferenceResult` with the error, no fault.
+  5. One worker thread encodes (raw or JPEG images), sends and waits; ``submit`` and ``poll`` never block, except in
+     ``lockstep`` (simulated time): ``poll`` then waits for the reply in flight and hands it over once the simulated
+     time since the request reaches ``max(lockstep_latency_s, measured round trip)``, so the simulated robot sees
+     the network's real delay while simulated time stands still.
+
+  Each result carries ``rtt_s`` (send to reply, wall clock) and the server's ``server_timing``.
 """
 
 from __future__ import annotations
@@ -76,6 +94,8 @@ class InferenceResult:
     latency_s: float          # what the control loop experienced (wall or simulated)
     compute_s: float          # wall-clock compute time of infer()
     requested_at: float       # ROS time of the request
+    rtt_s: float | None = None            # remote: send to reply on the wall clock (network + server)
+    server_timing: dict | None = None     # remote: the server's per-stage timing (infer_ms, queue_ms, ...)
 
 
 def _timed_infer(policy: Policy, obs: Observation) -> tuple[ActionChunk | None, Exception | None, float]:
@@ -479,6 +499,287 @@ class ProcessRunner:
             if proc.is_alive():
                 proc.kill()   # SIGKILL: a stopped or wedged server cannot ignore it
             proc.join(timeout=5)
+
+    def _notify(self) -> None:
+        if self._on_done is not None:
+            try:
+                self._on_done()
+            except Exception:  # noqa: BLE001 - the node's context is shutting down; nobody waits any more
+                pass
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """Where and how to reach a remote policy server."""
+
+    url: str                      # ws://host:port or wss://host:port
+    api_key: str = ""
+    ca_file: str = ""             # wss: the CA (or the server's self-signed certificate) to verify it against
+    image_encoding: str = "raw"   # raw | jpeg (ours only: an openpi server reads raw arrays)
+    jpeg_quality: int = 90
+    image_layout: str = "hwc"     # raw images as [H, W, 3], or [3, H, W] as openpi's ALOHA clients send them
+    open_timeout_s: float = 10.0
+
+
+class RemoteRunner:
+    """Inference on a remote policy server (module docstring); ``metadata`` and ``untrained`` are the server's."""
+
+    def __init__(self, spec: RemoteSpec, profile, on_done: Callable[[], None] | None = None, *,
+                 request_timeout_s: float = 0.0, timeout_floor_s: float = 2.0, timeout_factor: float = 5.0,
+                 initial_timeout_s: float = 30.0, backoff_s: float = 0.5, backoff_max_s: float = 30.0,
+                 warmup: bool = True, lockstep_latency_s: float | None = None, wait: bool = True):
+        if spec.image_encoding not in ("raw", "jpeg") or spec.image_layout not in ("hwc", "chw"):
+            raise ValueError(f"image_encoding raw|jpeg and image_layout hwc|chw, got {spec.image_encoding!r}, "
+                             f"{spec.image_layout!r}")
+        self.spec, self.profile = spec, profile
+        self.request_timeout_s, self.initial_timeout_s = request_timeout_s, initial_timeout_s
+        self.timeout_floor_s, self.timeout_factor = timeout_floor_s, timeout_factor
+        self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
+        self.warmup, self.lockstep_latency_s = warmup, lockstep_latency_s
+        self.policy = self
+        self.metadata = None
+        self.untrained = False
+        self.ready = False
+        self.last_error: InferenceFault | None = None
+        self.restarts = 0                          # successful reconnections after the first connection
+        self._client = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._on_done = on_done
+        self._faults: list[InferenceFault] = []
+        self._round_trips: deque[float] = deque(maxlen=20)
+        self._failures = 0
+        self._requested_at: float | None = None
+        self._pending: Observation | None = None   # submitted, not yet taken by the worker
+        self._reply: tuple | None = None           # (chunk, error, rtt_s, server_timing)
+        self._timeout = 0.0
+        connected = False
+        if wait:
+            fault = self._connect()
+            if fault is not None:
+                raise fault
+            connected = True
+        self._thread = threading.Thread(target=self._run, args=(connected,), daemon=True, name="pi_vla_remote")
+        self._thread.start()
+
+    # -- the caller's side ----------------------------------------------------------------------
+    @property
+    def in_flight(self) -> bool:
+        return self._requested_at is not None
+
+    @property
+    def timeout_s(self) -> float:
+        """The timeout a request submitted now gets (ProcessRunner's rule)."""
+        if self.request_timeout_s > 0:
+            return self.request_timeout_s
+        trips = list(self._round_trips)
+        return max(self.timeout_floor_s, self.timeout_factor * max(trips)) if trips else self.initial_timeout_s
+
+    def submit(self, obs: Observation, now: float) -> None:
+        """Hand one request to the worker; ignored while not ready (the fault is reported by ``faults()``)."""
+        with self._cond:
+            if not self.ready:
+                return
+            assert self._requested_at is None, "one inference at a time"
+            self._requested_at, self._pending, self._reply = now, obs, None
+            self._cond.notify_all()
+
+    def poll(self, now: float) -> InferenceResult | None:
+        with self._cond:
+            if self._requested_at is None:
+                return None
+            if self.lockstep_latency_s is not None:   # simulated time stands still until the reply is here
+                deadline = time.monotonic() + self._timeout + self.spec.open_timeout_s
+                while self._reply is None and self._requested_at is not None and not self._stop.is_set():
+                    if not self._cond.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic()))) \
+                            and time.monotonic() > deadline:
+                        break
+            if self._reply is None or self._requested_at is None:
+                return None
+            chunk, error, rtt, timing = self._reply
+            if self.lockstep_latency_s is not None and now - self._requested_at < max(self.lockstep_latency_s,
+                                                                                      rtt) - 1e-9:
+                return None
+            requested_at = self._requested_at
+            self._reply = self._requested_at = None
+        compute = (timing or {}).get("infer_ms")
+        compute = rtt if not isinstance(compute, (int, float)) else float(compute) / 1e3
+        return InferenceResult(chunk, error, max(rtt, now - requested_at), compute, requested_at, rtt, timing)
+
+    def faults(self) -> list[InferenceFault]:
+        with self._cond:
+            faults, self._faults = self._faults, []
+        return faults
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self.ready = False
+            client = self._client
+            self._cond.notify_all()
+        if client is not None:
+            client.close()        # wakes a worker waiting for a reply
+        self._thread.join(timeout=5)
+
+    # -- the worker's side ----------------------------------------------------------------------
+    def _run(self, connected: bool) -> None:
+        while not self._stop.is_set():
+            if not connected:
+                fault = self._connect()
+                if fault is None:
+                    connected = True
+                    self._notify()
+                    continue
+            else:
+                fault = self._serve_requests()
+            if self._stop.is_set():
+                break
+            if fault is None:
+                continue
+            connected = False
+            self._report(fault)
+            delay = min(self.backoff_max_s, self.backoff_s * 2 ** self._failures)
+            self._failures += 1
+            if self._stop.wait(delay):
+                break
+        self._close()
+
+    def _connect(self) -> InferenceFault | None:
+        """Connect and warm up; on success the connection is current and the runner ready."""
+        from websockets.exceptions import InvalidStatus
+
+        from pi_vla_ros.policies.base import PolicyMetadata
+        from pi_vla_ros.serving.client import PolicyClient
+
+        spec, profile = self.spec, self.profile
+        try:
+            client = PolicyClient(spec.url, spec.api_key, ca_file=spec.ca_file, open_timeout_s=spec.open_timeout_s)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            why = "refused the API key" if status == 401 else "is full" if status == 503 else "refused us"
+            return InferenceFault("policy_server_start_failed", f"{spec.url} {why} (HTTP {status})")
+        except Exception as exc:  # noqa: BLE001 - no server, TLS failure, ...: one line, then the backoff
+            return InferenceFault("policy_server_start_failed", f"cannot connect to {spec.url}: "
+                                                                f"{type(exc).__name__}: {exc}")
+        meta = client.metadata
+        width = meta.get("action_dim", profile.action_dim)
+        if width != profile.action_dim:
+            client.close()
+            return InferenceFault("policy_server_start_failed", f"{spec.url} serves {width} action dims, profile "
+                                                                f"{profile.name} needs {profile.action_dim}")
+        dt = float(meta.get("dt", 1.0 / profile.policy_rate_hz))
+        horizon = meta.get("horizon") if isinstance(meta.get("horizon"), int) else None
+        trip = None
+        if self.warmup or horizon is None:   # an openpi server does not say its horizon: the warm-up tells
+            try:
+                chunk, trip = self._warm_up(client, dt, horizon)
+            except InferenceFault as fault:
+                client.close()
+                return fault
+            horizon = chunk.actions.shape[0]
+            self.untrained = bool(chunk.info.get("untrained", False))
+        new = PolicyMetadata(name=str(meta.get("policy", "remote")), action_dim=profile.action_dim,
+                             horizon=int(horizon), dt=dt,
+                             cameras=tuple(meta.get("cameras", [c.name for c in profile.cameras])))
+        if self.metadata is not None and (new.horizon, new.dt, new.name) != (self.metadata.horizon, self.metadata.dt,
+                                                                             self.metadata.name):
+            client.close()
+            return InferenceFault("policy_server_start_failed", f"{spec.url} now serves {new}, not {self.metadata}")
+        with self._cond:
+            self.metadata = new
+            self._client = client
+            self._round_trips.clear()
+            if trip is not None:
+                self._round_trips.append(trip)
+            self.restarts += self.ready is False and self.last_error is not None
+            self.ready = True
+        return None
+
+    def _warm_up(self, client, dt: float, horizon: int | None):
+        import numpy as np
+
+        from pi_vla_ros.serving.protocol import chunk_from_reply
+
+        t0 = time.monotonic()
+        try:
+            reply = client.infer(self._request(dummy_observation(self.profile)), timeout_s=self.initial_timeout_s)
+            chunk = chunk_from_reply(reply, stamp=0.0, dt=dt, horizon=horizon, action_dim=self.profile.action_dim)
+        except Exception as exc:  # noqa: BLE001 - any failure of the first request is a failed start
+            raise InferenceFault("policy_server_start_failed", f"warm-up request to {self.spec.url} failed: "
+                                                               f"{type(exc).__name__}: {exc}") from None
+        bad = int(chunk.actions.size - np.count_nonzero(np.isfinite(chunk.actions)))
+        if bad:
+            raise InferenceFault("non_finite_warmup", f"{self.spec.url}: {bad} of {chunk.actions.size} warm-up "
+                                                      "actions are not finite")
+        return chunk, time.monotonic() - t0
+
+    def _request(self, obs: Observation) -> dict:
+        from pi_vla_ros.serving.protocol import request_from_observation
+
+        spec = self.spec
+        delay = None if obs.committed is None or self.metadata is None else obs.committed.frozen * self.metadata.dt
+        return request_from_observation(obs, image_encoding=spec.image_encoding, jpeg_quality=spec.jpeg_quality,
+                                        layout=spec.image_layout, delay_s=delay)
+
+    def _serve_requests(self) -> InferenceFault | None:
+        """Send each submitted request and hand its reply over, until the connection fails (returns why)."""
+        from websockets.exceptions import ConnectionClosed
+
+        from pi_vla_ros.serving.protocol import ProtocolError, RemoteError, chunk_from_reply
+
+        while not self._stop.is_set():
+            with self._cond:
+                if self._pending is None:
+                    self._cond.wait(timeout=0.1)
+                    if self._pending is None and self._client.closed:   # gone while idle: seen within 0.1 s
+                        return InferenceFault("policy_server_died", f"{self.spec.url} closed the connection")
+                    continue
+                obs, self._pending = self._pending, None
+                self._timeout = timeout = self.timeout_s
+                client, meta = self._client, self.metadata
+            t0 = time.monotonic()
+            try:
+                reply = client.infer(self._request(obs), timeout_s=timeout)
+                chunk, error = chunk_from_reply(reply, stamp=obs.stamp, dt=meta.dt, horizon=meta.horizon,
+                                                action_dim=meta.action_dim), None
+            except (RemoteError, ProtocolError) as exc:   # this request failed; the connection is fine
+                chunk, error = None, exc
+            except TimeoutError:
+                return InferenceFault("inference_timeout", f"no reply from {self.spec.url} within {timeout:.2f} s: "
+                                                           "the connection is closed")
+            except (ConnectionClosed, OSError) as exc:
+                return InferenceFault("policy_server_died", f"connection to {self.spec.url} lost: "
+                                                            f"{type(exc).__name__}: {exc}")
+            rtt = time.monotonic() - t0
+            timing = chunk.info.get("server_timing") if chunk is not None else None
+            with self._cond:
+                if self._requested_at is None:
+                    continue
+                self._round_trips.append(rtt)
+                self._reply = (chunk, error, rtt, timing)
+                if error is None:
+                    self._failures = 0
+                self._cond.notify_all()
+            self._notify()
+        return None
+
+    def _report(self, fault: InferenceFault) -> None:
+        self._close()
+        with self._cond:
+            self.ready = False
+            self.last_error = fault
+            self._faults.append(fault)
+            self._pending = None
+            if self._reply is None:   # the request in flight is lost with the connection
+                self._requested_at = None
+            self._cond.notify_all()
+        self._notify()
+
+    def _close(self) -> None:
+        with self._cond:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def _notify(self) -> None:
         if self._on_done is not None:

@@ -90,6 +90,13 @@ class PolicyClient:
         self.metadata = meta if isinstance(meta, dict) else {}
         self.bytes_sent = 0   # of the last request
 
+    @property
+    def closed(self) -> bool:
+        """The connection is closed or closing (the server went away while we were idle)."""
+        from websockets.protocol import State
+
+        return self._ws.protocol.state in (State.CLOSING, State.CLOSED)
+
     def infer(self, request: dict, timeout_s: float | None = None) -> dict:
         data = pack(request)
         self.bytes_sent = len(data)

@@ -143,7 +143,7 @@ def decode_jpeg(data: bytes) -> np.ndarray:
         img = Image.open(io.BytesIO(data), formats=["JPEG"])
         if max(img.size) > MAX_IMAGE_SIDE:
             raise ProtocolError("invalid_observation", f"JPEG of {img.size[0]}x{img.size[1]} pixels")
-        return np.asarray(img.convert("RGB"))
+        return np.array(img.convert("RGB"))   # a writable copy
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, ProtocolError):
             raise

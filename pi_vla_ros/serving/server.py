@@ -133,8 +133,11 @@ class PolicyServer:
 
     def stop(self) -> None:
         """Close the listener and every connection, and wait for the serving thread."""
-        if self._loop is not None and self._stop_event is not None:
-            self._loop.call_soon_threadsafe(self._stop_event.set)
+        if self._loop is not None and self._stop_event is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop_event.set)
+            except RuntimeError:   # the loop closed meanwhile: already stopped
+                pass
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._shutdown_pools()
