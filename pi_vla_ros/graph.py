@@ -37,6 +37,7 @@ NODE_CLASSES = {
     "pi_vla_policy": "pi_vla_ros.nodes.policy_node:PolicyNode",
     "pi_vla_executor": "pi_vla_ros.nodes.executor_node:ExecutorNode",
     "pi_vla_instruction": "pi_vla_ros.nodes.instruction_node:InstructionNode",
+    "pi_vla_teleop": "pi_vla_ros.nodes.teleop_node:TeleopNode",
 }
 
 # name, default, description: the launch arguments every robot's launch file declares
@@ -51,6 +52,8 @@ LAUNCH_ARGUMENTS = (
     ("seed", "0", "simulator episode seed"),
     ("autostart", "true", "configure and activate the managed policy and executor nodes at start-up (false: a "
                           "lifecycle manager or `ros2 lifecycle set` decides when the robot may move)"),
+    ("teleop", "", "start the teleop node: leader (leader arms' joint states) or twist (end-effector twist from a "
+                   "keyboard or SpaceMouse); it drives while /pi_vla/intervention is true"),
 )
 
 
@@ -114,6 +117,8 @@ def graph(robot: str, **args) -> list[NodeLaunch]:
         NodeLaunch("pi_vla_instruction", "pi_vla_instruction", params_file,
                    dict(per_robot.get("pi_vla_instruction", {}))),
     ]
+    if args["teleop"]:
+        nodes.append(node("pi_vla_teleop", profile=profile_ref, mode=str(args["teleop"])))
     if sim:  # the simulator is the clock source: it runs on its own steady clock
         nodes.insert(0, NodeLaunch("pi_vla_sim", "pi_vla_sim", params_file,
                                    {"use_sim_time": False, **per_robot.get("pi_vla_sim", {}),

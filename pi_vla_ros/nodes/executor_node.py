@@ -20,9 +20,15 @@ JointTrajectory (stamp 0 = start now) for ``trajectory`` controllers, a Float64M
 ``position`` controllers, a Twist for the base. Resampling, merging, the safety filter and the
 watchdog live in :mod:`pi_vla_ros.core.executor`.
 
-While ``/pi_vla/intervention`` (std_msgs/Bool) is true a person (a teleoperator's leader arms, or the simulator's
-scripted expert) has the robot: the executor publishes nothing and drops its chunks; when it turns false again the
-executor starts over from the measured state, as after an episode reset. Recap labels those frames as corrections.
+While ``/pi_vla/intervention`` (std_msgs/Bool) is true a person (a teleoperator, or the simulator's scripted
+expert) has the robot: the executor drops the policy's chunks, and when it turns false again it starts over from the
+measured state, as after an episode reset. Recap labels those frames as corrections. During an intervention it
+executes teleop commands (``/pi_vla/teleop/command``, from :mod:`pi_vla_ros.nodes.teleop_node`: a JointTrajectory in
+the action layout, validated like a chunk, whose points hold the person's target until it is renewed) through the
+same resampling, safety filter and watchdog as the policy's chunks, so a person's command keeps every limit a
+policy's does, and a teleop that goes silent is held as soon as its last command runs out. Until the first teleop
+command of an intervention it publishes nothing (someone outside the graph, like the scripted expert, drives).
+Teleop commands outside an intervention are dropped.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
         trajectory_lookahead_s=Param(0.0, "time_from_start of streamed points (0: one control period)", (0.0, 1.0)),
         diagnostics_period_s=Param(1.0, "period of /diagnostics", (0.01, 60.0)),
         intervention_topic=Param("/pi_vla/intervention", "std_msgs/Bool: true while a person has the robot"),
+        teleop_topic=Param("/pi_vla/teleop/command", "a person's targets during an intervention (JointTrajectory, "
+                                                     "action layout)"),
         language_topic=Param("/pi_vla/language", "the current task: empty means the episode ended (hold, idle)"),
         autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
     )
@@ -69,6 +77,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
         self.active = False
         self.intervening = False
         self.intervention_ticks = 0
+        self.teleop_commands = 0         # teleop commands accepted (all interventions)
+        self._teleop_driving = False     # a teleop command arrived in this intervention: publish its filtered target
         self.rejections = Rejections(self)
         # perf_counter and ROS time of each tick's publish, for run reports: the last 10 minutes at 50 Hz (a
         # robot runs for hours; unbounded lists grew 3.7 MB per 10 minutes in a soak)
@@ -107,6 +117,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self._entities = [
             self.create_subscription(msgs.JointTrajectory, self.p.chunk_topic, self._on_chunk, 10),
+            self.create_subscription(msgs.JointTrajectory, self.p.teleop_topic, self._on_teleop, 10),
             self.create_subscription(msgs.JointState, self.p.state_topic, self._on_state, SENSOR_QOS),
             # volatile: accepts a teleop's plain publisher as well as a latched one
             self.create_subscription(msgs.Bool, self.p.intervention_topic, self._on_intervention, 10),
@@ -171,10 +182,20 @@ class ExecutorNode(GraphNode, LifecycleNode):
     def _on_chunk(self, msg) -> None:
         if self.intervening or not self.active:
             return
+        if to_sec(msg.header.stamp) <= self._idle_since:   # computed for the episode that has ended: never executed
+            return
+        self._take(msg, "action chunk")
+
+    def _on_teleop(self, msg) -> None:
+        if not self.intervening or not self.active:
+            return
+        if self._take(msg, "teleop command"):
+            self._teleop_driving = True
+            self.teleop_commands += 1
+
+    def _take(self, msg, source: str) -> bool:
         try:
             stamp = to_sec(msg.header.stamp)
-            if stamp <= self._idle_since:   # computed for the episode that has ended: never executed
-                return
             times = [stamp + to_sec(p.time_from_start) for p in msg.points]
             widths = {len(p.positions) for p in msg.points}
             if len(widths) > 1:
@@ -182,7 +203,9 @@ class ExecutorNode(GraphNode, LifecycleNode):
             chunk = validate_chunk(self.profile, msg.joint_names, times, [list(p.positions) for p in msg.points])
             self.core.on_chunk(chunk, now_sec(self))
         except RejectedInput as e:
-            self.rejections(e, "action chunk")
+            self.rejections(e, source)
+            return False
+        return True
 
     # -- the loop -------------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -190,7 +213,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
             return
         if self.intervening:
             self.intervention_ticks += 1
-            return
+            if not self._teleop_driving:
+                return
         now = now_sec(self)
         cmd = self.core.tick(now)
         if cmd is None:
@@ -216,7 +240,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
 
     def _publish_hold(self) -> None:
         """One last command on deactivation: arms where they were last commanded, the base stopped."""
-        if self._last_sent is not None and not self.intervening:
+        if self._last_sent is not None and (not self.intervening or self._teleop_driving):
             positions, base = self._last_sent
             self._send(positions, [0.0] * len(base))
 
@@ -229,6 +253,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
 
     def _restart_core(self) -> None:
         self._last_sent = None
+        self._teleop_driving = False
         stats = self.core.stats
         self.core = ActionExecutor(self.profile, self.core.config)
         self.core.stats = stats
@@ -237,11 +262,12 @@ class ExecutorNode(GraphNode, LifecycleNode):
         s = self.core.stats
         values = {"commands": s.commands, "starvation_ticks": s.starvation_ticks, "watchdog_trips": s.watchdog_trips,
                   "safety_clamps": s.safety_clamps, "rejected": self.rejections.counter.as_dict(),
-                  "active": self.active, "intervening": self.intervening}
+                  "active": self.active, "intervening": self.intervening, "teleop_commands": self.teleop_commands}
         if not self.active:
             level, message = WARN, "inactive: not commanding"
         elif self.intervening:
-            level, message = OK, "a person has the robot"
+            level, message = OK, "a person has the robot" + (" (teleop through the safety filter)"
+                                                             if self._teleop_driving else "")
         elif self.idle and self.core.holding:
             level, message = OK, "idle: no task, holding"
         elif self.core.holding:

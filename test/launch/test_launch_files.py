@@ -136,3 +136,16 @@ def test_autostart_reaches_the_managed_nodes(fake_launch, autostart):
 
 def test_every_node_class_is_a_console_script():
     assert set(NODE_CLASSES) <= _console_scripts()
+
+
+@pytest.mark.parametrize("mode", ["leader", "twist"])
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_teleop_argument_starts_the_teleop_node(fake_launch, robot, mode):
+    nodes = {n.kwargs["executable"]: n for n in _nodes_only(_run_launch_file(robot, {"sim": "true", "teleop": mode}))}
+    teleop = nodes["pi_vla_teleop"].kwargs
+    assert teleop["executable"] in _console_scripts() and teleop["name"] == "pi_vla_teleop"
+    assert teleop["parameters"][1]["mode"] == mode and teleop["parameters"][1]["profile"] == robot
+    assert set(teleop["parameters"][1]) <= set(node_class("pi_vla_teleop").PARAMETERS) | {"use_sim_time"}
+    assert "pi_vla_executor" in nodes    # teleop drives through the executor, never beside it
+    without = _nodes_only(_run_launch_file(robot, {"sim": "true"}))
+    assert "pi_vla_teleop" not in [n.kwargs["executable"] for n in without]
