@@ -57,9 +57,9 @@ there), ``in_flight``, ``shutdown()``, and a small status: ``ready`` (a request 
      not ready meanwhile (``submit`` ignored, the request in flight dropped). A text frame from the server (bad
      request, rate limit) fails only that request: an :class:`InferenceResult` with the error, no fault.
   5. One worker thread encodes (raw or JPEG images), sends and waits; ``submit`` and ``poll`` never block, except in
-     ``lockstep`` (simulated time): ``poll`` then waits for the reply in flight and hands it over once the simulated
-     time since the request reaches ``max(lockstep_latency_s, measured round trip)``, so the simulated robot sees
-     the network's real delay while simulated time stands still.
+     lockstep (``lockstep_latency_s`` set: simulated time, tests and evaluation): the reply is handed over exactly
+     ``lockstep_latency_s`` of simulated time after the request, and ``poll`` waits for a reply still on the wire
+     (simulated time stands still meanwhile), so what the simulated robot sees does not depend on the machine.
 
   Each result carries ``rtt_s`` (send to reply, wall clock) and the server's ``server_timing``.
 """
@@ -597,14 +597,14 @@ class RemoteRunner:
             if self._reply is None or self._requested_at is None:
                 return None
             chunk, error, rtt, timing = self._reply
-            if self.lockstep_latency_s is not None and now - self._requested_at < max(self.lockstep_latency_s,
-                                                                                      rtt) - 1e-9:
+            if self.lockstep_latency_s is not None and now - self._requested_at < self.lockstep_latency_s - 1e-9:
                 return None
             requested_at = self._requested_at
             self._reply = self._requested_at = None
         compute = (timing or {}).get("infer_ms")
         compute = rtt if not isinstance(compute, (int, float)) else float(compute) / 1e3
-        return InferenceResult(chunk, error, max(rtt, now - requested_at), compute, requested_at, rtt, timing)
+        latency = now - requested_at if self.lockstep_latency_s is not None else max(rtt, now - requested_at)
+        return InferenceResult(chunk, error, latency, compute, requested_at, rtt, timing)
 
     def faults(self) -> list[InferenceFault]:
         with self._cond:

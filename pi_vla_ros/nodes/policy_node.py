@@ -28,6 +28,10 @@ Faults of the inference machinery (core/inference.py: ``policy_server_died``, ``
 ``policy_server_start_failed``, ``non_finite_warmup``) are each logged once as an error and counted with the
 rejections. While the runner is not ready (the server is down or restarting) no chunk is requested, so the
 executor's watchdog holds once the last chunk runs out; when the server is back the loop resumes by itself.
+``inference_mode: remote`` asks a policy server across the network (``pi-vla serve`` or an openpi server; see
+RemoteRunner in core/inference.py) with the same faults and hold-and-resume; each chunk's info and ``/diagnostics``
+then carry the network round trip (``rtt_s``) next to the inference latency, and RTC's frozen prefix counts the
+network delay, since the delay estimate is built from the latencies the loop experienced.
 ``/diagnostics`` (every ``diagnostics_period_s``): ERROR while the server is down, or after 3 inferences in a row
 were rejected (``inference_error``, ``bad_policy_output``); WARN when inactive, waiting for language or for
 observations; OK when chunks flow.
@@ -43,7 +47,8 @@ import numpy as np
 
 from pi_vla_ros.core.chunking import ChunkScheduler, ChunkingConfig
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.core.inference import PolicySpec, ProcessRunner, SimulatedLatencyRunner, ThreadedRunner, warm_up
+from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, RemoteRunner, RemoteSpec, SimulatedLatencyRunner,
+                                       ThreadedRunner, warm_up)
 from pi_vla_ros.core.instructions import validate_text
 from pi_vla_ros.core.observation import ObservationCore
 from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, RecentLog, Rejections, SENSOR_QOS, WARN,
@@ -67,9 +72,22 @@ class PolicyNode(GraphNode, LifecycleNode):
         advantage_guidance=Param(0.0, "Recap checkpoints: classifier-free guidance weight (0: plain conditioning)",
                                  (0.0, 10.0)),
         inference_mode=Param("process", "process: a policy server child (no shared GIL); thread; simulated: a fixed "
-                             "latency on simulated time (deterministic tests)",
-                             choices=("process", "thread", "simulated")),
-        simulated_latency_s=Param(0.1, "latency of inference_mode simulated", (0.0, 10.0)),
+                             "latency on simulated time (deterministic tests); remote: a policy server at remote_url",
+                             choices=("process", "thread", "simulated", "remote")),
+        simulated_latency_s=Param(0.1, "latency of inference_mode simulated, and of remote with remote_lockstep",
+                                  (0.0, 10.0)),
+        remote_url=Param("ws://127.0.0.1:8000", "remote: the policy server (ws://, or wss:// for TLS)"),
+        remote_api_key_file=Param("", "remote: file holding the API key (else the variable remote_api_key_env)"),
+        remote_api_key_env=Param("PI_VLA_API_KEY", "remote: environment variable holding the API key"),
+        remote_tls_ca=Param("", "remote wss: CA or self-signed server certificate to verify against (default: system)"),
+        remote_image_encoding=Param("raw", "remote: raw arrays (openpi-compatible) or jpeg (smaller, lossy; ours only)",
+                                    choices=("raw", "jpeg")),
+        remote_jpeg_quality=Param(90, "remote jpeg: quality", (1, 100)),
+        remote_image_layout=Param("hwc", "remote raw images: hwc, or chw as openpi's ALOHA clients send them",
+                                  choices=("hwc", "chw")),
+        remote_lockstep=Param(False, "remote on lockstep simulated time (tests, eval): each reply is handed over "
+                              "simulated_latency_s of simulated time after its request (time stands still until it "
+                              "is here)"),
         torch_threads=Param(1, "inference threads: leave the other cores to the control loop", (1, 256)),
         warmup=Param(True, "one inference on a blank observation during configure"),
         server_nice=Param(10, "policy server niceness: the 50 Hz loop gets the CPU first", (0, 19)),
@@ -103,6 +121,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.latencies: deque[float] = deque(maxlen=1_000)        # seconds, as experienced by the loop
         self.compute_times: deque[float] = deque(maxlen=1_000)    # seconds of wall-clock compute
         self.observation_ages: deque[float] = deque(maxlen=1_000)
+        self.round_trips: deque[float] = deque(maxlen=1_000)      # remote: seconds of network + server, wall clock
         self.chunk_log = RecentLog(keep=1_000)                    # per chunk: stamp, prompt, latency, ...
         self._entities: list = []
         self._runner_ready = True              # as last seen: a change is logged once
@@ -187,6 +206,10 @@ class PolicyNode(GraphNode, LifecycleNode):
                           self.p.device, self.p.seed, int(self.p.torch_threads), self.p.warmup,
                           int(self.p.server_nice), float(self.p.advantage_guidance))
         mode = self.p.inference_mode
+        if mode == "remote":
+            if policy is not None:
+                raise ValueError("an in-memory policy cannot be remote: use inference_mode 'thread' or 'simulated'")
+            return self._make_remote_runner()
         if mode == "process":
             if policy is not None:
                 raise ValueError("an in-memory policy cannot run in a policy server process: use inference_mode "
@@ -201,6 +224,20 @@ class PolicyNode(GraphNode, LifecycleNode):
         if mode == "simulated":
             return SimulatedLatencyRunner(policy, self.p.simulated_latency_s)
         return ThreadedRunner(policy)
+
+    def _make_remote_runner(self) -> RemoteRunner:
+        from pi_vla_ros.serving.client import read_api_key
+
+        p = self.p
+        try:
+            key = read_api_key(p.remote_api_key_file, p.remote_api_key_env)
+        except ValueError:
+            key = ""   # the server then refuses us with HTTP 401: one clear start failure
+        spec = RemoteSpec(p.remote_url, key, p.remote_tls_ca, p.remote_image_encoding, int(p.remote_jpeg_quality),
+                          p.remote_image_layout)
+        return RemoteRunner(spec, self.profile, request_timeout_s=p.inference_timeout_s, backoff_s=p.restart_backoff_s,
+                            backoff_max_s=p.restart_backoff_max_s, warmup=p.warmup,
+                            lockstep_latency_s=p.simulated_latency_s if p.remote_lockstep else None)
 
     # -- inputs ---------------------------------------------------------------------------------
     def _on_state(self, msg) -> None:
@@ -312,6 +349,9 @@ class PolicyNode(GraphNode, LifecycleNode):
         info = {"stamp": chunk.stamp, "prompt": self._submitted_prompt, "requested_at": result.requested_at,
                 "latency_s": result.latency_s, "compute_s": result.compute_s, "published_at": now,
                 "rtc": self._submitted_rtc}
+        if result.rtt_s is not None:
+            self.round_trips.append(result.rtt_s)
+            info["rtt_s"] = result.rtt_s
         self.chunk_log.append(info)
         self.latency_pub.publish(msgs.Float64(data=result.latency_s))
         self.info_pub.publish(msgs.String(data=json.dumps(info)))
@@ -326,6 +366,9 @@ class PolicyNode(GraphNode, LifecycleNode):
         values = {"chunks": len(self.chunk_log), "server_ready": r.ready, "restarts": r.restarts,
                   "last_error": "" if r.last_error is None else str(r.last_error),
                   "rejected": self.rejections.counter.as_dict(), "active": self.active}
+        if self.round_trips:   # remote: network round trip next to the latency the loop experienced
+            values["rtt_ms_p50"] = round(1e3 * float(np.median(self.round_trips)), 2)
+            values["latency_ms_p50"] = round(1e3 * float(np.median(self.latencies)), 2)
         if not self.active:
             level, message = WARN, "inactive: not requesting chunks"
         elif not r.ready:
