@@ -95,8 +95,8 @@ class SubtaskQueue:
 
         Commands: ``next``/``skip``/``done`` advance, ``stop``/``clear`` empty the queue, ``status``
         reports, ``success`` / ``fail`` (``failure``, ``failed``) mark the current subtask (the last one once all
-        are done) without changing the queue. Anything else is a new instruction replacing the queue. Bad lines raise RejectedInput
-        (see the module docstring), counted in ``self.rejected``.
+        are done) without changing the queue. Anything else is a new instruction replacing the queue. Bad lines
+        raise RejectedInput (see the module docstring), counted in ``self.rejected``.
         """
         try:
             line = text.strip() if isinstance(text, str) else text

@@ -27,6 +27,18 @@ subtask annotations from the expert's verbal instructions, ``next.success``). Ba
 With ``policy`` (a checkpoint directory) the policy and executor nodes run instead of the expert: the episodes are the
 policy's own autonomous rollouts, successes and failures alike, with the executor's commands to the controllers as
 the actions -- the experience Recap learns from (``pi_vla_ros/training/recap.py``).
+
+Verbal-instruction (VI) collection (``vi=True``, ``pi-vla collect --vi``): the simulator runs the multi-step task
+(``pick_place_sequence``: every cube into the bowl in the order the instruction gives) and a scripted instructor
+node (:mod:`pi_vla_ros.sim.instructor`) is the person: it gives the subtasks one at a time (or the whole task, then
+"next") and a final "success" / "fail" through the instruction node's queue, as typed lines. The expert node
+follows the language (a subtask starts only once the language names it) and announces each subtask's plan; with
+``policy`` the policy, conditioned on the same language, drives instead. An episode ends 0.5 s after the
+instructor's last line (or at the time limit). The dataset gets, per frame, the subtask active (the language the
+robot was conditioned on), every line given as a language event on its frame, ``next.subtask_success`` (the
+simulator's per-subtask success detection) and ``intervention``; the whole task is the episode's task. The summary
+adds per episode the lines (episode time: seconds from frame 0), when each subtask was done, and how far each
+subtask label and event in the dataset lies from when its line was given (``label_alignment``).
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             time_limit_s: float | None = None, progress: bool = True, log=print, policy: str | None = None,
             params: dict | None = None, takeover_after_s: float | None = None,
             correction_budget_s: float = 9.0, video_codec: str | None = None,
-            subtask_format: str = "language") -> dict:
+            subtask_format: str = "language", vi: bool = False, vi_style: str = "") -> dict:
     """Record ``episodes`` demonstrations (seeds ``seed .. seed + episodes - 1``) into the dataset at ``out``
     (created, or appended to); with ``policy``, that policy's rollouts instead (``params``: node parameter
     overrides, e.g. ``{"pi_vla_policy": {"execute_steps": 16}}``). With ``takeover_after_s`` a supervisor corrects
@@ -51,7 +63,9 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     (frames flagged ``intervention``), with ``correction_budget_s`` more to finish. ``video_codec``: "av1" (the
     default when PyAV has SVT-AV1, as LeRobot records) or "h264"; appending follows the dataset's.
     ``subtask_format``: "language" (LeRobot's language columns) or "index" (subtask_index: what released LeRobot
-    0.4 opens). Returns a summary: episodes, successes, corrections, frames, seconds of wall time.
+    0.4 opens). ``vi``: verbal-instruction collection (see the module docstring; ``vi_style``: the instructor's
+    style, '' drawn per episode). Returns a summary: episodes, successes, corrections, frames, seconds of wall
+    time (and for ``vi`` the language figures).
     """
     if policy is None and expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; known: {EXPERTS}")
@@ -60,6 +74,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     from pi_vla_ros.data.rosbag import bag_to_lerobot
     from pi_vla_ros.episodes import Progress, resolve_policy
     from pi_vla_ros.nodes.expert_node import ExpertNode
+    from pi_vla_ros.nodes.instructor_node import InstructorNode
     from pi_vla_ros.nodes.recorder_node import RecorderNode
     from pi_vla_ros.ros import Parameter
     from pi_vla_ros.runner import GraphRunner
@@ -70,16 +85,20 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     wall0 = time.perf_counter()
     results = []
     sim_params = [Parameter("use_sim_time", value=True)]
+    overrides = {k: dict(v) for k, v in (params or {}).items()}
+    if vi:   # the multi-step task; the instructor, not the simulator, says what to do
+        overrides.setdefault("pi_vla_sim", {}).update(task="pick_place_sequence", publish_instruction=False)
     if policy is None:
-        graph = {"skip": ("pi_vla_policy", "pi_vla_executor")}
+        graph = {"skip": ("pi_vla_policy", "pi_vla_executor"), "overrides": overrides}
     else:
         name, ckpt = resolve_policy(policy)
-        graph = {"policy": name, "checkpoint": ckpt, "overrides": params or {}}
+        graph = {"policy": name, "checkpoint": ckpt, "overrides": overrides}
     with GraphRunner(profile, realtime=False, seed=seed, **graph) as run:
         sim = run.sim.sim
         if policy is None:
+            vi_params = [Parameter("follow_language", value=True), Parameter("announce_subtasks", value=False)]
             expert_node = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"),
-                                                  parameter_overrides=sim_params))
+                                                  parameter_overrides=sim_params + (vi_params if vi else [])))
             commands = lambda: expert_node.commands  # noqa: E731
         else:
             commands = lambda: run.nodes["pi_vla_executor"].core.stats.commands  # noqa: E731
@@ -87,6 +106,10 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         if policy is not None and takeover_after_s is not None:
             supervisor = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
                 *sim_params, Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False)]))
+        instructor = None
+        if vi:
+            instructor = run.add_node(InstructorNode(sim=sim, **run.node_options("instructor"), parameter_overrides=[
+                *sim_params, Parameter("style", value=vi_style)]))
         recorder = run.add_node(RecorderNode(**run.node_options("recorder"),
                                              parameter_overrides=sim_params + [Parameter("profile", value=profile)]))
         if progress:
@@ -104,7 +127,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             recorder.start(bag)
             t0, commands0 = run.sim_time(), commands()
             deadline, takeover_at = limit, None
-            while not sim.success() and run.sim_time() - t0 < deadline - 1e-9:
+            while not _episode_over(sim, instructor, run.sim_time()) and run.sim_time() - t0 < deadline - 1e-9:
                 if supervisor is not None and takeover_at is None and run.sim_time() - t0 >= takeover_after_s - 1e-9:
                     takeover_at = run.sim_time() - t0
                     supervisor.take_over()
@@ -114,23 +137,88 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             run.spin_for(run.sim.p.step_period_s)
             recorder.stop()
             ok = bool(sim.success())
+            timing = {}
             episode = bag_to_lerobot(bag, sim.profile, out, actions="auto" if policy is None else "controllers",
-                                     vcodec=video_codec, subtask_format=subtask_format)
+                                     vcodec=video_codec, subtask_format=subtask_format, timing=timing,
+                                     **({"subtask_success": True} if vi else {}))
             if not keep_bags:
                 shutil.rmtree(bag)
             results.append({"episode": episode, "seed": seed + i, "success": ok,
                             "time_s": round(run.sim_time() - t0, 3), "instruction": sim.instruction,
                             "commands": commands() - commands0,
                             "takeover_s": None if takeover_at is None else round(takeover_at, 3)})
+            if vi:
+                start = timing["start_s"]
+                results[-1].update(
+                    subtasks=[s.text for s in sim.task.subtasks],
+                    subtask_done_s=[None if t is None else round(t - start, 3) for t in sim.task.subtask_done_at],
+                    lines=[{**line, "t": round(line["t"] - start, 3), "end": round(line["end"] - start, 3)}
+                           for line in instructor.lines])
             bar.update(ok)
         bar.close()
     with LeRobotDataset(out, decode_images=False) as ds:
         frames = len(ds)
+        if vi:
+            for r in results:
+                r["label_alignment"] = label_alignment(ds.episode_language(r["episode"]), r["lines"], r["subtasks"])
     summary = {"profile": profile, "dataset": str(out), "source": policy or f"expert:{expert}",
                "episodes": len(results),
                "successes": sum(r["success"] for r in results),
                "corrections": sum(r["takeover_s"] is not None for r in results), "frames_total": frames,
                "wall_s": round(time.perf_counter() - wall0, 1), "episodes_detail": results}
+    if vi:
+        summary["vi"] = vi_summary(results)
     log(f"collected {summary['episodes']} episodes ({summary['successes']} successful) into {out} "
         f"in {summary['wall_s']} s; dataset has {frames} frames")
     return summary
+
+
+TAIL_S = 0.5  # recorded after the instructor's last line, so that it is on a frame
+
+
+def _episode_over(sim, instructor, now: float) -> bool:
+    """Demonstrations and rollouts end at success; a VI episode once the instructor has said its last line."""
+    if instructor is None:
+        return sim.success()
+    return instructor.finished and now >= instructor.lines[-1]["end"] + TAIL_S - 1e-9
+
+
+def label_alignment(language: dict, lines: list[dict], subtasks: list[str]) -> list[dict]:
+    """Per line given: where its language event, and for a line that starts a subtask (the task, a subtask, "next")
+    that subtask's label, landed in the dataset, relative to when the line was done being given (seconds; None
+    where it is missing). ``language``: :meth:`LeRobotDataset.episode_language`; ``lines``: episode times.
+    """
+    out = []
+    rows = list(language["subtasks"])
+    events = list(language["events"])
+    for line in lines:
+        item = {"text": line["text"], "kind": line["kind"], "given_s": line["end"], "event_delay_s": None,
+                "label_delay_s": None}
+        match = next((e for e in events if e[1] == line["text"]), None)
+        if match is not None:
+            events.remove(match)   # each event answers one line
+            item["event_delay_s"] = round(match[0] - line["end"], 3)
+        if line["kind"] in ("task", "subtask", "next"):
+            want = subtasks[line["subtask"]]
+            row = next((r for r in rows if r[1] == want), None)
+            if row is not None:
+                item["label_delay_s"] = round(row[0] - line["end"], 3)
+        out.append(item)
+    return out
+
+
+def vi_summary(results: list[dict], tolerance_s: float = 0.2) -> dict:
+    """The VI figures over episodes: subtask labels and events within ``tolerance_s`` of when given, subtasks done."""
+    items = [a for r in results for a in r["label_alignment"]]
+    labels = [a["label_delay_s"] for a in items if a["kind"] in ("task", "subtask", "next")]
+    events = [a["event_delay_s"] for a in items]
+    within = lambda v: sum(d is not None and abs(d) <= tolerance_s + 1e-9 for d in v)  # noqa: E731
+    subtasks = [t is not None for r in results for t in r["subtask_done_s"]]
+    return {"tolerance_s": tolerance_s, "subtask_labels": len(labels), "labels_within": within(labels),
+            "labels_within_share": within(labels) / max(len(labels), 1),
+            "labels_missing": sum(d is None for d in labels),
+            "label_delay_s_max": max((abs(d) for d in labels if d is not None), default=None),
+            "events": len(events), "events_within": within(events),
+            "events_within_share": within(events) / max(len(events), 1),
+            "subtasks": len(subtasks), "subtasks_done": sum(subtasks),
+            "marks": {m: sum(line["kind"] == m for r in results for line in r["lines"]) for m in ("success", "fail")}}

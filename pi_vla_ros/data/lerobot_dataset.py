@@ -423,7 +423,8 @@ class LeRobotDatasetWriter:
     ``subtask`` (the subtask active at the frame) and ``instruction`` (a verbal instruction given at the frame, or
     a list of those given there) are optional. ``subtask_success=True`` declares ``next.subtask_success`` in a new
     dataset (True on the frame after which a subtask was done; verbal-instruction collection writes it); a frame's
-    ``next.subtask_success`` is dropped, with one warning, where the dataset does not declare it. Images are uint8 HWC or CHW (float in [0, 1] is scaled).
+    ``next.subtask_success`` is dropped, with one warning, where the dataset does not declare it. Images are uint8
+    HWC or CHW (float in [0, 1] is scaled).
 
     Files: episodes share ``data/chunk-XXX/file-XXX.parquet`` and ``videos/<camera>/chunk-XXX/file-XXX.mp4``
     until a file would pass ``data_files_size_in_mb`` / ``video_files_size_in_mb`` (LeRobot's defaults, 100 and

@@ -24,6 +24,11 @@ Like a person doing verbal-instruction data collection, it types the subtask it 
 cube", ...) on ``/pi_vla/instruction`` when ``announce_subtasks`` is set; the recorded ``/pi_vla/language``
 then carries per-frame subtask annotations while the episode's task stays the simulator's instruction.
 
+With ``follow_language`` it acts on the verbal instructions as a teleoperator would: a subtask of the task (e.g.
+one cube of "both cubes into the bowl") is started only once ``/pi_vla/language`` names it (its cube's colour, or
+its exact text); until then the robot holds still. Each subtask's plan is announced as it is made, as JSON on
+``plan_topic`` (subtask, text, obj, arm, start, release, end: simulated times), for a scripted instructor.
+
 The expert plans from privileged simulator state (object poses), so this node is built with the
 :class:`Simulator` object (``ExpertNode(sim=...)``); ``pi-vla collect`` does that. For demonstrations the policy
 node is not started alongside it. For corrections (``wait_for_takeover``) it stays silent while the policy drives
@@ -32,6 +37,9 @@ task from wherever the robot is, as a person taking over with leader arms would.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import json
 
 from pi_vla_ros.nodes.common import GraphNode, LATCHED_QOS, Param, declare, to_duration, to_stamp
 from pi_vla_ros.ros import Node, msgs
@@ -56,6 +64,9 @@ class ExpertNode(GraphNode, Node):
         announce_subtasks=Param(True, "type each subtask as it starts (verbal-instruction style)"),
         wait_for_takeover=Param(False, "corrections: silent until take_over()"),
         intervention_topic=Param("/pi_vla/intervention", "std_msgs/Bool: true while it has the robot"),
+        follow_language=Param(False, "start each subtask only once /pi_vla/language names it (VI collection)"),
+        language_topic=Param("/pi_vla/language", "the current subtask (std_msgs/String, transient local)"),
+        plan_topic=Param("/pi_vla/expert/plan", "each subtask's plan as it is made (std_msgs/String, JSON)"),
     )
 
     def __init__(self, sim, **kwargs):
@@ -84,6 +95,11 @@ class ExpertNode(GraphNode, Node):
         self.action_pub = self.create_publisher(msgs.JointState, self.p.command_topic, 10)
         self.instruction_pub = self.create_publisher(msgs.String, self.p.instruction_topic, 10)
         self.intervention_pub = self.create_publisher(msgs.Bool, self.p.intervention_topic, LATCHED_QOS)
+        self.plan_pub = self.create_publisher(msgs.String, self.p.plan_topic, 10)
+        self.released = 0 if self.p.follow_language else None   # subtasks the language has asked for so far
+        self.unmatched_language: list[str] = []
+        if self.p.follow_language:
+            self.create_subscription(msgs.String, self.p.language_topic, self._on_language, LATCHED_QOS)
         self.active = not self.p.wait_for_takeover
         self.create_timer(1.0 / self.rate, self._tick)
 
@@ -93,6 +109,7 @@ class ExpertNode(GraphNode, Node):
         """
         self.expert = None
         self._phase = None
+        self.released = 0 if self.p.follow_language else None
         if self.p.wait_for_takeover:
             self.active = False
             self.intervention_pub.publish(msgs.Bool(data=False))
@@ -100,8 +117,31 @@ class ExpertNode(GraphNode, Node):
     def take_over(self) -> None:
         """A correction starts: the executor is told to yield, the expert plans from the current state."""
         self.active = True
-        self.expert = ScriptedExpert(self.sim, from_current_state=True)
+        self.expert = self._new_expert(from_current_state=True)
         self.intervention_pub.publish(msgs.Bool(data=True))
+
+    def _new_expert(self, from_current_state: bool = False) -> ScriptedExpert:
+        expert = ScriptedExpert(self.sim, from_current_state=from_current_state)
+        expert.released = self.released
+        expert.listeners.append(lambda a: self.plan_pub.publish(msgs.String(data=json.dumps(dataclasses.asdict(a)))))
+        return expert
+
+    def _on_language(self, msg) -> None:
+        """Release the subtask the language names (its cube's colour word, else its exact text)."""
+        text = msg.data.strip().lower()
+        if not text:
+            return
+        subtasks = self.sim.task.subtasks
+        named = [k for k, s in enumerate(subtasks) if s.text.lower() == text]
+        if not named:
+            named = [k for k, s in enumerate(subtasks) if self.sim.task.cube(s.obj).color in text.split()]
+        if len(named) != 1:
+            self.unmatched_language.append(msg.data)
+            self.get_logger().warning(f"language {msg.data!r} names no single subtask of the task", once=True)
+            return
+        self.released = max(self.released or 0, named[0] + 1)
+        if self.expert is not None:
+            self.expert.released = self.released
 
     @property
     def done(self) -> bool:
@@ -111,7 +151,7 @@ class ExpertNode(GraphNode, Node):
         if not self.active:
             return
         if self.expert is None:
-            self.expert = ScriptedExpert(self.sim)
+            self.expert = self._new_expert()
         action = self.expert.act()
         stamp = to_stamp(self.sim.time)
         for ctrl, interface, pub, idx in self._outputs:
@@ -131,7 +171,7 @@ class ExpertNode(GraphNode, Node):
             phase = self.expert.phase()
             if phase != self._phase:
                 self._phase = phase
-                cube = self.sim.task.cube(self.sim.target_object)
+                cube = self.sim.task.cube(self.expert.obj)
                 text = SUBTASKS.get(phase, "").format(obj=f"{cube.color} cube",
                                                       bowl=f"{self.sim.task.bowl_color} bowl")
                 if text:

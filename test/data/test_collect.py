@@ -109,3 +109,41 @@ def test_collect_corrections_hand_the_robot_to_the_expert(tmp_path):
         flags = ds.columns["intervention"][ds.episode_range(0).start:ds.episode_range(0).stop]
     first = int(np.argmax(flags))
     assert 9 <= first <= 11 and flags[first:].all() and not flags[:first].any()   # 20 Hz frames from 0.5 s on
+
+
+def test_vi_collection_stores_each_subtask_at_the_frame_it_was_given(tmp_path):
+    """--vi: the instructor gives the subtasks (typed here), the expert follows the language; the dataset holds
+    each subtask label and language event at the frame of the line, per-subtask success and the whole task.
+    """
+    import numpy as np
+
+    out = tmp_path / "vi"
+    summary = collect("ur5e", out, 2, seed=0, vi=True, progress=False, log=lambda *_: None)
+    assert summary["successes"] == 2 and summary["vi"]["subtasks_done"] == 4
+    assert summary["vi"]["labels_within_share"] == 1.0 and summary["vi"]["events_within_share"] == 1.0
+    styles = set()
+    with LeRobotDataset(out, decode_images=False) as ds:
+        for r in summary["episodes_detail"]:
+            ep, fps = r["episode"], ds.fps
+            lang = ds.episode_language(ep)
+            rows = ds.episode_range(ep)
+            first, second = r["subtasks"]
+            assert ds[rows.start]["task"] == r["instruction"] and r["instruction"].index(first) == 0
+            kinds = [line["kind"] for line in r["lines"]]
+            styles.add(kinds[0])
+            assert kinds in (["subtask", "subtask", "success"], ["task", "next", "success"])
+            given = [line["end"] for line in r["lines"]]
+            # each subtask label starts on the first frame at or after its line (sample and hold)
+            starts = {text: t for t, text in lang["subtasks"]}
+            for text, t in ((first, given[0]), (second, given[1])):
+                assert t <= starts[text] < t + 1.0 / fps + 1e-6, (text, t, starts)
+            # every line is an event on the latest frame at or before it, in order
+            assert [text for _, text in lang["events"]] == [line["text"] for line in r["lines"]]
+            for (t_event, _), t in zip(lang["events"], given):
+                assert t - 1.0 / fps - 1e-6 < t_event <= t + 1e-6
+            # the robot did nothing before it was told: the first subtask was done after its line
+            assert given[0] < r["subtask_done_s"][0] < given[1] < r["subtask_done_s"][1] < given[2]
+            flags = np.flatnonzero(ds.columns["next.subtask_success"][rows.start:rows.stop]) / fps
+            assert len(flags) == 2 and np.allclose(flags, r["subtask_done_s"], atol=1.0 / fps + 1e-6)
+            assert ds[rows.stop - 1]["next.success"]
+    assert styles == {"subtask", "task"}      # seeds 0 and 1 draw both styles

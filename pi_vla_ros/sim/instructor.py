@@ -1,0 +1,123 @@
+# Copyright 2026 pi_vla_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Scripted instructor: the person who gives verbal instructions while episodes are recorded in the simulator.
+
+It watches the scene as a person would (the task's per-subtask progress, ``task.subtask_done_at``) and hears the
+scripted expert's plan announcements (:class:`pi_vla_ros.sim.expert.Announcement`); from those it decides what to
+say and when. Saying it is a voice's business (typed on ``/pi_vla/instruction``, or synthesized and spoken into the
+speech recognizer: ``nodes/instructor_node.py``). ROS-free and deterministic: the script is drawn from the
+episode's rng.
+
+Per episode, one of two styles (drawn, or fixed by ``style``):
+
+- ``steps``: the first subtask's sentence ``start_s`` after the episode starts; each time the current subtask is
+  seen done, after a reaction time, the next subtask's sentence; after the last one, ``success``.
+- ``queue``: the whole task at the start (the instruction queue splits it into its subtasks), then ``next`` at
+  each boundary and ``success`` after the last.
+
+A subtask not done by its deadline gets ``fail`` and the instructor stops (``finished``). The deadline is the
+expert's announced release for that subtask plus ``grace_s``; without an announcement (a policy drives), the
+subtask's start plus its share of the task's time limit. Reaction times are uniform in ``reaction_s``.
+
+``poll(t)`` returns the lines due at simulated time ``t`` (each a :class:`Line`; call it once per tick, after the
+simulator stepped); ``log`` keeps every line said. Lines are spaced at least ``gap_s`` apart (a person finishes a
+sentence before the next), the first at the episode's start plus ``start_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STYLES = ("steps", "queue")
+
+
+@dataclass(frozen=True)
+class Line:
+    t: float          # simulated time at which the person starts saying it
+    text: str
+    kind: str         # "task" (every subtask in one line), "subtask", "next", "success", "fail"
+    subtask: int      # the subtask it starts or marks
+
+
+class ScriptedInstructor:
+    def __init__(self, task, *, style: str | None = None, reaction_s: tuple[float, float] = (0.3, 0.8),
+                 start_s: tuple[float, float] = (0.2, 0.6), grace_s: float = 2.0, gap_s: float = 1.0):
+        if style is not None and style not in STYLES:
+            raise ValueError(f"unknown instructor style {style!r}; known: {STYLES}")
+        self.task = task
+        self.fixed_style = style
+        self.reaction_s, self.start_s, self.grace_s, self.gap_s = reaction_s, start_s, grace_s, gap_s
+        self.style = style or STYLES[0]
+        self.log: list[Line] = []
+        self.finished = True
+
+    def reset(self, t0: float, rng: np.random.Generator) -> None:
+        """A new episode that started at ``t0`` (call after the simulator's reset)."""
+        self.rng = rng
+        self.style = self.fixed_style or STYLES[int(rng.integers(len(STYLES)))]
+        self.t0 = t0
+        self.log = []
+        self.finished = False
+        self.expect = -1                       # the subtask last given (-1: nothing said yet)
+        self.given_at: dict[int, float] = {}
+        self.plans: dict[int, float] = {}      # subtask -> announced release time
+        self._next_at = t0 + float(rng.uniform(*self.start_s))
+        self._seen_done: float | None = None
+
+    def hear(self, announcement) -> None:
+        """The expert announced a subtask's plan: its release time bounds when the subtask should be done."""
+        self.plans[announcement.subtask] = announcement.release
+
+    def _deadline(self, k: int) -> float:
+        if k in self.plans:
+            return self.plans[k] + self.grace_s
+        return self.given_at[k] + self.task.time_limit_s / len(self.task.subtasks)
+
+    def _say(self, t: float, text: str, kind: str, k: int) -> list[Line]:
+        line = Line(t, text, kind, k)
+        self.log.append(line)
+        self._next_at = t + self.gap_s
+        return [line]
+
+    def poll(self, t: float) -> list[Line]:
+        if self.finished or t < self._next_at - 1e-9:
+            return []
+        subtasks = self.task.subtasks
+        if self.expect < 0:                    # the episode's first words
+            self.expect, self.given_at[0] = 0, t
+            if self.style == "queue":
+                return self._say(t, self.task.instruction, "task", 0)
+            return self._say(t, subtasks[0].text, "subtask", 0)
+        k = self.expect
+        done = self.task.subtask_done_at[k]
+        if done is None:
+            if t >= self._deadline(k):
+                self.finished = True
+                return self._say(t, "fail", "fail", k)
+            return []
+        if self._seen_done is None:            # a person reacts a moment after seeing it
+            self._seen_done = max(t, done) + float(self.rng.uniform(*self.reaction_s))
+        if t < self._seen_done - 1e-9:
+            return []
+        self._seen_done = None
+        if k + 1 == len(subtasks):
+            self.finished = True
+            return self._say(t, "success", "success", k)
+        self.expect, self.given_at[k + 1] = k + 1, t
+        if self.style == "queue":
+            return self._say(t, "next", "next", k + 1)
+        return self._say(t, subtasks[k + 1].text, "subtask", k + 1)
