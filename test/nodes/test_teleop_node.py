@@ -25,9 +25,6 @@ from test.nodes.conftest import Tap, controller_topics, finite_command
 
 ALOHA = ["waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper", "left_finger",
          "right_finger"]
-LEADER_PARAMS = {"leader_topics": "/leader_left/joint_states, /leader_right/joint_states",
-                 "leader_prefixes": "left_,right_", "leader_ignore": "left_finger,right_finger",
-                 "leader_scale": "left_gripper=0.04:0, right_gripper=0.04:0"}
 
 
 class Person:
@@ -99,7 +96,8 @@ def min_jerk(s):
 
 
 def test_leader_arms_drive_the_follower_through_the_executor(make_graph):
-    run, person, tap = teleop_graph(make_graph, "leader", **LEADER_PARAMS)
+    """The leader mapping is the one config/bimanual.yaml ships (two ALOHA leaders, finger joints ignored)."""
+    run, person, tap = teleop_graph(make_graph, "leader")
     profile, sim = run.sim.profile, run.sim.sim
     joints = list(profile.joints)
     start = sim.joint_positions()
@@ -125,7 +123,7 @@ def test_leader_arms_drive_the_follower_through_the_executor(make_graph):
 
 
 def test_leader_must_match_the_follower_and_stale_leader_holds(make_graph):
-    run, person, tap = teleop_graph(make_graph, "leader", leader_timeout_s=0.1, **LEADER_PARAMS)
+    run, person, tap = teleop_graph(make_graph, "leader", leader_timeout_s=0.1)
     profile, sim = run.sim.profile, run.sim.sim
     joints = list(profile.joints)
     start = sim.joint_positions()
@@ -239,4 +237,47 @@ def test_keyboard_teleop_drives_the_simulator(make_graph):
     assert [m.data for _, m in flags.messages["/pi_vla/intervention"]] == [True, False]
     os.close(write_fd)
     os.close(read_fd)
+    assert_within_limits(run, tap)
+
+
+def test_executor_checks_teleop_commands_like_chunks(make_graph):
+    """A teleop command is validated like a chunk and filtered like one; outside an intervention it is dropped."""
+    from pi_vla_ros.nodes.common import to_duration, to_stamp
+
+    run = make_graph("bimanual", skip=("pi_vla_policy",))
+    person, tap = Person(run), Tap(run, controller_topics(run))
+    profile, executor = run.sim.profile, run.node("pi_vla_executor")
+    pub = person.node.create_publisher(msgs.JointTrajectory, "/pi_vla/teleop/command", 10)
+
+    def send(values, names=profile.action_names):
+        pub.publish(msgs.JointTrajectory(
+            header=msgs.Header(stamp=to_stamp(run.sim_time())), joint_names=list(names),
+            points=[msgs.JointTrajectoryPoint(positions=[float(v) for v in values], time_from_start=to_duration(t))
+                    for t in (0.0, 0.1)]))
+
+    run.spin_for(0.2)
+    q = run.sim.sim.joint_positions()
+    jump = q.copy()
+    jump[profile.joints.index("left_waist")] += 1.0      # 1 rad away: the filter spreads it over many ticks
+    send(jump)                                           # no intervention yet: dropped
+    run.spin_for(0.1)
+    assert executor.teleop_commands == 0
+    person.intervene()
+    run.spin_for(0.04)
+    n_before = sum(len(m) for m in tap.messages.values())
+    run.spin_for(0.1)
+    assert sum(len(m) for m in tap.messages.values()) == n_before   # a person has it, no teleop yet: silent
+    bad = jump.copy()
+    bad[3] = np.nan
+    send(bad)
+    send(jump[::-1], names=list(profile.action_names)[::-1])   # another order: mapped by name, accepted
+    for _ in range(60):
+        send(jump)
+        run.spin_for(0.02)
+    assert executor.rejections.counter.as_dict() == {"non_finite_action": 1}
+    assert executor.teleop_commands == 61
+    waist = commanded(run, tap)[:, profile.joints.index("left_waist")]
+    assert waist[-1] > q[profile.joints.index("left_waist")] + 0.5
+    assert executor.core.stats.clamps_by_kind.get("velocity", 0) + executor.core.stats.clamps_by_kind.get(
+        "acceleration", 0) > 0                           # the jump was limited, not passed through
     assert_within_limits(run, tap)
