@@ -222,3 +222,56 @@ def vi_summary(results: list[dict], tolerance_s: float = 0.2) -> dict:
             "events_within_share": within(events) / max(len(events), 1),
             "subtasks": len(subtasks), "subtasks_done": sum(subtasks),
             "marks": {m: sum(line["kind"] == m for r in results for line in r["lines"]) for m in ("success", "fail")}}
+
+
+def plot_vi_episode(root, episode: int, path, camera: str | None = None, shots: int = 8) -> None:
+    """A figure of one recorded VI episode, read back from the dataset: ``shots`` frames of ``camera`` (default: the
+    first) above a timeline of its subtask labels (bands), the lines given (events) and the frames flagged
+    ``next.subtask_success``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pi_vla_ros.data.lerobot_dataset import LeRobotDataset
+
+    with LeRobotDataset(root) as ds:
+        rows = ds.episode_range(episode)
+        camera = camera or ds.camera_keys[0]
+        lang = ds.episode_language(episode)
+        task = ds[rows.start]["task"]
+        picks = [rows.start + round(k * (len(rows) - 1) / (shots - 1)) for k in range(shots)]
+        frames = [(float(ds[i]["timestamp"]), ds[i][camera]) for i in picks]
+        flags = ds.columns.get("next.subtask_success")
+        done = [] if flags is None else [(i - rows.start) / ds.fps for i in rows if flags[i]]
+        length = len(rows) / ds.fps
+    fig = plt.figure(figsize=(2.0 * shots, 4.6))
+    grid = fig.add_gridspec(2, shots, height_ratios=[1.4, 1.0])
+    for k, (t, image) in enumerate(frames):
+        ax = fig.add_subplot(grid[0, k])
+        ax.imshow(image)
+        ax.set_title(f"t={t:.1f}s", fontsize=8)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[1, :])
+    colours = plt.get_cmap("tab10")
+    subtasks = lang["subtasks"]
+    for j, (t, text) in enumerate(subtasks):
+        end = subtasks[j + 1][0] if j + 1 < len(subtasks) else length
+        ax.axvspan(t, end, ymin=0.55, ymax=0.95, color=colours(j % 10), alpha=0.35)
+        ax.text((t + end) / 2, 0.75, text, ha="center", va="center", fontsize=8)
+    for j, (t, text) in enumerate(lang["events"]):
+        ax.axvline(t, ymin=0.05, ymax=0.5, color="k", lw=1)
+        ax.text(t, 0.1 + 0.12 * (j % 3), f" said: {text!r} ", fontsize=7, va="bottom",
+                ha="left" if t < 0.75 * length else "right")
+    for t in done:
+        ax.plot([t], [0.5], marker="v", color="green", ms=9)
+    ax.set_xlim(0, length)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_xlabel("episode time (s)   bands: subtask label per frame;  lines: language events;  "
+                  "green marks: subtask detected done (next.subtask_success)", fontsize=8)
+    fig.suptitle(f"VI episode {episode}: {task!r}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -147,3 +147,7 @@ def test_vi_collection_stores_each_subtask_at_the_frame_it_was_given(tmp_path):
             assert len(flags) == 2 and np.allclose(flags, r["subtask_done_s"], atol=1.0 / fps + 1e-6)
             assert ds[rows.stop - 1]["next.success"]
     assert styles == {"subtask", "task"}      # seeds 0 and 1 draw both styles
+    from pi_vla_ros.data.collect import plot_vi_episode
+
+    plot_vi_episode(out, 1, tmp_path / "episode.png", shots=4)
+    assert (tmp_path / "episode.png").stat().st_size > 10_000
