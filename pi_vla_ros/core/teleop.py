@@ -44,7 +44,8 @@ Semantics, tick by tick (``Teleop.tick(now)``):
    step is then scaled down (all joints alike, so the path keeps its direction) to the URDF velocity limits.
    Because every tick starts from the pose of the last target, the desired pose never runs ahead of what the
    arm reached (at a joint limit or a singularity it stops there). ``on_gripper(x)``: the fraction open in
-   [0, 1] (``bad_gripper_command`` otherwise) mapped linearly onto the gripper joint's URDF range.
+   [0, 1] (``bad_gripper_command`` otherwise) mapped linearly onto the gripper joint's URDF range, which the target
+   approaches at the gripper's URDF velocity limit.
 4. Mobile base: the target's base velocities are always 0 (teleop drives arms only).
 """
 
@@ -320,8 +321,11 @@ class Teleop:
             worst = np.max(np.abs(step) / self.v_step)
             self.target[self.arm_idx] = q0 + (step / worst if worst > 1.0 else step)
         if self._gripper is not None and self.gripper_idx is not None:
-            lim = self.profile.limits[self.joints[self.gripper_idx]]
-            self.target[self.gripper_idx] = lim.lower + self._gripper * (lim.upper - lim.lower)
+            g = self.gripper_idx
+            lim = self.profile.limits[self.joints[g]]
+            goal = lim.lower + self._gripper * (lim.upper - lim.lower)
+            step = lim.velocity * self.dt   # a key press is a step command: ramp it at the URDF velocity limit
+            self.target[g] += np.clip(goal - self.target[g], -step, step)
         return self.target.copy()
 
 

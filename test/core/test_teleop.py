@@ -245,12 +245,14 @@ def test_gripper_command(bimanual):
     tel.engage(home(bimanual))
     g = bimanual.joints.index("left_gripper")
     tel.on_gripper(0.25)
-    assert tel.tick(0.0)[g] == pytest.approx(0.01)     # a quarter of the URDF range 0..0.04
+    steps = [tel.tick(0.02 * k)[g] for k in range(20)]
+    np.testing.assert_allclose(steps[:5], 0.04 - 0.002 * np.arange(1, 6))   # at the URDF 0.1 m/s
+    assert steps[-1] == pytest.approx(0.01)            # then holds a quarter of the URDF range 0..0.04
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(RejectedInput) as err:
             tel.on_gripper(bad)
         assert err.value.reason == "bad_gripper_command"
-    assert tel.tick(0.02)[g] == pytest.approx(0.01)
+    assert tel.tick(0.5)[g] == pytest.approx(0.01)
     tel.disengage()
     tel.engage(home(bimanual))
     assert tel.tick(0.04)[g] == pytest.approx(0.04)    # a new engagement starts from the follower, not the old command
