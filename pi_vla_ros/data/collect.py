@@ -55,7 +55,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             time_limit_s: float | None = None, progress: bool = True, log=print, policy: str | None = None,
             params: dict | None = None, takeover_after_s: float | None = None,
             correction_budget_s: float = 9.0, video_codec: str | None = None,
-            subtask_format: str = "language", vi: bool = False, vi_style: str = "") -> dict:
+            subtask_format: str = "language", vi: bool = False, vi_style: str = "", voice: str = "typed") -> dict:
     """Record ``episodes`` demonstrations (seeds ``seed .. seed + episodes - 1``) into the dataset at ``out``
     (created, or appended to); with ``policy``, that policy's rollouts instead (``params``: node parameter
     overrides, e.g. ``{"pi_vla_policy": {"execute_steps": 16}}``). With ``takeover_after_s`` a supervisor corrects
@@ -64,8 +64,9 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     default when PyAV has SVT-AV1, as LeRobot records) or "h264"; appending follows the dataset's.
     ``subtask_format``: "language" (LeRobot's language columns) or "index" (subtask_index: what released LeRobot
     0.4 opens). ``vi``: verbal-instruction collection (see the module docstring; ``vi_style``: the instructor's
-    style, '' drawn per episode). Returns a summary: episodes, successes, corrections, frames, seconds of wall
-    time (and for ``vi`` the language figures).
+    style, '' drawn per episode; ``voice``: how its lines reach the robot, see ``nodes/instructor_node.py``).
+    Returns a summary: episodes, successes, corrections, frames, seconds of wall time (and for ``vi`` the language
+    figures).
     """
     if policy is None and expert not in EXPERTS:
         raise ValueError(f"unknown expert {expert!r}; known: {EXPERTS}")
@@ -109,7 +110,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         instructor = None
         if vi:
             instructor = run.add_node(InstructorNode(sim=sim, **run.node_options("instructor"), parameter_overrides=[
-                *sim_params, Parameter("style", value=vi_style)]))
+                *sim_params, Parameter("style", value=vi_style), Parameter("voice", value=voice)]))
         recorder = run.add_node(RecorderNode(**run.node_options("recorder"),
                                              parameter_overrides=sim_params + [Parameter("profile", value=profile)]))
         if progress:
