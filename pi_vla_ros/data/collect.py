@@ -106,7 +106,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         supervisor = None
         if policy is not None and takeover_after_s is not None:
             supervisor = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
-                *sim_params, Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False)]))
+                *sim_params, Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False),
+                Parameter("follow_language", value=vi)]))
         instructor = None
         if vi:
             instructor = run.add_node(InstructorNode(sim=sim, **run.node_options("instructor"), parameter_overrides=[

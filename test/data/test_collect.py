@@ -151,3 +151,32 @@ def test_vi_collection_stores_each_subtask_at_the_frame_it_was_given(tmp_path):
 
     plot_vi_episode(out, 1, tmp_path / "episode.png", shots=4)
     assert (tmp_path / "episode.png").stat().st_size > 10_000
+
+
+def test_vi_collection_with_a_policy_and_a_correction(tmp_path):
+    """--vi --policy --takeover-after: the policy is conditioned on the instructor's subtask; the correction follows
+    the same language; interventions, labels and per-subtask success are all stored.
+    """
+    import numpy as np
+
+    from pi_vla_ros.policies.factory import make_policy
+    from pi_vla_ros.profiles import load_profile
+
+    ckpt = tmp_path / "policy"
+    policy = make_policy("pi06_tiny", load_profile("ur5e"), allow_untrained=True)
+    policy.untrained = False
+    policy.save_pretrained(ckpt)
+    out = tmp_path / "vi_corrected"
+    summary = collect("ur5e", out, 1, seed=0, vi=True, vi_style="steps", progress=False, log=lambda *_: None,
+                      policy=str(ckpt), takeover_after_s=0.5, correction_budget_s=7.5, keep_bags=False)
+    r = summary["episodes_detail"][0]
+    assert r["takeover_s"] == 0.5 and r["subtask_done_s"][0] is not None and r["subtask_done_s"][1] is None
+    assert [line["kind"] for line in r["lines"]] == ["subtask", "subtask"]      # cut at the budget, no mark yet
+    assert summary["vi"]["labels_within_share"] == 1.0
+    with LeRobotDataset(out, decode_images=False) as ds:
+        rows = ds.episode_range(0)
+        flags = ds.columns["intervention"][rows.start:rows.stop]
+        done = ds.columns["next.subtask_success"][rows.start:rows.stop]
+        lang = ds.episode_language(0)
+    assert 9 <= int(np.argmax(flags)) <= 11 and flags[11:].all()
+    assert done.sum() == 1 and [text for _, text in lang["subtasks"]] == r["subtasks"]
