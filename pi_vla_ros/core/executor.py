@@ -26,7 +26,9 @@ Semantics, tick by tick (``tick(now)``):
 2. Chunk timeline. A chunk's action i applies at ``stamp + i * dt``. Positions between actions are
    linearly interpolated, so any policy rate is resampled to the control rate. A new chunk replaces
    the current one from ``now`` on, cross-faded over ``blend_s`` so the switch never steps (the
-   stale prefix of the new chunk, already in the past when it arrives, is simply never sampled).
+   stale prefix of the new chunk, already in the past when it arrives, is simply never sampled). A chunk given
+   with ``blend=False`` (a teleoperator's stream of targets, continuous from one to the next) replaces the current
+   one at once: a cross-fade restarted every tick would only delay it (by about ``blend_s``).
 3. Watchdog. With no chunk covering ``now`` (none yet, or the last one ran out or is older than
    ``chunk_timeout_s``) the executor holds: the arms' target is the last command (the measured state
    before anything was commanded), so a moving arm stops there at once (4d), and the base's is zero
@@ -274,11 +276,11 @@ class ActionExecutor:
             raise RejectedInput("non_finite_state", f"joint state has NaN/inf for {bad}")
         self._measured = p
 
-    def on_chunk(self, chunk: Chunk, now: float) -> None:
+    def on_chunk(self, chunk: Chunk, now: float, blend: bool = True) -> None:
         _check_chunk(np.asarray(chunk.times), np.asarray(chunk.actions), self.action_dim)
         if chunk.end < now:
             raise RejectedInput("chunk_in_past", f"chunk ends at {chunk.end:.3f} s, before now ({now:.3f} s)")
-        if self._chunk is not None and self._covers(self._chunk, now):
+        if blend and self._chunk is not None and self._covers(self._chunk, now):
             self._previous, self._switch_time = self._chunk, now
         else:
             self._previous = None

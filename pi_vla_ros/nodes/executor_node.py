@@ -184,16 +184,16 @@ class ExecutorNode(GraphNode, LifecycleNode):
             return
         if to_sec(msg.header.stamp) <= self._idle_since:   # computed for the episode that has ended: never executed
             return
-        self._take(msg, "action chunk")
+        self._take(msg, "action chunk", blend=True)
 
     def _on_teleop(self, msg) -> None:
         if not self.intervening or not self.active:
             return
-        if self._take(msg, "teleop command"):
+        if self._take(msg, "teleop command", blend=False):   # a stream of targets: no cross-fade (no delay)
             self._teleop_driving = True
             self.teleop_commands += 1
 
-    def _take(self, msg, source: str) -> bool:
+    def _take(self, msg, source: str, blend: bool) -> bool:
         try:
             stamp = to_sec(msg.header.stamp)
             times = [stamp + to_sec(p.time_from_start) for p in msg.points]
@@ -201,7 +201,7 @@ class ExecutorNode(GraphNode, LifecycleNode):
             if len(widths) > 1:
                 raise RejectedInput("chunk_width", f"points have different widths {sorted(widths)}")
             chunk = validate_chunk(self.profile, msg.joint_names, times, [list(p.positions) for p in msg.points])
-            self.core.on_chunk(chunk, now_sec(self))
+            self.core.on_chunk(chunk, now_sec(self), blend)
         except RejectedInput as e:
             self.rejections(e, source)
             return False

@@ -125,6 +125,15 @@ def test_new_chunk_replaces_with_crossfade(profile):
     assert 0.0 < a < 0.02 and b == pytest.approx(0.02)
 
 
+def test_teleop_stream_replaces_without_crossfade(profile):
+    ex = ActionExecutor(profile, ExecutorConfig(blend_s=0.04))
+    ex.on_state(np.zeros(3))
+    ex.on_chunk(chunk(0.0, [[0.0, 0, 0]] * 50), now=0.0, blend=False)
+    ex.tick(DT)
+    ex.on_chunk(chunk(DT, [[0.02, 0, 0]] * 5), now=DT, blend=False)
+    assert ex.tick(2 * DT).positions[0] == pytest.approx(0.02)   # at once (within the limits), no fade
+
+
 def test_chunk_entirely_in_past_rejected(profile):
     ex = ActionExecutor(profile)
     with pytest.raises(RejectedInput) as e:
