@@ -295,8 +295,8 @@ class Pi0Model(nn.Module):
             scaling = stacks[active[0]].layers[li].self_attn.scaling
             if insulate and len(active) == 2:
                 m, n = xs[0].shape[1], k.shape[2] - xs[1].shape[1]  # VLM queries, VLM keys
-                k_x, v_x = torch.cat([k[:, :, :n].detach(), k[:, :, n:]], 2), torch.cat([v[:, :, :n].detach(),
-                                                                                       v[:, :, n:]], 2)
+                k_x = torch.cat([k[:, :, :n].detach(), k[:, :, n:]], 2)
+                v_x = torch.cat([v[:, :, :n].detach(), v[:, :, n:]], 2)
                 out = torch.cat([self._attention(q[:, :, :m], k[:, :, :n], v[:, :, :n], mask[:, :m, :n], scaling),
                                  self._attention(q[:, :, m:], k_x, v_x, mask[:, m:], scaling)], 1)
             else:
@@ -344,7 +344,7 @@ class Pi0Model(nn.Module):
             time = fm.sample_time(actions.shape[0], generator).to(actions) if time is None else time.to(actions)
             t = time if rtc_prefix is None else fm.prefix_times(time, rtc_prefix.to(pad.device))
             suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), fm.interpolate(actions, noise, t), t)
-            pad, ar, fast = torch.cat([pad, s_pad], 1), torch.cat([ar, s_ar], 1), torch.cat([fast, torch.zeros_like(s_pad)], 1)
+            pad, ar, fast = torch.cat([pad, s_pad], 1), torch.cat([ar, s_ar], 1), F.pad(fast, (0, s_pad.shape[1]))
         mask, pos = recipe_mask(pad, ar, fast, n_vlm)
         (vlm_out, expert_out), _ = self.joint_forward([emb, suffix], mask, pos, cond, insulate=insulate)
         if batch.get("targets") is not None:

@@ -43,6 +43,7 @@ class Observation:
     prompt: str                     # current language conditioning
     stamp: float                    # seconds (ROS time) the observation was taken
     committed: CommittedActions | None = None   # set by the policy node when real-time chunking is on
+    subtask: str | None = None      # hierarchical policies: a person's subtask instruction, used as given
 
 
 @dataclass(frozen=True)

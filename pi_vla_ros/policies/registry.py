@@ -55,6 +55,22 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
     # Published sizes: PaliGemma 3B (SigLIP So400m/14 at 224 + Gemma 2B) + Gemma 300M expert, 32-dim padding.
     "pi0": Pi0Config(name="pi0", model=Pi0ModelConfig(pi05=False), max_tokens=48, norm_mode="zscore"),
     "pi05": Pi0Config(name="pi05", model=Pi0ModelConfig(pi05=True), max_tokens=200, norm_mode="quantile"),
+    # π0.5 as the seed describes it (models/pi0.py, "the π0.5 recipe"): the VLM also learns FAST action tokens
+    # (train with knowledge insulation: TrainConfig.knowledge_insulation), only the expert acts; "hier" adds
+    # hierarchical inference (subtask text decoded, then acted on; trained on subtask-annotated data).
+    "pi05_ki_tiny": Pi0Config(name="pi05_ki_tiny", model=dataclasses.replace(_PI0_TINY, pi05=True), max_tokens=200,
+                              norm_mode="quantile", fast_tokens=True, fast_vocab=512),
+    "pi05_hier_tiny": Pi0Config(name="pi05_hier_tiny", model=dataclasses.replace(_PI0_TINY, pi05=True),
+                                max_tokens=200, norm_mode="quantile", fast_tokens=True, fast_vocab=512, subtask=True),
+    "pi05_ki": Pi0Config(name="pi05_ki", model=Pi0ModelConfig(pi05=True), max_tokens=200, norm_mode="quantile",
+                         fast_tokens=True),
+    "pi05_hier": Pi0Config(name="pi05_hier", model=Pi0ModelConfig(pi05=True), max_tokens=200, norm_mode="quantile",
+                           fast_tokens=True, subtask=True),
+    # π0-FAST: PaliGemma alone, actions decoded from FAST tokens (state in the prompt, quantile normalization).
+    "pi0_fast_tiny": Pi0Config(name="pi0_fast_tiny", model=dataclasses.replace(_PI0_TINY, expert=""), max_tokens=200,
+                               norm_mode="quantile", fast_tokens=True, fast_vocab=512),
+    "pi0_fast": Pi0Config(name="pi0_fast", model=Pi0ModelConfig(expert=""), max_tokens=200, norm_mode="quantile",
+                          fast_tokens=True, max_target_tokens=256),
 }
 
 

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from pi_vla_ros.models import flow_matching as fm
-from pi_vla_ros.models.pi0 import (ACTION_BEGIN, END, SUBTASK_BEGIN, Pi0Model, Pi0ModelConfig, make_attention_mask,
+from pi_vla_ros.models.pi0 import (ACTION_BEGIN, END, Pi0Model, Pi0ModelConfig, SUBTASK_BEGIN, make_attention_mask,
                                    recipe_mask)
 
 VOCAB = 1024

@@ -12,7 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Frozen configuration of the π0 / π0.5 policy: the model (models/pi0.py) plus how it is bound to a robot.
+"""Frozen configuration of the π0 / π0.5 / π0-FAST policy: the model (models/pi0.py) plus how it is bound to a robot.
+
+What the VLM is taught besides the prompt (models/pi0.py, "the π0.5 recipe"): ``fast_tokens`` adds next-token CE on
+the FAST tokens of each action chunk (π0.5 with knowledge insulation; π0-FAST, ``model.expert == ""``, acts only
+through them); ``subtask`` adds next-token CE on the frame's subtask annotation and makes inference hierarchical
+(decode the subtask, then act on it). ``training_rtc_max_delay`` > 0: trained with training-time RTC, so real-time
+chunking at inference hard-inpaints the committed prefix instead of guiding towards it.
 
 Field names shared with Pi06Config (image_keys, max_tokens, norm_mode, action_names, state_dim, delta_mask and the
 image_size / state_in_prompt properties) let the π0.6 pre/post-processing be reused unchanged.
@@ -37,12 +43,22 @@ class Pi0Config:
     max_tokens: int = 48                 # π0: 48 language tokens; π0.5: 200 (the state is in the prompt)
     norm_mode: str = "zscore"            # openpi: π0 z-score, π0.5 quantile
     advantage_conditioned: bool = False  # Recap: "Advantage: positive" in the inference prompt (see pi06)
+    fast_tokens: bool = False            # CE on FAST action tokens (the tokenizer is fitted on the training set)
+    fast_vocab: int = 1024               # FAST BPE vocabulary (paper: 1024)
+    subtask: bool = False                # hierarchical: CE on subtask text; inference decodes it, then acts on it
+    max_target_tokens: int = 128         # longest VLM target block (subtask + FAST tokens, markers included)
+    max_subtask_tokens: int = 16         # decoding budget of a subtask
+    training_rtc_max_delay: int = 0      # training-time RTC: prefixes of up to this many actions given clean
     # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
     action_names: tuple[str, ...] = ()
     state_dim: int = 0
     delta_mask: tuple[bool, ...] | None = None  # per action dim: True = relative to the current state
 
     def __post_init__(self):
+        if not self.model.expert and not self.fast_tokens:
+            raise ValueError("a model without an action expert (π0-FAST) acts through FAST tokens: set fast_tokens")
+        if not 0 <= self.training_rtc_max_delay < self.model.action_horizon:
+            raise ValueError(f"training_rtc_max_delay must be in [0, {self.model.action_horizon})")
         if self.norm_mode not in NORM_MODES:
             raise ValueError(f"norm_mode must be one of {NORM_MODES}, got {self.norm_mode!r}")
         if len(self.image_keys) != len(IMAGE_KEYS):  # a checkpoint's prefix length depends on the camera count
@@ -62,8 +78,12 @@ class Pi0Config:
         return self.model.image_size
 
     @property
-    def state_in_prompt(self) -> bool:  # π0.5 writes the discretized state into the prompt
-        return self.model.pi05
+    def state_in_prompt(self) -> bool:  # π0.5 and π0-FAST write the discretized state into the prompt
+        return self.model.pi05 or not self.model.expert
+
+    @property
+    def has_targets(self) -> bool:  # the VLM learns from a next-token loss, so it must train
+        return self.fast_tokens or self.subtask
 
     @property
     def horizon(self) -> int:

@@ -117,7 +117,7 @@ def state_dict_openpi(model: Pi0Model, with_unused: bool = True) -> dict[str, to
     """
     own = model.state_dict()
     out = {canonical: own[name] for canonical, name in _model_names(model).items()}
-    if with_unused:
+    if with_unused and model.expert is not None:  # π0-FAST has no expert
         pg = model.vlm.config.text_config
         out[EXPERT_LM_HEAD] = torch.zeros(pg.vocab_size, model.action_in_proj.out_features, dtype=model.dtype)
     return out
