@@ -373,6 +373,41 @@ def _add_learning(sub) -> None:
     p.set_defaults(func=cmd_eval)
 
 
+def cmd_teleop(args) -> int:
+    if not args.sim:
+        raise SystemExit("without --sim there is no robot here: on a real robot use `ros2 launch pi_vla_ros "
+                         f"{args.robot}.launch.py teleop:={args.mode}` (and `ros2 run pi_vla_ros "
+                         "pi_vla_keyboard_teleop`)")
+    from pi_vla_ros import teleop_session
+
+    overrides = _parse_params(args.param)
+    if args.arm:
+        overrides.setdefault("pi_vla_teleop", {})["twist_arm"] = args.arm
+    launch_args = {"seed": args.seed} | {k: getattr(args, k) for k in ("policy", "checkpoint") if getattr(args, k)}
+    report = teleop_session.run(args.robot, args.mode, duration=args.duration, overrides=overrides, **launch_args)
+    print(json.dumps(report, indent=1))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _add_teleop(sub) -> None:
+    p = sub.add_parser("teleop", help="drive the simulated robot from this terminal's keyboard, in real time")
+    p.add_argument("robot", choices=["ur5e", "bimanual", "mobile_manipulator"])
+    p.add_argument("--sim", action="store_true", help="the embedded MuJoCo simulator (required: no robot here)")
+    p.add_argument("--mode", choices=["twist", "leader"], default="twist",
+                   help="twist: the keyboard moves a TCP; leader: leader arms' joint states (no keyboard)")
+    p.add_argument("--arm", help="the arm the keyboard drives (a name in the profile's sim.arms; default the first)")
+    p.add_argument("--duration", type=float, default=float("inf"),
+                   help="seconds of simulated time (default: until x or Ctrl-C)")
+    p.add_argument("--policy", help="also run this policy config: it has the robot whenever the person gives it back")
+    p.add_argument("--checkpoint", help="policy checkpoint directory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    p.add_argument("--report", help="write the session's counters (JSON) here")
+    p.set_defaults(func=cmd_teleop)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pi-vla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -392,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
     p.set_defaults(func=cmd_launch)
     _add_bench(sub)
+    _add_teleop(sub)
     _add_learning(sub)
     args = parser.parse_args(argv)
     try:
