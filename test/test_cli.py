@@ -37,3 +37,8 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, argv, message):
 def test_param_syntax_is_checked():
     with pytest.raises(SystemExit, match="node.param=value"):
         main(["launch", "bimanual", "--sim", "--param", "blend_s"])
+
+
+def test_teleop_without_sim_points_to_ros2_launch():
+    with pytest.raises(SystemExit, match="teleop:=leader"):
+        main(["teleop", "bimanual", "--mode", "leader"])
