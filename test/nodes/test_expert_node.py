@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("mujoco")
 
 from pi_vla_ros.nodes.expert_node import ExpertNode  # noqa: E402
-from pi_vla_ros.ros import msgs, Parameter  # noqa: E402
+from pi_vla_ros.ros import Parameter, msgs  # noqa: E402
 from test.nodes.conftest import Tap  # noqa: E402
 
 
