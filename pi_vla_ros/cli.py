@@ -267,6 +267,34 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_import_lerobot(args) -> int:
+    from pi_vla_ros.policies.pi0.lerobot import import_lerobot
+    from pi_vla_ros.profiles import load_profile
+
+    profile = load_profile(args.profile)
+    policy = import_lerobot(args.checkpoint, profile, args.out, tokenizer=args.tokenizer,
+                            camera_map=_name_map(args.camera_map))
+    cfg = policy.config
+    print(json.dumps({"out": args.out, "policy": cfg.name, "norm_mode": cfg.norm_mode, "horizon": cfg.horizon,
+                      "image_slots": list(cfg.image_keys), "action_names": list(cfg.action_names)}, indent=1))
+    return 0
+
+
+def _add_import(sub) -> None:
+    p = sub.add_parser("import", help="convert another framework's checkpoint into a pi_vla_ros checkpoint")
+    isub = p.add_subparsers(dest="import_command", required=True)
+    lr = isub.add_parser("lerobot", help="a LeRobot pi0 / pi05 checkpoint (save_pretrained directory) for a profile")
+    lr.add_argument("checkpoint", help="LeRobot's pretrained_model directory (config.json, model.safetensors, "
+                                       "policy_preprocessor.json, ...)")
+    lr.add_argument("--profile", required=True, help="robot profile the policy drives")
+    lr.add_argument("--tokenizer", required=True,
+                    help="LOCAL directory with the prompt tokenizer (PaliGemma's, as LeRobot uses)")
+    lr.add_argument("--out", required=True, help="pi_vla_ros checkpoint directory to write")
+    lr.add_argument("--camera-map", action="append", default=[], metavar="LEROBOT_CAMERA=PROFILE_CAMERA",
+                    help="e.g. --camera-map front=cam_high; unmapped cameras must carry the profile's names")
+    lr.set_defaults(func=cmd_import_lerobot)
+
+
 def _add_learning(sub) -> None:
     """collect / train / eval."""
     p = sub.add_parser("collect", help="record demonstrations (or a policy's rollouts) through the node graph into a "
@@ -429,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_bench(sub)
     _add_teleop(sub)
     _add_learning(sub)
+    _add_import(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
