@@ -28,7 +28,9 @@ Nothing here publishes to a controller. If this node stops sending (a stale lead
 ``hold_s`` has passed. When the flag turns false it stops and forgets; the next engagement starts again from the
 follower's measured state (``state_topic``). What it sends also goes out as a JointState named by the profile's
 action names on ``action_topic`` (``/pi_vla/commanded_action``), which recordings take as the action, as from the
-scripted expert. Rejected input is counted (``/diagnostics``) and logged once per reason every 5 s.
+scripted expert (``action_topic:=''`` turns that off: in a recording where the policy drives between
+interventions, the executor's controller commands are the action of every frame). Rejected input is counted
+(``/diagnostics``) and logged once per reason every 5 s.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class TeleopNode(GraphNode, Node):
         hold_s=Param(0.1, "how long one sent target stays valid at the executor (then it holds)", (0.02, 2.0)),
         intervention_topic=Param("/pi_vla/intervention", "std_msgs/Bool: true while the person has the robot"),
         command_topic=Param("/pi_vla/teleop/command", "targets to the executor (JointTrajectory, action layout)"),
-        action_topic=Param("/pi_vla/commanded_action", "what it commands, in the action layout (JointState)"),
+        action_topic=Param("/pi_vla/commanded_action", "what it commands, in the action layout (JointState; '' = "
+                                                       "not published)"),
         state_topic=Param("/pi_vla/observation/joint_states", "the follower's validated joint states"),
         leader_topics=Param("/leader/joint_states", "comma-separated leader JointState topics"),
         leader_prefixes=Param("", "comma-separated, one per leader topic: follower joint = prefix + leader joint"),
@@ -122,7 +125,8 @@ class TeleopNode(GraphNode, Node):
             self.create_subscription(msgs.Twist, self.p.twist_topic, self._on_twist, 10)
             self.create_subscription(msgs.Float64, self.p.gripper_topic, self._on_gripper, 10)
         self.command_pub = self.create_publisher(msgs.JointTrajectory, self.p.command_topic, 10)
-        self.action_pub = self.create_publisher(msgs.JointState, self.p.action_topic, 10)
+        self.action_pub = (self.create_publisher(msgs.JointState, self.p.action_topic, 10) if self.p.action_topic
+                           else None)
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(msgs.Bool, self.p.intervention_topic, self._on_intervention, 10)
         self.create_subscription(msgs.JointState, self.p.state_topic, self._on_state, SENSOR_QOS)
@@ -185,8 +189,9 @@ class TeleopNode(GraphNode, Node):
             header=msgs.Header(stamp=stamp), joint_names=list(self.profile.action_names),
             points=[msgs.JointTrajectoryPoint(positions=values, time_from_start=to_duration(t))
                     for t in (0.0, self.p.hold_s)]))
-        self.action_pub.publish(msgs.JointState(header=msgs.Header(stamp=stamp), name=list(self.profile.action_names),
-                                                position=values))
+        if self.action_pub is not None:
+            self.action_pub.publish(msgs.JointState(header=msgs.Header(stamp=stamp),
+                                                    name=list(self.profile.action_names), position=values))
         self.sent += 1
 
     def _publish_diagnostics(self) -> None:
