@@ -94,9 +94,9 @@ def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi0
     from pi_vla_ros.policies.pi06.value import Pi06Value
     from pi_vla_ros.policies.tokenizer import build_tokenizer
     from pi_vla_ros.profiles import load_profile
+    from pi_vla_ros.training.common import autocast_dtype, plot_loss, policy_config
     from pi_vla_ros.training.data import (CachedPrefixBatches, dataset_profile, load_frames, norm_stats,
                                           training_words)
-    from pi_vla_ros.training.trainer import autocast_dtype, plot_loss, policy_config
 
     wall0 = time.perf_counter()
     if threads:
@@ -141,7 +141,7 @@ def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi0
     values = predict_values(value, frames, batches)
     out = Path(out)
     value.save_pretrained(out, extra={"recap": asdict(recap)})
-    plot_loss(history, out / "loss.png", "Recap value function (cross-entropy)")
+    plot_loss(history, out / "loss.png", "Recap value function", ylabel="cross-entropy")
     summary = {"dataset": dataset, "profile": prof.name, "steps": steps, "frames": len(frames.states),
                "episodes": n_episodes, "failed_episodes": int(len(np.unique(frames.episode_index[~frames.success]))),
                "heldout_episodes": len(held), "final_loss": round(float(np.mean([v for _, v in history[-50:]])), 4),

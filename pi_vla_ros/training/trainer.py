@@ -21,6 +21,14 @@ gradient checkpointing. Only the trainable part learns: the π0.6 expert (and ob
 frozen -- trained on a cache of the frozen VLM's output (training/data.py) -- or, for π0 / π0.5, everything except
 the VLM when ``freeze_vlm``.
 
+π0.5's recipe (models/pi0.py): for configs whose VLM learns target tokens (``fast_tokens`` / ``subtask``), the loss is
+``CE(text + FAST) + loss_alpha * flow`` with knowledge insulation (``knowledge_insulation``: the flow loss reaches no
+VLM parameter), or CE alone in the pre-training ``stage="pre"``; each term is logged (progress bar, loss.png,
+``training/state.json`` "loss_terms", summary "final_terms"). The FAST tokenizer is fitted on the training set's
+normalized chunks and saved with the checkpoint. Such a VLM must train: ``freeze_vlm`` is then an error.
+Training-time RTC (``training_rtc_max_delay`` in the policy config): per sample a random prefix of up to that many
+actions is given clean and left out of the flow loss.
+
 Determinism: batch k's frames, noise and flow times come from generators seeded by (seed, k, rank), so a run resumed
 from a checkpoint continues exactly as if it had never stopped.
 
@@ -53,6 +61,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from pi_vla_ros.training.common import autocast_dtype, cpu_has_bf16, plot_loss, policy_config  # noqa: F401
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
@@ -101,28 +111,15 @@ class TrainConfig:
     # Dataset state/action name -> profile joint, e.g. {"shoulder_pan": "shoulder_pan_joint"}, where names differ by
     # more than order and LeRobot's ".pos" suffix (pi_vla_ros.training.data.column_order).
     joint_map: dict | None = None
+    # π0.5's recipe (policies whose VLM learns target tokens): loss = CE + loss_alpha * flow; stage "pre" = CE only.
+    loss_alpha: float = 10.0
+    knowledge_insulation: bool = True
+    stage: str = "post"               # pre | post
+    fast_fit_chunks: int = 4096       # training chunks the FAST tokenizer is fitted on
 
 
 def _rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if cpu_has_bf16() else None
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -135,14 +132,17 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 class _LossModule(nn.Module):
-    """What DDP wraps: the policy model's flow-matching loss for a batch."""
+    """What DDP wraps: the policy model's losses for a batch, {"loss": total, term: value, ...}."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, cfg: TrainConfig):
         super().__init__()
-        self.model = model
+        self.model, self.cfg = model, cfg
 
-    def forward(self, batch, noise, time):
-        return self.model.compute_loss(batch, noise=noise, time=time)
+    def forward(self, batch, noise, time, rtc_prefix=None):
+        if not hasattr(self.model, "compute_losses"):  # π0.6: the flow loss alone
+            return {"loss": self.model.compute_loss(batch, noise=noise, time=time)}
+        return self.model.compute_losses(batch, noise, time, alpha=self.cfg.loss_alpha, flow=self.cfg.stage != "pre",
+                                         insulate=self.cfg.knowledge_insulation, rtc_prefix=rtc_prefix)
 
 
 class EMA:
@@ -159,33 +159,15 @@ class EMA:
                 self.shadow[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
 
 
-def policy_config(name: str, overrides: dict | None = None):
-    """The registry config ``name`` with ``overrides`` applied ("a.b" keys reach into nested dataclasses)."""
-    from pi_vla_ros.policies.registry import get_config
-
-    config = get_config(name)
-    nested: dict[str, dict] = {}
-    flat = {}
-    for key, value in (overrides or {}).items():
-        head, dot, rest = key.partition(".")
-        if dot:
-            nested.setdefault(head, {})[rest] = value
-        else:
-            flat[key] = value
-    for head, sub in nested.items():
-        flat[head] = dataclasses.replace(getattr(config, head), **sub)
-    return dataclasses.replace(config, **flat) if flat else config
-
-
 def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, overrides: dict | None = None,
-                 advantage_conditioned: bool = False):
+                 advantage_conditioned: bool = False, fast=None):
     from pi_vla_ros.policies.pi0 import Pi0Config, Pi0Policy
     from pi_vla_ros.policies.pi06 import Pi06Policy
 
     config = dataclasses.replace(policy_config(name, overrides), advantage_conditioned=advantage_conditioned)
     if isinstance(config, Pi0Config):
         policy = Pi0Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
-                                 seed=seed)
+                                 seed=seed, fast=fast)
     else:
         policy = Pi06Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
                                   seed=seed, untrained=False)
@@ -194,13 +176,31 @@ def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, o
 
 
 def _checkpoint_stats_and_tokenizer(path):
-    """Norm stats and tokenizer of a policy checkpoint (fine-tuning keeps the model's input and output spaces)."""
+    """Norm stats, tokenizer and FAST tokenizer (or None) of a policy checkpoint (fine-tuning keeps the model's input
+    and output spaces).
+    """
+    from pi_vla_ros.models.fast import FastTokenizer
     from pi_vla_ros.policies.checkpoint import read_json
     from pi_vla_ros.policies.pi06.processing import NormStats
     from pi_vla_ros.policies.tokenizer import load_tokenizer
 
     stats = read_json(Path(path) / "norm_stats.json")["norm_stats"]
-    return {k: NormStats.from_dict(v) for k, v in stats.items()}, load_tokenizer(Path(path) / "tokenizer")
+    fast = FastTokenizer.load(Path(path) / "fast") if (Path(path) / "fast").is_dir() else None
+    return {k: NormStats.from_dict(v) for k, v in stats.items()}, load_tokenizer(Path(path) / "tokenizer"), fast
+
+
+def fit_fast(frames, config, stats, n: int, seed: int):
+    """A FAST tokenizer fitted on up to n normalized model-space chunks (the robot's action dims) of the frames."""
+    from pi_vla_ros.models.fast import FastTokenizer
+    from pi_vla_ros.policies.pi06.processing import Normalizer, to_delta
+    from pi_vla_ros.training.data import chunk_indices
+
+    rng = np.random.default_rng([seed, 5])
+    idx = np.sort(rng.choice(len(frames.states), size=min(n, len(frames.states)), replace=False))
+    rows, _ = chunk_indices(frames, idx, config.horizon)
+    chunks = Normalizer(stats, config.norm_mode).normalize(
+        to_delta(frames.actions[rows], frames.states[idx], config.delta_mask), "actions")
+    return FastTokenizer.fit(chunks, vocab_size=config.fast_vocab)
 
 
 def _load_weights(policy, path, profile) -> None:
@@ -274,8 +274,17 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         advantage = read_labels(cfg.advantages, frames)
     horizon = config.expert.horizon if hasattr(config, "expert") else config.horizon
     state = _read_state(out) if cfg.resume else None
+    if cfg.stage not in ("pre", "post"):
+        raise ValueError(f"stage must be 'pre' or 'post', got {cfg.stage!r}")
+    targets = getattr(config, "has_targets", False)
+    if targets and cfg.freeze_vlm:
+        raise ValueError(f"{cfg.policy}'s VLM learns a next-token loss (FAST / subtask tokens): it must train "
+                         "(freeze_vlm=False, pi-vla train --train-vlm)")
+    if cfg.stage == "pre" and not targets:
+        raise ValueError(f"stage 'pre' trains the next-token loss only, and {cfg.policy} has no target tokens")
+    fast = None
     if state is not None or cfg.init:  # the run's own (resuming) or the initial checkpoint's, not recomputed
-        stats, tokenizer = _checkpoint_stats_and_tokenizer(out if state is not None else cfg.init)
+        stats, tokenizer, fast = _checkpoint_stats_and_tokenizer(out if state is not None else cfg.init)
     else:
         stats = norm_stats(frames, config, horizon, seed=cfg.seed)
         tokenizer = None
@@ -284,7 +293,11 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
 
             with tempfile.TemporaryDirectory() as tmp:
                 tokenizer = build_tokenizer(training_words(frames, profile), tmp)
-    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed, cfg.overrides, recap)
+    if getattr(config, "fast_tokens", False) and fast is None:
+        fast = fit_fast(frames, config, stats, cfg.fast_fit_chunks, cfg.seed)
+        log_fn(f"FAST tokenizer fitted on {min(cfg.fast_fit_chunks, len(frames.states))} chunks: "
+               f"{fast.vocab_size} tokens")
+    policy = build_policy(cfg.policy, profile, stats, tokenizer, device, cfg.seed, cfg.overrides, recap, fast)
     if cfg.init and state is None:
         _load_weights(policy, cfg.init, profile)
     model = policy.model
@@ -308,12 +321,14 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=tuple(cfg.betas))
     ema = EMA(params, cfg.ema_decay) if cfg.ema_decay > 0 else None
     history: list[tuple[int, float]] = []
+    terms: dict[str, list[tuple[int, float]]] = {}
     start = 0
     if state is not None:
         start, history = _load_state(out, state, params, opt, ema)
+        terms = {k: [tuple(x) for x in v] for k, v in state.get("loss_terms", {}).items()}
         log_fn(f"resumed from {out} at step {start}")
 
-    loss_module = _LossModule(model)
+    loss_module = _LossModule(model, cfg)
     step_module = loss_module
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -332,24 +347,26 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
             pass
     t_train = time.perf_counter()
     samples = 0
-    clipped = targets = 0
+    clipped = n_targets = 0
     recent: list[float] = []
     step = start
     stopped_early = False
     while step < cfg.steps:
-        idx, noise, flow_t = _draw(cfg, step, rank, len(batches), horizon, policy)
+        idx, noise, flow_t, rtc_prefix = _draw(cfg, step, rank, len(batches), horizon, policy)
         batch = batches.batch(idx, np.random.default_rng([cfg.seed, step, rank, 2]))  # Recap's indicator dropout
         if cfg.augment_shift:
             batch = augment(batch, cfg.augment_shift, _step_generator(cfg, step, rank, stream=1))
         if cfg.target_clip:
             outside = batch["actions"].abs() > cfg.target_clip
-            clipped, targets = clipped + int(outside.sum()), targets + outside.numel()
+            clipped, n_targets = clipped + int(outside.sum()), n_targets + outside.numel()
             batch["actions"] = batch["actions"].clamp(-cfg.target_clip, cfg.target_clip)
         batch = {k: v.to(device) for k, v in batch.items()}
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            loss = step_module(batch, noise.to(device), flow_t.to(device))
+            losses = step_module(batch, noise.to(device), flow_t.to(device),
+                                 None if rtc_prefix is None else rtc_prefix.to(device))
+        loss = losses["loss"]
         opt.zero_grad(set_to_none=True)
         loss.float().backward()
         torch.nn.utils.clip_grad_norm_(list(params.values()), cfg.grad_clip)
@@ -360,16 +377,20 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         value = float(loss.detach())
         history.append((step, value))
         recent.append(value)
+        for k, v in losses.items():
+            if k != "loss":
+                terms.setdefault(k, []).append((step, float(v.detach())))
         samples += len(idx) * world
         elapsed = time.perf_counter() - t_train
         if bar is not None:
-            bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}", lr=f"{lr_at(step - 1, cfg):.1e}",
+            parts = {k: f"{np.mean([x for _, x in v[-50:]]):.4f}" for k, v in terms.items()}
+            bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}", **parts, lr=f"{lr_at(step - 1, cfg):.1e}",
                             samples_s=f"{samples / max(elapsed, 1e-9):.0f}", refresh=False)
             bar.update(1)
         over_time = ((cfg.max_minutes > 0 and (time.perf_counter() - wall0) / 60 >= cfg.max_minutes)
                      or (cfg.pause_at_step > 0 and step >= cfg.pause_at_step and step < cfg.steps))
         if rank == 0 and ((cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps) or over_time):
-            save_checkpoint(out, policy, params, opt, ema, step, cfg, history)
+            save_checkpoint(out, policy, params, opt, ema, step, cfg, history, terms)
         if over_time:
             stopped_early = True
             log_fn(f"stopping at step {step} of {cfg.steps} (max_minutes={cfg.max_minutes}, "
@@ -379,7 +400,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         bar.close()
     train_s = time.perf_counter() - t_train
     if rank == 0 and not stopped_early:
-        save_checkpoint(out, policy, params, opt, ema, step, cfg, history)
+        save_checkpoint(out, policy, params, opt, ema, step, cfg, history, terms)
     if distributed:
         import torch.distributed as dist
 
@@ -392,9 +413,10 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
                "train_s": round(train_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),
                "precision": str(amp).replace("torch.", "") if amp else "fp32", "device": str(device),
                "trainable_parameters": n_params, "stopped_early": stopped_early,
-               "clipped_targets": round(clipped / max(targets, 1), 6)}
+               "clipped_targets": round(clipped / max(n_targets, 1), 6),
+               "final_terms": {k: round(float(np.mean([x for _, x in v[-100:]])), 5) for k, v in terms.items()}}
     if clipped and rank == 0:
-        log_fn(f"warning: {clipped / max(targets, 1):.2%} of the normalized action targets were beyond "
+        log_fn(f"warning: {clipped / max(n_targets, 1):.2%} of the normalized action targets were beyond "
                f"+-{cfg.target_clip} and clipped (data outside the normalization stats' range)")
     if rank == 0:
         (out / "training" / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -404,7 +426,9 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
 
 
 def _draw(cfg: TrainConfig, step: int, rank: int, n: int, horizon: int, policy):
-    """Batch ``step``'s frame indices, noise and flow times: a function of (seed, step, rank) only."""
+    """Batch ``step``'s frame indices, noise, flow times and training-time-RTC prefix (or None): a function of
+    (seed, step, rank) only.
+    """
     from pi_vla_ros.models import flow_matching as fm
 
     g = _step_generator(cfg, step, rank)
@@ -412,7 +436,8 @@ def _draw(cfg: TrainConfig, step: int, rank: int, n: int, horizon: int, policy):
     noise_dim = _noise_dim(policy)
     noise = torch.randn((cfg.batch_size, horizon, noise_dim), generator=g)
     t = fm.sample_time(cfg.batch_size, g)
-    return idx, noise, t
+    delay = getattr(policy.config, "training_rtc_max_delay", 0)
+    return idx, noise, t, (fm.training_prefix(cfg.batch_size, horizon, delay, g) if delay else None)
 
 
 def _step_generator(cfg: TrainConfig, step: int, rank: int, stream: int = 0) -> torch.Generator:
@@ -451,7 +476,8 @@ def _noise_dim(policy) -> int:
 # ------------------------------------------------------------------------------------------------ checkpoints
 
 
-def save_checkpoint(out: Path, policy, params, opt, ema, step: int, cfg: TrainConfig, history) -> None:
+def save_checkpoint(out: Path, policy, params, opt, ema, step: int, cfg: TrainConfig, history,
+                    terms: dict | None = None) -> None:
     """Write the policy (EMA weights) and the training state to ``out.tmp``, then swap it in for ``out``."""
     from pi_vla_ros.policies.checkpoint import save_tensors
 
@@ -482,9 +508,9 @@ def save_checkpoint(out: Path, policy, params, opt, ema, step: int, cfg: TrainCo
     save_tensors(tensors, tmp / "training" / "state.safetensors")
     meta = {"version": STATE_VERSION, "step": step, "config": _jsonable(dataclasses.asdict(cfg)),
             "param_groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
-            "loss_history": history}
+            "loss_history": history, "loss_terms": terms or {}}
     (tmp / "training" / "state.json").write_text(json.dumps(meta))
-    plot_loss(history, tmp / "loss.png", title=f"{cfg.policy} on {Path(cfg.dataset).name}")
+    plot_loss(history, tmp / "loss.png", title=f"{cfg.policy} on {Path(cfg.dataset).name}", terms=terms)
     old = out.with_name(out.name + ".old")
     if old.exists():
         shutil.rmtree(old)
@@ -531,30 +557,3 @@ def _load_state(out: Path, state: dict, params, opt, ema) -> tuple[int, list]:
     for g, saved in zip(opt.param_groups, state["param_groups"]):
         g.update({k: v for k, v in saved.items() if k in ("lr", "weight_decay", "betas", "eps")})
     return int(state["step"]), [tuple(x) for x in state.get("loss_history", [])]
-
-
-def plot_loss(history, path: Path, title: str = "") -> None:
-    """The training loss (raw and smoothed) against steps, as a PNG."""
-    if not history:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = np.array([s for s, _ in history])
-    loss = np.array([v for _, v in history])
-    k = max(1, len(loss) // 50)
-    smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, loss, alpha=0.3, lw=0.8, label="loss")
-    ax.plot(steps[k - 1:], smooth, lw=1.8, label=f"mean of {k}")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("flow-matching loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -137,3 +137,45 @@ def test_pi0_family_trains_through_the_same_loop(tiny_dataset, tmp_path, name):
     assert summary["steps"] == 2 and np.isfinite(summary["final_loss"])
     policy = make_policy(name, PROFILE, str(tmp_path / name))
     assert policy.metadata.action_dim == PROFILE.action_dim and not policy.untrained
+
+
+def test_pi05_recipe_trains_with_separate_loss_terms_and_keeps_its_fast_tokenizer(tiny_dataset, tmp_path):
+    out = tmp_path / "ki"
+    with pytest.raises(ValueError, match="must train"):
+        train(_cfg(tiny_dataset, out, policy="pi05_ki_tiny"), log_fn=lambda *_: None)
+    summary = train(_cfg(tiny_dataset, out, policy="pi05_ki_tiny", freeze_vlm=False, loss_alpha=10.0),
+                    log_fn=lambda *_: None)
+    terms = summary["final_terms"]
+    assert set(terms) == {"ce", "ce_text", "ce_fast", "flow"} and terms["ce_fast"] > 0 and terms["ce_text"] == 0
+    assert summary["final_loss"] == pytest.approx(terms["ce"] + 10.0 * terms["flow"], rel=1e-4)
+    state = json.loads((out / "training" / "state.json").read_text())
+    assert [s for s, _ in state["loss_terms"]["flow"]] == [1, 2]
+    policy = make_policy("pi05_ki_tiny", PROFILE, str(out))
+    assert policy.processor.fast is not None and policy.processor.fast.action_dim == PROFILE.action_dim
+    # resuming keeps the fitted tokenizer (not refitted) and the term history
+    fitted = (out / "fast" / "fast_bpe.json").read_text()
+    train(_cfg(tiny_dataset, out, policy="pi05_ki_tiny", freeze_vlm=False, steps=3, resume=True),
+          log_fn=lambda *_: None)
+    again = make_policy("pi05_ki_tiny", PROFILE, str(out))
+    assert (out / "fast" / "fast_bpe.json").read_text() == fitted
+    assert again.processor.fast.vocab_size == policy.processor.fast.vocab_size
+    assert len(json.loads((out / "training" / "state.json").read_text())["loss_terms"]["flow"]) == 3
+
+
+def test_pre_training_stage_is_next_token_only(tiny_dataset, tmp_path):
+    summary = train(_cfg(tiny_dataset, tmp_path / "pre", policy="pi05_ki_tiny", freeze_vlm=False, stage="pre"),
+                    log_fn=lambda *_: None)
+    assert "flow" not in summary["final_terms"] and summary["final_loss"] == pytest.approx(
+        summary["final_terms"]["ce"], rel=1e-4)
+    with pytest.raises(ValueError, match="no target tokens"):
+        train(_cfg(tiny_dataset, tmp_path / "pre0", policy="pi05_tiny", stage="pre"), log_fn=lambda *_: None)
+
+
+def test_pi0_fast_and_training_time_rtc_train_through_the_loop(tiny_dataset, tmp_path):
+    summary = train(_cfg(tiny_dataset, tmp_path / "fast", policy="pi0_fast_tiny", freeze_vlm=False),
+                    log_fn=lambda *_: None)
+    assert set(summary["final_terms"]) == {"ce", "ce_text", "ce_fast"}
+    summary = train(_cfg(tiny_dataset, tmp_path / "rtc", policy="pi05_tiny",
+                         overrides={"training_rtc_max_delay": 10}), log_fn=lambda *_: None)
+    assert np.isfinite(summary["final_loss"])
+    assert make_policy("pi05_tiny", PROFILE, str(tmp_path / "rtc")).config.training_rtc_max_delay == 10
