@@ -34,6 +34,13 @@ subtask's start plus its share of the task's time limit. Reaction times are unif
 ``poll(t)`` returns the lines due at simulated time ``t`` (each a :class:`Line`; call it once per tick, after the
 simulator stepped); ``log`` keeps every line said. Lines are spaced at least ``gap_s`` apart (a person finishes a
 sentence before the next), the first at the episode's start plus ``start_s``.
+
+:class:`RoomAudio` is the instructor's voice in the room, for the spoken path: each line synthesized by espeak-ng
+(:mod:`pi_vla_ros.speech.synth`; voice and speed drawn per episode) is placed on a 16 kHz timeline from the moment
+it is said, over a continuous noise floor; :meth:`RoomAudio.read` hands out the samples of a span of simulated
+time, as a microphone would deliver them. ``say`` returns when the words start and end (the first and last sample
+above 2% of the utterance's peak: espeak-ng's own padding is not speech), the ground truth labels are checked
+against.
 """
 
 from __future__ import annotations
@@ -121,3 +128,54 @@ class ScriptedInstructor:
         if self.style == "queue":
             return self._say(t, "next", "next", k + 1)
         return self._say(t, subtasks[k + 1].text, "subtask", k + 1)
+
+
+VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb+m3", "en-us+m4", "en-gb-scotland")
+
+
+class RoomAudio:
+    """A person's voice plus room noise on a 16 kHz timeline in simulated time. See the module docstring.
+
+    Per episode (:meth:`reset`): a voice from ``voices``, a speed (words per minute) uniform in ``speed``, a noise
+    floor (white, RMS uniform in ``noise_rms``, int16 units; espeak-ng's speech is about 3000 RMS). Deterministic:
+    the noise is drawn from the episode's rng as the samples are read, and reads cover time in order.
+    """
+
+    def __init__(self, voices=VOICES, speed: tuple[int, int] = (140, 185),
+                 noise_rms: tuple[float, float] = (100.0, 400.0)):
+        from pi_vla_ros.speech.audio import SAMPLE_RATE
+
+        self.rate = SAMPLE_RATE
+        self.voices, self.speed, self.noise_rms = tuple(voices), speed, noise_rms
+        self.reset(0.0, np.random.default_rng(0))
+
+    def reset(self, t0: float, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.voice = self.voices[int(rng.integers(len(self.voices)))]
+        self.wpm = int(rng.integers(self.speed[0], self.speed[1] + 1))
+        self.rms = float(rng.uniform(*self.noise_rms))
+        self.utterances: list[tuple[int, np.ndarray]] = []   # (first sample, int16 audio)
+        self._read_to = round(t0 * self.rate)
+
+    def say(self, t: float, text: str) -> tuple[float, float]:
+        """Start saying ``text`` at simulated time ``t``; returns (start, end) of the words in simulated time."""
+        from pi_vla_ros.speech.synth import synthesize
+
+        audio = synthesize(text, voice=self.voice, speed=self.wpm)
+        first = max(round(t * self.rate), self._read_to)      # what is already heard cannot change
+        self.utterances.append((first, audio))
+        loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 0.02 * np.abs(audio.astype(np.int32)).max())
+        return float(first + loud[0]) / self.rate, float(first + loud[-1] + 1) / self.rate
+
+    def read(self, t: float) -> np.ndarray:
+        """The samples from the last read up to simulated time ``t`` (int16)."""
+        end = round(t * self.rate)
+        start, n = self._read_to, max(0, end - self._read_to)
+        mix = self.rng.standard_normal(n) * self.rms
+        for first, audio in self.utterances:
+            a, b = max(start, first), min(end, first + len(audio))
+            if a < b:
+                mix[a - start:b - start] += audio[a - first:b - first]
+        self.utterances = [(f, a) for f, a in self.utterances if f + len(a) > end]   # spoken out: forget
+        self._read_to = max(end, start)
+        return np.clip(np.round(mix), -32768, 32767).astype(np.int16)

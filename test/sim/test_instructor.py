@@ -86,3 +86,27 @@ def test_the_same_seed_gives_the_same_script(task):
     assert run(a, task, 20.0, done_at=(6.0, 13.0)) == run(b, task, 20.0, done_at=(6.0, 13.0))
     with pytest.raises(ValueError, match="unknown instructor style"):
         ScriptedInstructor(task, style="shout")
+
+
+def test_room_audio_places_each_line_when_it_is_said():
+    from pi_vla_ros.sim.instructor import RoomAudio
+    from pi_vla_ros.speech import synth
+
+    if not synth.available():
+        pytest.skip("espeak-ng is not installed (scripts/ci_deps.sh installs it)")
+    room = RoomAudio(noise_rms=(200.0, 200.0))
+    room.reset(10.0, np.random.default_rng(4))
+    start, end = room.say(10.5, "put the red cube in the bowl")
+    assert 10.5 <= start < 10.7 and start + 1.0 < end < start + 3.5
+    pieces = [room.read(10.0 + 0.02 * k) for k in range(1, 251)]       # 5 s, one tick at a time
+    audio = np.concatenate(pieces).astype(float)
+    assert len(audio) == 5 * room.rate and all(len(p) == 320 for p in pieces)
+    rms = lambda a, b: np.sqrt(np.mean(audio[round((a - 10) * room.rate):round((b - 10) * room.rate)] ** 2))  # noqa
+    assert rms(10.0, 10.4) == pytest.approx(200, rel=0.1)               # the room before the words
+    assert rms(start, end) > 5 * 200 and rms(end + 0.2, 15.0) == pytest.approx(200, rel=0.1)
+    again = RoomAudio(noise_rms=(200.0, 200.0))
+    again.reset(10.0, np.random.default_rng(4))
+    assert again.say(10.5, "put the red cube in the bowl") == (start, end)
+    # the same episode heard in other pieces is the same audio (the noise is drawn as the samples are read)
+    np.testing.assert_array_equal(np.concatenate([again.read(10.0 + 0.05 * k) for k in range(1, 101)]),
+                                  audio.astype(np.int16))
