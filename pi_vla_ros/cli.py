@@ -150,6 +150,16 @@ def cmd_bench_soak(args) -> int:
     return 0
 
 
+def cmd_bench_vi(args) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pi_vla_ros.benchmarks.vi_collect import vi_bench
+
+    vi_bench(tuple(args.profiles), args.episodes, out=args.data, voice=args.voice, seed=args.seed,
+             figure=args.figure, report=args.out)
+    print(f"report written to {args.out}, figure to {args.figure}")
+    return 0
+
+
 def _add_bench(sub) -> None:
     from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
 
@@ -178,6 +188,17 @@ def _add_bench(sub) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
     p.add_argument("--out", help="write the JSON report here")
     p.set_defaults(func=cmd_bench_soak)
+    p = bench.add_parser("vi", help="verbal-instruction collection in the simulator: labels within 0.2 s of when "
+                                    "their line was given, subtasks done, wall time, one episode's figure")
+    p.add_argument("--profiles", nargs="+", default=["ur5e", "bimanual", "mobile_manipulator"],
+                   choices=["ur5e", "bimanual", "mobile_manipulator"])
+    p.add_argument("--episodes", type=int, default=17, help="episodes per profile")
+    p.add_argument("--voice", default="typed", help="how the instructor's lines reach the robot: typed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="runs/bench/vi_collect", help="datasets go here (one per profile)")
+    p.add_argument("--figure", default="runs/bench/vi_collect_episode.png")
+    p.add_argument("--out", default="runs/bench/vi_collect.json", help="write the JSON report here")
+    p.set_defaults(func=cmd_bench_vi)
 
 
 def _env_for_graph() -> None:
@@ -191,9 +212,14 @@ def cmd_collect(args) -> int:
     summary = collect(args.profile, args.out, args.episodes, seed=args.seed, expert=args.expert,
                       keep_bags=not args.no_bags, progress=not args.no_progress, policy=args.policy,
                       params=_parse_params(args.param), takeover_after_s=args.takeover_after,
-                      video_codec=args.video_codec, subtask_format=args.subtask_format)
+                      video_codec=args.video_codec, subtask_format=args.subtask_format, vi=args.vi,
+                      vi_style=args.vi_style, voice=args.voice)
     if args.report:
         Path(args.report).write_text(json.dumps(summary, indent=2))
+    if args.vi:
+        v = summary["vi"]
+        print(f"VI: {v['subtasks_done']}/{v['subtasks']} subtasks done; subtask labels within {v['tolerance_s']} s of "
+              f"their line: {v['labels_within']}/{v['subtask_labels']}; events: {v['events_within']}/{v['events']}")
     return 0
 
 
@@ -318,6 +344,14 @@ def _add_learning(sub) -> None:
     p.add_argument("--subtask-format", choices=["language", "index"], default="language",
                    help="a new dataset's subtask annotations: LeRobot's language columns (its main branch), or "
                         "subtask_index + meta/subtasks.parquet, which released LeRobot (0.4.x) opens")
+    p.add_argument("--vi", action="store_true",
+                   help="verbal-instruction collection: the multi-step task, a scripted instructor gives the subtasks "
+                        "(and next, success/fail), the expert (or --policy) follows them; per-frame subtask labels, "
+                        "language events and per-subtask success in the dataset")
+    p.add_argument("--vi-style", default="", choices=["", "steps", "queue"],
+                   help="the instructor: one subtask at a time (steps), the whole task then 'next' (queue); '' draws "
+                        "per episode")
+    p.add_argument("--voice", default="typed", help="how the instructor's lines reach the robot: typed")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("train", help="train a policy on a LeRobot dataset (flow matching)")
