@@ -40,7 +40,11 @@ which serializing is 10 and 15 us (rmw's padded serialization: 5 us). Reading de
   ``task`` argument, else the ``instruction`` in ``/sim/status``, else the first language message. Every line
   given on ``/pi_vla/instruction`` (typed, or recognized speech: a task, a subtask, "next", a success/fail
   mark) is a language event (LeRobot ``interjection``) on the frame at which it was given: the latest frame at
-  or before its receive time (the first frame for lines before it).
+  or before its receive time (the first frame for lines before it). A spoken line is given when its words end,
+  not when the recognizer has finished with it: where ``/pi_vla/speech`` (JSON: text, confidence, start, end:
+  the words' span in seconds on the recorder's clock) has a record of the same text received within 50 ms of
+  the line, the event is placed at that record's ``end``, and so is the start of the subtask label it caused
+  (a language change within 50 ms after the line; never before the previous label).
 - Success: ``success`` of the last ``/sim/status`` JSON message, if any. Per-subtask success, where the dataset
   declares ``next.subtask_success``: that status's ``subtask_done_at`` (simulated times at which each subtask
   was detected done), True on the latest frame before each. Interventions: ``/pi_vla/intervention``
@@ -171,11 +175,33 @@ class _Signals:
                          for n in names], axis=-1)
 
 
+def _when_spoken(said, language, spoken, window_ns: int = 50_000_000):
+    """Lines and language changes moved back to when their words ended, where a speech record says so."""
+    if not spoken:
+        return said, language
+    moved, out_said = [], []
+    for t, text in said:
+        rec = next((r for tr, r in spoken if abs(tr - t) <= window_ns and r.get("text") == text
+                    and r.get("end") is not None), None)
+        t_given = min(t, round(float(rec["end"]) * 1e9)) if rec else t
+        out_said.append((t_given, text))
+        if rec:
+            moved.append((t, t_given))
+    out_lang, prev = [], None
+    for t, text in language:
+        t_new = next((g for tr, g in moved if tr <= t <= tr + window_ns), t)
+        t_new = max(t_new, prev) if prev is not None else t_new
+        out_lang.append((t_new, text))
+        prev = t_new
+    return sorted(out_said), out_lang
+
+
 def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: float | None = None, *,
                    actions: str = "auto", joint_states_topic: str = "/joint_states",
                    action_topic: str = "/pi_vla/commanded_action", language_topic: str = "/pi_vla/language",
                    status_topic: str = "/sim/status", intervention_topic: str = "/pi_vla/intervention",
-                   instruction_topic: str = "/pi_vla/instruction", timing: dict | None = None,
+                   instruction_topic: str = "/pi_vla/instruction", speech_topic: str = "/pi_vla/speech",
+                   timing: dict | None = None,
                    **writer_kwargs) -> int:
     """Append the episode recorded in ``bag_path`` to the LeRobot dataset at ``out_root``; returns its index.
 
@@ -196,12 +222,13 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
             if topic:
                 ctrl_topics[topic] = ctrl
     wanted = {joint_states_topic, action_topic, language_topic, status_topic, intervention_topic,
-              instruction_topic, *cam_by_topic, *ctrl_topics}
+              instruction_topic, speech_topic, *cam_by_topic, *ctrl_topics}
 
     state, commanded, controlled, flags = _Signals(), _Signals(), _Signals(), _Signals()
     images: dict[str, list] = {c.name: [] for c in profile.cameras}
     language: list[tuple[int, str]] = []
     said: list[tuple[int, str]] = []
+    spoken: list[tuple[int, dict]] = []
     statuses: list[dict] = []
     for topic, t, msg in read_bag(bag_path, wanted):
         if topic == joint_states_topic:
@@ -228,6 +255,8 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
             language.append((t, msg.data))
         elif topic == instruction_topic:
             said.append((t, msg.data))
+        elif topic == speech_topic:
+            spoken.append((t, json.loads(msg.data)))
         elif topic == status_topic:
             statuses.append(json.loads(msg.data))
         elif topic == intervention_topic:
@@ -267,6 +296,7 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
     if flags.series:
         k = flags.index("intervention", times)
         intervention = (k >= 0) & (np.asarray(flags.series["intervention"][1], bool)[np.maximum(k, 0)])
+    said, language = _when_spoken(said, language, spoken)
     lang_idx = np.searchsorted([t for t, _ in language], times, side="right") - 1
     subtasks = [(language[i][1] or None) if i >= 0 else None for i in lang_idx]
     task = task or next((s["instruction"] for s in statuses if s.get("instruction")), None) \

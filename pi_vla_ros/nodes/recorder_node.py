@@ -16,11 +16,11 @@
 
 Subscribes to the profile's joint states, cameras and controller command topics, the language and instruction
 topics, ``/pi_vla/commanded_action`` (a teleoperator's or scripted expert's action), ``/pi_vla/action_chunk``,
-``/pi_vla/intervention`` and ``/sim/status``; every message is written with its receive time on the node's clock
-(simulated time in simulation), the one clock :func:`pi_vla_ros.data.rosbag.bag_to_lerobot` aligns topics by.
-Recording starts and stops per episode (:meth:`start` / :meth:`stop`); with the ``output`` parameter set it records
-from start-up until shutdown, like ``ros2 bag record``. The bag writing itself is
-:class:`pi_vla_ros.data.rosbag.BagRecorder`.
+``/pi_vla/intervention``, ``/pi_vla/speech`` (recognized speech with its timing) and ``/sim/status``; every message
+is written with its receive time on the node's clock (simulated time in simulation), the one clock
+:func:`pi_vla_ros.data.rosbag.bag_to_lerobot` aligns topics by. Recording starts and stops per episode
+(:meth:`start` / :meth:`stop`); with the ``output`` parameter set it records from start-up until shutdown, like
+``ros2 bag record``. The bag writing itself is :class:`pi_vla_ros.data.rosbag.BagRecorder`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ LATCHED = ("/pi_vla/language", "/sim/status")
 def recorded_topics(profile) -> dict[str, type]:
     topics = {"/joint_states": msgs.JointState, "/pi_vla/commanded_action": msgs.JointState,
               "/pi_vla/language": msgs.String, "/pi_vla/instruction": msgs.String, "/sim/status": msgs.String,
-              "/pi_vla/action_chunk": msgs.JointTrajectory, "/pi_vla/intervention": msgs.Bool}
+              "/pi_vla/action_chunk": msgs.JointTrajectory, "/pi_vla/intervention": msgs.Bool,
+              "/pi_vla/speech": msgs.String}
     topics |= {c.topic: msgs.Image for c in profile.cameras}
     for ctrl in profile.controllers:
         if ctrl.twist_topic:

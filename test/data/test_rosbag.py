@@ -165,9 +165,11 @@ def cam_image(t, cam):
     return np.stack([xx + k + 50 * cam, yy + 2 * k, np.full_like(xx, 80 + cam * 40)], -1).clip(0, 255).astype(np.uint8)
 
 
-def record_episode(path, profile, with_commands=True):
+def record_episode(path, profile, with_commands=True, language=((0.0, "reach the cube"), (0.8, "grasp the cube")),
+                   extra=()):
     arm = profile.controllers[0]
     topics = {"/joint_states": JointState, "/pi_vla/language": String, "/sim/status": String,
+              "/pi_vla/instruction": String, "/pi_vla/speech": String,
               arm.trajectory_topic: JointTrajectory, "/gripper_controller/commands": Float64MultiArray,
               **{c.topic: Image for c in profile.cameras}}
     events = []
@@ -188,8 +190,8 @@ def record_episode(path, profile, with_commands=True):
                 enc, data = ("bgr8", rgb[..., ::-1]) if i == 1 else ("rgb8", rgb)
                 events.append((t, cam.topic, Image(
                     height=120, width=160, encoding=enc, step=480, data=np.ascontiguousarray(data).tobytes())))
-    events.append((T0, "/pi_vla/language", String(data="reach the cube")))
-    events.append((T0 + 0.8, "/pi_vla/language", String(data="grasp the cube")))
+    events += [(T0 + t, "/pi_vla/language", String(data=text)) for t, text in language]
+    events += [(T0 + t, topic, String(data=text)) for t, topic, text in extra]
     status = json.dumps({"instruction": "pick up the cube", "success": True})
     events.append((T0 + DURATION, "/sim/status", String(data=status)))
     with BagRecorder(path, topics) as bag:
@@ -235,3 +237,28 @@ def test_bag_without_commands_needs_an_explicit_action_source(tmp_path):
     ds = LeRobotDataset(tmp_path / "ds", decode_images=False)
     np.testing.assert_array_equal(ds[3]["action"], ds[4]["observation.state"])
     assert ds.tasks == ["other"]
+
+
+def test_lines_are_events_on_their_frame_and_spoken_ones_count_from_when_the_words_ended(tmp_path):
+    """Typed lines land on the frame they were given; a recognized line, and the label it caused, on the frame where
+    its words ended (the /pi_vla/speech record), not where the recognizer finished.
+    """
+    profile = load_profile("ur5e")  # frames at T0 + 0.001 + k / 20
+    speech = json.dumps({"text": "grasp the cube", "confidence": 0.9, "start": T0 + 0.1, "end": T0 + 0.62})
+    record_episode(tmp_path / "bag", profile, language=((0.2, "reach the cube"), (0.95, "grasp the cube")), extra=(
+        (0.2, "/pi_vla/instruction", "reach the cube"), (0.95, "/pi_vla/speech", speech),
+        (0.95, "/pi_vla/instruction", "grasp the cube"), (1.2, "/pi_vla/instruction", "success")))
+    bag_to_lerobot(tmp_path / "bag", profile, tmp_path / "ds")
+    with LeRobotDataset(tmp_path / "ds", decode_images=False) as ds:
+        lang = ds.episode_language(0)
+    assert lang["events"] == [(pytest.approx(0.15), "reach the cube"), (pytest.approx(0.60), "grasp the cube"),
+                              (pytest.approx(1.15), "success")]
+    assert lang["subtasks"] == [(pytest.approx(0.20), "reach the cube"), (pytest.approx(0.65), "grasp the cube")]
+    # without the speech record the same line counts from when it arrived
+    record_episode(tmp_path / "typed", profile, language=((0.2, "reach the cube"), (0.95, "grasp the cube")),
+                   extra=((0.95, "/pi_vla/instruction", "grasp the cube"),))
+    bag_to_lerobot(tmp_path / "typed", profile, tmp_path / "ds2")
+    with LeRobotDataset(tmp_path / "ds2", decode_images=False) as ds:
+        lang = ds.episode_language(0)
+    assert lang["events"] == [(pytest.approx(0.90), "grasp the cube")]
+    assert lang["subtasks"][1] == (pytest.approx(0.95), "grasp the cube")
