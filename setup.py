@@ -49,6 +49,7 @@ setup(
             "pi_vla_instruction = pi_vla_ros.nodes.instruction_node:main",
             "pi_vla_teleop = pi_vla_ros.nodes.teleop_node:main",
             "pi_vla_keyboard_teleop = pi_vla_ros.nodes.keyboard_teleop_node:main",
+            "pi_vla_recorder = pi_vla_ros.nodes.recorder_node:main",
             "pi-vla = pi_vla_ros.cli:main",
         ],
     },
