@@ -46,7 +46,11 @@ Semantics, tick by tick (``Teleop.tick(now)``):
    arm reached (at a joint limit or a singularity it stops there). ``on_gripper(x)``: the fraction open in
    [0, 1] (``bad_gripper_command`` otherwise) mapped linearly onto the gripper joint's URDF range, which the target
    approaches at the gripper's URDF velocity limit.
-4. Mobile base: the target's base velocities are always 0 (teleop drives arms only).
+4. Mobile base: the target's base velocities are 0, except with ``arm="base"`` (twist mode, a profile with a
+   base): then the twist's linear x (m/s) and angular z (rad/s) are the base's velocity targets (a differential
+   drive has no other axes: the rest of the twist is ignored), zero once the twist is older than
+   ``twist_timeout_s``; the arms and grippers keep their engage positions. The executor's filter applies the
+   profile's base speed and acceleration limits, as for a policy.
 """
 
 from __future__ import annotations
@@ -194,9 +198,9 @@ class Teleop:
     """A person's input -> joint targets in the action layout (the module docstring's semantics)."""
 
     def __init__(self, profile: RobotProfile, mode: str, config: TeleopConfig | None = None, *,
-                 leader: LeaderMap | None = None, n_leaders: int = 0, arm: dict | None = None):
+                 leader: LeaderMap | None = None, n_leaders: int = 0, arm: dict | str | None = None):
         """``leader`` and ``n_leaders`` (how many leader sources must be fresh) for ``mode="leader"``; ``arm``, a
-        profile ``sim.arms`` entry (name, joints, gripper, tcp), for ``mode="twist"``.
+        profile ``sim.arms`` entry (name, joints, gripper, tcp), or ``"base"``, for ``mode="twist"``.
         """
         if mode not in ("leader", "twist"):
             raise ValueError(f"teleop mode {mode!r}: expected 'leader' or 'twist'")
@@ -206,14 +210,16 @@ class Teleop:
         self.leader, self.n_leaders = leader, n_leaders
         if mode == "leader" and (leader is None or n_leaders < 1):
             raise ValueError("leader teleop needs a LeaderMap and at least one leader")
-        if mode == "twist":
-            if arm is None:
-                raise ValueError("twist teleop needs an arm (name, joints, gripper, tcp)")
+        self.drives_base = mode == "twist" and arm == "base"
+        if self.drives_base and list(profile.base_dims) != ["linear_x", "angular_z"]:
+            raise ValueError(f"profile {profile.name!r} has no differential-drive base to teleoperate")
+        if mode == "twist" and not self.drives_base:
+            if not isinstance(arm, dict):
+                raise ValueError("twist teleop needs an arm (name, joints, gripper, tcp) or 'base'")
             self.arm_idx = np.array([self.joints.index(j) for j in arm["joints"]])
             self.gripper_idx = self.joints.index(arm["gripper"]) if arm.get("gripper") else None
             self.ik = ArmIK(profile.urdf_xml(), tuple(arm["joints"]), arm["tcp"])
             self.v_step = profile.velocity()[self.arm_idx] * self.dt
-        self.base = np.zeros(len(profile.base_dims))
         self.measured: np.ndarray | None = None
         self._leader_values: dict[int, float] = {}   # the leaders' latest mapped positions (kept across hand-overs)
         self._leader_seen: dict[int, float] = {}     # leader source -> receive time of its last valid message
@@ -232,6 +238,7 @@ class Teleop:
         """The person gave the robot back: no target until the next engage; no old twist or gripper survives."""
         self.engaged = False
         self.target = None
+        self.base = np.zeros(len(self.profile.base_dims))
         self._twist = np.zeros(6)
         self._twist_time = -np.inf
         self._gripper: float | None = None
@@ -307,9 +314,12 @@ class Teleop:
         return self.target.copy()
 
     def _twist_tick(self, now: float) -> np.ndarray:
+        twist = self._twist if now - self._twist_time <= self.config.twist_timeout_s + 1e-9 else np.zeros(6)
+        if self.drives_base:
+            self.base = np.array([twist[0], twist[5]])
+            return self.target.copy()
         pin = self.ik.pin
         q0 = self.target[self.arm_idx]
-        twist = self._twist if now - self._twist_time <= self.config.twist_timeout_s + 1e-9 else np.zeros(6)
         if np.any(twist):
             pose = self.ik.fk(q0)
             d = twist * self.dt

@@ -79,7 +79,8 @@ class TeleopNode(GraphNode, Node):
         max_engage_error=Param(0.3, "rad: the leader must be this close to the follower to take over", (0.01, 6.3)),
         twist_topic=Param("/pi_vla/teleop/twist", "geometry_msgs/Twist: TCP velocity (m/s, rad/s)"),
         gripper_topic=Param("/pi_vla/teleop/gripper", "std_msgs/Float64: the twist arm's gripper, fraction open"),
-        twist_arm=Param("", "which arm the twist drives: a name in the profile's sim.arms ('' = the first)"),
+        twist_arm=Param("", "what the twist drives: an arm named in the profile's sim.arms ('' = the first), or "
+                            "'base' (linear x, angular z)"),
         twist_frame=Param("base", "twist axes: the URDF root frame, or the TCP's own", choices=("base", "tool")),
         twist_timeout_s=Param(0.25, "a twist older than this is zero (the arm stops)", (0.01, 5.0)),
         max_linear_speed=Param(0.2, "m/s: larger twists are scaled down to this", (0.001, 2.0)),
@@ -117,7 +118,8 @@ class TeleopNode(GraphNode, Node):
                 self.create_subscription(msgs.JointState, topic, lambda m, i=i: self._on_leader(i, m), SENSOR_QOS)
         else:
             arms = self.profile.sim.get("arms", [])
-            arm = next((a for a in arms if a.get("name") == self.p.twist_arm or not self.p.twist_arm), None)
+            arm = "base" if self.p.twist_arm == "base" else next(
+                (a for a in arms if a.get("name") == self.p.twist_arm or not self.p.twist_arm), None)
             if arm is None:
                 raise ValueError(f"pi_vla_teleop: profile {self.profile.name!r} has no arm {self.p.twist_arm!r} "
                                  f"(arms: {[a.get('name') for a in arms]})")

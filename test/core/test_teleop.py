@@ -258,13 +258,22 @@ def test_gripper_command(bimanual):
     assert tel.tick(0.04)[g] == pytest.approx(0.04)    # a new engagement starts from the follower, not the old command
 
 
-def test_mobile_base_target_is_zero():
+def test_mobile_base_target_is_zero_unless_the_twist_drives_it():
     profile = load_profile("mobile_manipulator")
     tel = twist_teleop(profile)
     tel.engage(home(profile))
     tel.on_twist([0.05, 0, 0, 0, 0, 0], 0.0)
     out = tel.tick(0.0)
     assert out.shape == (16,) and np.all(out[14:] == 0.0)
+    base = Teleop(profile, "twist", TeleopConfig(max_linear=0.3), arm="base")
+    base.engage(home(profile))
+    base.on_twist([0.2, 0.1, 0.0, 0.0, 0.0, 0.4], 0.0)     # linear y: no such axis on a differential drive
+    out = base.tick(0.0)
+    np.testing.assert_allclose(out[14:], [0.2, 0.4])
+    np.testing.assert_array_equal(out[:14], home(profile))  # the arms hold
+    assert np.all(base.tick(0.3)[14:] == 0.0)               # the twist timed out: the base stops
+    with pytest.raises(ValueError):
+        Teleop(load_profile("bimanual"), "twist", arm="base")
 
 
 def test_config_errors(bimanual):

@@ -207,6 +207,25 @@ def test_bad_twist_and_hand_back(make_graph):
     assert_within_limits(run, tap)
 
 
+def test_twist_drives_the_mobile_base(make_graph):
+    run, person, tap = teleop_graph(make_graph, "twist", robot="mobile_manipulator", twist_arm="base")
+    sim = run.sim.sim
+    q0, x0 = sim.joint_positions(), sim.base_pose()
+    person.intervene()
+    for _ in range(100):                 # 2 s at 0.2 m/s
+        person.twist([0.2, 0, 0, 0, 0, 0])
+        run.spin_for(0.02)
+    run.spin_for(1.0)                    # the twist times out; the base decelerates at its limit and stops
+    moved = sim.base_pose() - x0
+    assert 0.35 < moved[0] < 0.5 and abs(moved[2]) < 1e-3
+    np.testing.assert_allclose(sim.base_velocity(), [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(sim.joint_positions(), q0, atol=2e-3)
+    twists = [m for _, m in tap.messages["/mobile_base/cmd_vel"]]
+    accel = np.abs(np.diff([m.linear.x for m in twists]))
+    assert max(m.linear.x for m in twists) == pytest.approx(0.2) and accel.max() <= 1.0 * 0.02 + 1e-9
+    assert_within_limits(run, tap)
+
+
 def test_keyboard_teleop_drives_the_simulator(make_graph):
     """Keys through a pipe (as from a terminal): SPACE takes the robot, held w moves +x, x quits and gives it back."""
     import os
