@@ -88,7 +88,7 @@ class PolicyClient:
             self.close()
             raise
         self.metadata = meta if isinstance(meta, dict) else {}
-        self.bytes_sent = 0   # of the last request
+        self.bytes_sent = self.bytes_received = 0   # of the last request and its reply
 
     @property
     def closed(self) -> bool:
@@ -102,6 +102,7 @@ class PolicyClient:
         self.bytes_sent = len(data)
         self._ws.send(data)
         reply = self._ws.recv(timeout=timeout_s)
+        self.bytes_received = len(reply)
         if isinstance(reply, str):
             raise RemoteError(reply)
         return unpack(reply)
