@@ -35,6 +35,14 @@ network delay, since the delay estimate is built from the latencies the loop exp
 ``/diagnostics`` (every ``diagnostics_period_s``): ERROR while the server is down, or after 3 inferences in a row
 were rejected (``inference_error``, ``bad_policy_output``); WARN when inactive, waiting for language or for
 observations; OK when chunks flow.
+
+Hierarchical policies (config ``subtask``, e.g. ``pi05_hier``) with ``task`` set: the prompt is ``task``; the policy
+decodes the current subtask from it and the observation at most every ``subtask_period_s`` (in between the last
+prediction is passed on as given) and acts on it; a ``/pi_vla/language`` other than empty or the task itself is
+then a person's verbal instruction (what the instruction node publishes, e.g. after a spoken "next") and overrides
+the prediction until it is cleared. Each chunk's subtask is published on ``subtask_topic`` (std_msgs/String,
+JSON: task, subtask, confidence, source = predicted | reused | instruction, stamp). A π0-FAST token sequence that
+is not the encoding of a chunk is rejected as ``invalid_action_tokens``.
 """
 
 from __future__ import annotations
@@ -106,6 +114,9 @@ class PolicyNode(GraphNode, LifecycleNode):
         max_skew_s=Param(0.06, "cameras and joint state must lie this close in time", (0.0, 10.0)),
         seed=Param(0, "sampling-noise seed", (0, 2**31 - 1)),
         autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
+        task=Param("", "hierarchical policies: the task prompt (the language topic then overrides the subtask)"),
+        subtask_period_s=Param(1.0, "hierarchical: re-predict the subtask at most this often", (0.0, 3600.0)),
+        subtask_topic=Param("/pi_vla/subtask", "hierarchical: each chunk's subtask out (std_msgs/String, JSON)"),
     )
 
     def __init__(self, policy=None, **kwargs):
@@ -161,6 +172,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.chunk_pub = self.create_lifecycle_publisher(msgs.JointTrajectory, self.p.chunk_topic, 10)
         self.latency_pub = self.create_publisher(msgs.Float64, "/pi_vla/inference_latency", 10)
         self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
+        self.subtask_pub = self.create_publisher(msgs.String, self.p.subtask_topic, 10) if self.p.task else None
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self._entities.append(self.create_timer(1.0 / self.p.tick_rate_hz, self._tick))
         self._entities.append(self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics))
@@ -200,6 +212,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._submitted_rtc: dict | None = None   # real-time chunking's frozen / overlap steps of that request
         self._episode_start = -float("inf")
         self._executing: tuple[float, float, np.ndarray] | None = None   # last published chunk: stamp, dt, actions
+        self._subtask: tuple[str, float, float] | None = None   # hierarchical: last prediction, when, confidence
+        self._submitted_source = "predicted"
 
     def _make_runner(self, policy):
         spec = PolicySpec(self.p.policy, self.p.profile, self.p.checkpoint or None, self.p.allow_untrained,
@@ -274,7 +288,7 @@ class PolicyNode(GraphNode, LifecycleNode):
             self._publish(result, now)
         if not self.runner.ready or not self.scheduler.should_request(now, self.runner.in_flight):
             return
-        if not self.language:
+        if not self.language and not self.p.task:
             if not self._waiting_logged:
                 self.get_logger().info(f"waiting for language on {self.p.language_topic}")
                 self._waiting_logged = True
@@ -289,9 +303,15 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._blocked_reason = None
         self.observation_ages.append(now - synced.stamp)
         committed = self._committed(synced.stamp, now) if self.p.real_time_chunking else None
-        obs = Observation(images=synced.images, state=synced.state, prompt=self.language, stamp=synced.stamp,
-                          committed=committed)
-        self._submitted_prompt = self.language
+        subtask = None
+        if self.p.task:  # hierarchical: a person's instruction, else the last prediction while it is recent
+            last = self._subtask
+            person = self.language if self.language != self.p.task else ""   # the task itself overrides nothing
+            subtask = person or (last[0] if last and now - last[1] < self.p.subtask_period_s else None)
+            self._submitted_source = "instruction" if person else "reused" if subtask is not None else "predicted"
+        obs = Observation(images=synced.images, state=synced.state, prompt=self.p.task or self.language,
+                          stamp=synced.stamp, committed=committed, subtask=subtask)
+        self._submitted_prompt = self.p.task or self.language
         self._submitted_rtc = None if committed is None else {"frozen": committed.frozen, "overlap": committed.overlap}
         self.runner.submit(obs, now)
 
@@ -327,7 +347,8 @@ class PolicyNode(GraphNode, LifecycleNode):
 
     def _publish(self, result, now: float) -> None:
         if result.error is not None:
-            self._reject(RejectedInput("inference_error", repr(result.error)))
+            invalid = "InvalidActionTokens" in str(result.error)   # π0-FAST: not the encoding of a chunk
+            self._reject(RejectedInput("invalid_action_tokens" if invalid else "inference_error", repr(result.error)))
             return
         chunk = result.chunk
         actions = np.asarray(chunk.actions, dtype=np.float64)
@@ -343,6 +364,15 @@ class PolicyNode(GraphNode, LifecycleNode):
                       for i, row in enumerate(actions)]
         self.chunk_pub.publish(msg)
         self._executing = (chunk.stamp, chunk.dt, actions)
+        if self.subtask_pub is not None and "subtask" in chunk.info:
+            source, confidence = self._submitted_source, float(chunk.info["subtask_confidence"])
+            if source == "predicted":
+                self._subtask = (chunk.info["subtask"], now, confidence)
+            elif source == "reused" and self._subtask is not None:
+                confidence = self._subtask[2]   # the prediction's own, not the "given" 1.0
+            self.subtask_pub.publish(msgs.String(data=json.dumps(
+                {"task": self.p.task, "subtask": chunk.info["subtask"], "stamp": chunk.stamp,
+                 "confidence": round(confidence, 4), "source": source})))
         self.scheduler.on_chunk(now, result.latency_s)
         self.latencies.append(result.latency_s)
         self.compute_times.append(result.compute_s)

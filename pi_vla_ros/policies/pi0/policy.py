@@ -20,7 +20,7 @@ and actions padded to 32 dims), inference and the checkpoint. One ``infer``:
 1. hierarchical (config.subtask): the VLM decodes the subtask greedily after ``[SUBTASK_BEGIN]`` (or takes
    ``obs.subtask``, a person's verbal instruction, as given); info gets ``subtask``, ``subtask_confidence`` (the
    greedy sequence's probability, END included; 0 when no END came within max_subtask_tokens) and
-   ``subtask_source`` (``predicted`` | ``instruction``). The subtask block joins the context of step 2.
+   ``subtask_source`` (``predicted`` | ``given``). The subtask block joins the context of step 2.
 2. actions: the expert's Euler steps (only the expert acts; FAST tokens are never decoded for it), with real-time
    chunking by guidance, or by hard inpainting when trained with training-time RTC; π0-FAST decodes FAST tokens
    greedily after ``[ACTION_BEGIN]`` and inverts them. A sequence that is not the encoding of a chunk (no END
@@ -110,9 +110,9 @@ class Pi0Policy(Pi06Policy):
         info, context = {}, []
         if cfg.subtask:
             given = getattr(obs, "subtask", None)
-            text, confidence = (given, 1.0) if given else self.predict_subtask(batch)
+            text, confidence = (given, 1.0) if given is not None else self.predict_subtask(batch)
             info |= {"subtask": text, "subtask_confidence": confidence,
-                     "subtask_source": "instruction" if given else "predicted"}
+                     "subtask_source": "predicted" if given is None else "given"}
             context = [(SUBTASK_BEGIN, self.processor.text_ids(text), False)]
         if model.expert is None:
             actions = self._decode_fast(batch, context)
