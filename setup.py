@@ -31,7 +31,12 @@ setup(
         # Offline speech (pi_vla_ros/speech): PocketSphinx ships its English model; sounddevice needs PortAudio
         # (libportaudio2) only for a live microphone; scipy resamples WAV files.
         "speech": ["pocketsphinx>=5,<6", "sounddevice", "scipy"],
-        "test": ["pytest", "hypothesis"],
+        # Policy serving across machines (pi_vla_ros/serving): openpi's websocket protocol, msgpack frames.
+        "serve": ["websockets>=15", "msgpack>=1.0"],
+        # cryptography makes the TLS tests' self-signed certificate. openpi-client (the tests' openpi peer) pins
+        # numpy<2, which would downgrade numpy under torch: scripts/setup.sh installs it with --no-deps (it needs
+        # only msgpack, websockets and numpy at run time).
+        "test": ["pytest", "hypothesis", "cryptography"],
         # End-effector teleop: inverse kinematics from the URDF (Pinocchio, core/teleop.py says why).
         "teleop": ["pin"],
     },
