@@ -164,6 +164,7 @@ def _add_bench(sub) -> None:
     from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    _add_serve(sub, bench)
     p = bench.add_parser("model", help="chunk latency, FLOPs, GFLOP/s vs this machine's GEMM peak, memory")
     p.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
     p.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES),
@@ -201,6 +202,114 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=cmd_bench_vi)
 
 
+def cmd_serve(args) -> int:
+    import logging
+
+    from pi_vla_ros.core.inference import PolicySpec, warm_up
+    from pi_vla_ros.serving.client import ensure_api_key, read_api_key, server_ssl_context
+    from pi_vla_ros.serving.server import PolicyServer
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    name, profile = _checkpoint_policy(args.policy, args.profile)
+    if args.api_key_file or os.environ.get("PI_VLA_API_KEY"):
+        key, where = read_api_key(args.api_key_file, "PI_VLA_API_KEY"), args.api_key_file or "$PI_VLA_API_KEY"
+    else:
+        key, created = ensure_api_key(_DEFAULT_KEY_FILE)
+        where = _DEFAULT_KEY_FILE
+        if created:
+            print(f"pi-vla serve: new API key (stored in {where}, mode 0600): {key}\n  clients send the header "
+                  f"'Authorization: Api-Key <key>' (openpi: WebsocketClientPolicy(host, port, api_key=...); the "
+                  f"policy node: remote_api_key_file or $PI_VLA_API_KEY)", flush=True)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    tls = server_ssl_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    policy, prof = PolicySpec(name, profile, args.policy, False, args.device, args.seed, args.threads).load()
+    warm_up(policy, prof)   # first-call costs before the first client; a non-finite policy never serves
+    server = PolicyServer(policy, prof, api_key=key, host=args.host, port=args.port, ssl_context=tls,
+                          allow_insecure_remote=args.allow_insecure_remote,
+                          max_frame_bytes=int(args.max_frame_mb * 2**20), rate_hz=args.rate, burst=args.burst,
+                          max_clients=args.max_clients)
+    print(f"pi-vla serve: {name} for {profile} (checkpoint {args.policy}) on {server.url} (API key from {where})",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+_DEFAULT_KEY_FILE = "~/.config/pi_vla_ros/api_key"
+
+
+def _checkpoint_policy(checkpoint: str, profile: str | None) -> tuple[str, str]:
+    """(registry name, profile) of a checkpoint directory; the profile by default is the one of config/ whose action
+    joints are the checkpoint's action names.
+    """
+    from pi_vla_ros.profiles import load_profile
+
+    config = json.loads((Path(checkpoint) / "config.json").read_text()).get("config", {})
+    if profile:
+        return config["name"], profile
+    matches = [p for p in ("ur5e", "bimanual", "mobile_manipulator")
+               if list(load_profile(p).action_names) == list(config.get("action_names", []))]
+    if len(matches) != 1:
+        raise ValueError(f"{checkpoint}: pass --profile (the action names match {matches or 'no shipped profile'})")
+    return config["name"], matches[0]
+
+def cmd_bench_serve(args) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from pi_vla_ros.benchmarks.serve_bench import run
+
+    report = run(args.checkpoint, args.profile, requests=args.requests, warmup=args.warmup, delay_ms=args.delay_ms,
+                 episodes=args.episodes, seed=args.seed, base_latency_s=args.base_latency,
+                 execute_steps=args.execute_steps, baseline=not args.no_baseline, plot=args.figure)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        print(f"report written to {args.out}, figure to {args.figure}")
+    return 0
+
+
+def _add_serve(sub, bench) -> None:
+    p = sub.add_parser("serve", help="serve a policy over openpi's websocket protocol (API key, TLS, loopback by "
+                                     "default): openpi clients and the policy node's inference_mode remote use it")
+    p.add_argument("--policy", required=True, metavar="CKPT", help="checkpoint directory")
+    p.add_argument("--profile", help="robot profile (default: the shipped profile whose joints the checkpoint acts "
+                                     "on)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address; beyond loopback TLS is required")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key-file", default="", help=f"file with the API key (default: $PI_VLA_API_KEY, else "
+                                                      f"{_DEFAULT_KEY_FILE}, created with a new key at first start)")
+    p.add_argument("--tls-cert", default="", help="PEM certificate (chain): serve wss://")
+    p.add_argument("--tls-key", default="", help="PEM private key of --tls-cert")
+    p.add_argument("--allow-insecure-remote", action="store_true",
+                   help="bind beyond loopback without TLS (the key and observations cross the network in clear)")
+    p.add_argument("--max-frame-mb", type=float, default=16.0, help="largest request accepted")
+    p.add_argument("--rate", type=float, default=30.0, help="requests per second per connection (token bucket)")
+    p.add_argument("--burst", type=int, default=30)
+    p.add_argument("--max-clients", type=int, default=8)
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:N)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", action="store_true", help="log every request's timing")
+    p.set_defaults(func=cmd_serve)
+    p = bench.add_parser("serve", help="loopback round trip over local inference, bytes raw vs JPEG, closed-loop "
+                                       "success served with an added network delay, RTC on vs off")
+    p.add_argument("--checkpoint", default="checkpoints/bimanual_pi06_sim")
+    p.add_argument("--profile", default="bimanual")
+    p.add_argument("--requests", type=int, default=100, help="timed requests per mode (0: skip)")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--delay-ms", type=float, default=100.0, help="round-trip delay the proxy adds")
+    p.add_argument("--episodes", type=int, default=20, help="closed-loop episodes per condition (0: skip)")
+    p.add_argument("--seed", type=int, default=100000)
+    p.add_argument("--base-latency", type=float, default=0.1, help="simulated inference latency without network")
+    p.add_argument("--execute-steps", type=int, default=35)
+    p.add_argument("--no-baseline", action="store_true", help="skip the local (no network) evaluation")
+    p.add_argument("--figure", default="docs/images/serve_bench.png")
+    p.add_argument("--out", default="runs/bench/serve.json")
+    p.set_defaults(func=cmd_bench_serve)
+
+
 def _env_for_graph() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -220,6 +329,16 @@ def cmd_collect(args) -> int:
         v = summary["vi"]
         print(f"VI: {v['subtasks_done']}/{v['subtasks']} subtasks done; subtask labels within {v['tolerance_s']} s of "
               f"their line: {v['labels_within']}/{v['subtask_labels']}; events: {v['events_within']}/{v['events']}")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from pi_vla_ros.data.rosbag import bag_to_lerobot
+
+    for bag in args.bags:
+        episode = bag_to_lerobot(bag, args.profile, args.out, task=args.task, vcodec=args.video_codec,
+                                 subtask_format=args.subtask_format, **({"subtask_success": True} if args.vi else {}))
+        print(f"{bag} -> episode {episode} of {args.out}")
     return 0
 
 
@@ -353,6 +472,17 @@ def _add_learning(sub) -> None:
                         "per episode")
     p.add_argument("--voice", default="typed", help="how the instructor's lines reach the robot: typed")
     p.set_defaults(func=cmd_collect)
+    p = sub.add_parser("convert", help="rosbag2 bags recorded on a robot (one episode each, e.g. by pi_vla_recorder) "
+                                       "-> episodes appended to a LeRobot dataset")
+    p.add_argument("bags", nargs="+", help="bag directories, one episode each, in order")
+    p.add_argument("--profile", required=True, help="robot profile the bags were recorded on")
+    p.add_argument("--out", required=True, help="dataset directory (created, or appended to)")
+    p.add_argument("--task", help="the episodes' task (default: the first language in each bag)")
+    p.add_argument("--vi", action="store_true", help="a new dataset declares next.subtask_success (from the "
+                                                     "person's 'success' marks)")
+    p.add_argument("--video-codec", choices=["av1", "h264"])
+    p.add_argument("--subtask-format", choices=["language", "index"], default="language")
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("train", help="train a policy on a LeRobot dataset (flow matching)")
     p.add_argument("--policy", required=True, help="registry name, e.g. pi06_sim, pi06_tiny, pi0_tiny, pi05_tiny")

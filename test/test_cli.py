@@ -42,3 +42,21 @@ def test_param_syntax_is_checked():
 def test_teleop_without_sim_points_to_ros2_launch():
     with pytest.raises(SystemExit, match="teleop:=leader"):
         main(["teleop", "bimanual", "--mode", "leader"])
+
+
+def test_convert_appends_recorded_bags(tmp_path, capsys):
+    """pi-vla convert: bags recorded on a robot (here a synthetic one) become episodes; --vi declares the per-subtask
+    success that a person's 'success' marks give.
+    """
+    from pi_vla_ros.data.lerobot_dataset import LeRobotDataset
+    from pi_vla_ros.profiles import load_profile
+    from test.data.test_rosbag import record_episode
+
+    profile = load_profile("ur5e")
+    record_episode(tmp_path / "bag", profile, extra=((0.5, "/pi_vla/instruction", "success"),))
+    argv = ["convert", str(tmp_path / "bag"), "--profile", "ur5e", "--out", str(tmp_path / "ds"), "--vi"]
+    assert main(argv) == 0 and main(argv) == 0
+    assert "-> episode 1 of" in capsys.readouterr().out
+    with LeRobotDataset(tmp_path / "ds", decode_images=False) as ds:
+        assert ds.num_episodes == 2 and int(ds.columns["next.subtask_success"].sum()) == 2
+    assert main(["convert", str(tmp_path / "none"), "--profile", "ur5e", "--out", str(tmp_path / "x")]) == 2

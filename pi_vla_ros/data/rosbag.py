@@ -47,8 +47,9 @@ which serializing is 10 and 15 us (rmw's padded serialization: 5 us). Reading de
   (a language change within 50 ms after the line; never before the previous label).
 - Success: ``success`` of the last ``/sim/status`` JSON message, if any. Per-subtask success, where the dataset
   declares ``next.subtask_success``: that status's ``subtask_done_at`` (simulated times at which each subtask
-  was detected done), True on the latest frame before each. Interventions: ``/pi_vla/intervention``
-  (std_msgs/Bool), held per frame; False if absent.
+  was detected done), True on the latest frame before each; without it (a real robot), a person's ``success``
+  mark on ``/pi_vla/instruction`` marks the subtask then current, True on the mark's frame. Interventions:
+  ``/pi_vla/intervention`` (std_msgs/Bool), held per frame; False if absent.
 """
 
 from __future__ import annotations
@@ -308,9 +309,14 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
     for t, text in said:   # the latest frame at or before the line (lines before frame 0 go to it)
         events[max(0, int(np.searchsorted(times, t, side="right")) - 1)].append(text)
     done = np.zeros(len(times), bool)
-    for t in (statuses[-1].get("subtask_done_at") or ()) if statuses else ():
+    detected = statuses[-1].get("subtask_done_at") if statuses else None
+    for t in detected or ():
         if t is not None:  # next.* semantics: the latest frame before the subtask was seen done
             done[max(0, int(np.searchsorted(times, round(t * 1e9), side="left")) - 1)] = True
+    if detected is None:   # no success detector: the person's marks say it
+        for t, text in said:
+            if text.strip().lower().rstrip(".!") == "success":
+                done[max(0, int(np.searchsorted(times, t, side="right")) - 1)] = True
     if timing is not None:
         timing.update(start_s=float(start) / 1e9, fps=fps)
 

@@ -254,6 +254,11 @@ def test_lines_are_events_on_their_frame_and_spoken_ones_count_from_when_the_wor
     assert lang["events"] == [(pytest.approx(0.15), "reach the cube"), (pytest.approx(0.60), "grasp the cube"),
                               (pytest.approx(1.15), "success")]
     assert lang["subtasks"] == [(pytest.approx(0.20), "reach the cube"), (pytest.approx(0.65), "grasp the cube")]
+    with LeRobotDataset(tmp_path / "ds", decode_images=False) as ds:
+        assert "next.subtask_success" not in ds.columns           # a dataset that does not declare it
+    bag_to_lerobot(tmp_path / "bag", profile, tmp_path / "vi", subtask_success=True)
+    with LeRobotDataset(tmp_path / "vi", decode_images=False) as ds:   # the person's mark: on its frame
+        assert np.flatnonzero(ds.columns["next.subtask_success"]).tolist() == [23]
     # without the speech record the same line counts from when it arrived
     record_episode(tmp_path / "typed", profile, language=((0.2, "reach the cube"), (0.95, "grasp the cube")),
                    extra=((0.95, "/pi_vla/instruction", "grasp the cube"),))
