@@ -257,6 +257,7 @@ def _checkpoint_policy(checkpoint: str, profile: str | None) -> tuple[str, str]:
         raise ValueError(f"{checkpoint}: pass --profile (the action names match {matches or 'no shipped profile'})")
     return config["name"], matches[0]
 
+
 def cmd_bench_serve(args) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pi_vla_ros.benchmarks.serve_bench import run
