@@ -207,8 +207,11 @@ def cmd_serve(args) -> int:
 
     from pi_vla_ros.core.inference import PolicySpec, warm_up
     from pi_vla_ros.serving.client import ensure_api_key, read_api_key, server_ssl_context
-    from pi_vla_ros.serving.server import PolicyServer
+    from pi_vla_ros.serving.server import PolicyServer, is_loopback
 
+    if not is_loopback(args.host) and not args.tls_cert and not args.allow_insecure_remote:   # before loading
+        raise ValueError(f"refusing to serve on {args.host} without TLS: pass --tls-cert/--tls-key, bind 127.0.0.1, "
+                         "or override with --allow-insecure-remote")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)
     name, profile = _checkpoint_policy(args.policy, args.profile)
