@@ -29,14 +29,15 @@ import os
 
 
 def run(robot: str, mode: str = "twist", duration: float = math.inf, keyboard: bool = True,
-        overrides: dict | None = None, **launch_args) -> dict:
+        overrides: dict | None = None, realtime: bool = True, **launch_args) -> dict:
+    """The session; ``realtime=False`` runs it in lockstep (tests: deterministic, nothing discoverable)."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pi_vla_ros.nodes.keyboard_teleop_node import KeyboardTeleopNode
     from pi_vla_ros.ros import Parameter
     from pi_vla_ros.runner import GraphRunner
 
     skip = () if launch_args.get("policy") or launch_args.get("checkpoint") else ("pi_vla_policy",)
-    with GraphRunner(robot, realtime=True, overrides=overrides, skip=skip, teleop=mode, **launch_args) as graph:
+    with GraphRunner(robot, realtime=realtime, overrides=overrides, skip=skip, teleop=mode, **launch_args) as graph:
         if keyboard and mode == "twist":
             graph.add_node(KeyboardTeleopNode(**graph.node_options(), parameter_overrides=[
                 Parameter("use_sim_time", value=True)]), "pi_vla_keyboard_teleop")
