@@ -78,10 +78,14 @@ GEMMA_VARIANTS = {
     # Tests / CPU plumbing: same structure (8 heads, 1 KV head, shared depth), a few ten thousand parameters.
     "gemma_tiny": GemmaVariant(width=32, depth=2, mlp_dim=64, num_heads=8, num_kv_heads=1, head_dim=8),
     "gemma_expert_tiny": GemmaVariant(width=16, depth=2, mlp_dim=32, num_heads=8, num_kv_heads=1, head_dim=8),
+    # Sim-sized, trained whole on a 2-core CPU (the VLM learns here: nothing pretrained can be downloaded).
+    "gemma_sim": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1, head_dim=32),
+    "gemma_expert_sim": GemmaVariant(width=64, depth=3, mlp_dim=128, num_heads=4, num_kv_heads=1, head_dim=32),
 }
 SIGLIP_VARIANTS = {
     "so400m/14": SiglipVariant(width=1152, depth=27, mlp_dim=4304, num_heads=16, patch_size=14),
     "siglip_tiny": SiglipVariant(width=16, depth=2, mlp_dim=32, num_heads=2, patch_size=4),
+    "siglip_sim": SiglipVariant(width=64, depth=2, mlp_dim=128, num_heads=2, patch_size=16),
 }
 PREFIX_KEYS = ("images", "image_mask", "tokens", "token_mask")
 # Markers in the VLM's reserved tail (the last 128 ids, FACTS §4; vocab - 1 is PaliGemma's image token):
