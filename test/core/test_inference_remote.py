@@ -23,7 +23,12 @@ import pytest
 from pi_vla_ros.core.inference import InferenceFault, RemoteRunner, RemoteSpec, dummy_observation
 from pi_vla_ros.policies.base import CommittedActions
 from pi_vla_ros.serving.protocol import RemoteError, pack, unpack
-from test.serving.conftest import KEY, bimanual_policy, serve, self_signed  # noqa: F401 - fixtures
+from test.serving import conftest as serving
+from test.serving.conftest import KEY
+
+bimanual_policy = serving.bimanual_policy
+serve = serving.serve
+self_signed = serving.self_signed
 
 
 def _wait(cond, timeout=30.0):

@@ -20,7 +20,11 @@ import math
 
 from pi_vla_ros.ros import msgs
 from test.nodes.conftest import Tap, controller_topics, finite_command
-from test.serving.conftest import KEY, bimanual_policy, serve  # noqa: F401 - fixtures
+from test.serving import conftest as serving
+from test.serving.conftest import KEY
+
+bimanual_policy = serving.bimanual_policy
+serve = serving.serve
 
 
 def test_remote_policy_server_drives_the_graph_with_rtc_and_holds_across_a_restart(make_graph, serve, monkeypatch):

@@ -65,8 +65,8 @@ def test_no_key_or_a_wrong_key_is_refused_before_the_websocket(serve, key):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/stats", timeout=10)
     assert err.value.code == 401
-    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/stats", headers={"Authorization":
-                                                                                          f"Api-Key {KEY}"})
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/stats",
+                                     headers={"Authorization": f"Api-Key {KEY}"})
     with urllib.request.urlopen(request, timeout=10) as r:
         assert json.loads(r.read())["refused"]["unauthorized"] == 2
 
