@@ -370,6 +370,7 @@ def cmd_train(args) -> int:
                       overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
                       augment_shift=args.augment_shift, init=args.init or "", advantages=args.advantages or "",
                       advantage_dropout=args.advantage_dropout, target_clip=args.target_clip,
+                      loss_alpha=args.loss_alpha, knowledge_insulation=not args.no_insulation, stage=args.stage,
                       camera_map=_name_map(args.camera_map), joint_map=_name_map(args.joint_map, "--joint-map"))
     summary = train(cfg)
     print(json.dumps({k: v for k, v in summary.items()}, indent=1))
@@ -504,6 +505,11 @@ def _add_learning(sub) -> None:
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--train-vlm", action="store_true", help="pi0/pi05: also train the VLM (default: expert only)")
     p.add_argument("--no-cache", action="store_true", help="pi06: run the frozen VLM in every step")
+    p.add_argument("--loss-alpha", type=float, default=10.0, help="π0.5 recipe: loss = CE + ALPHA * flow")
+    p.add_argument("--no-insulation", action="store_true",
+                   help="π0.5 recipe: let the flow loss reach the VLM (no knowledge insulation)")
+    p.add_argument("--stage", default="post", choices=["pre", "post"],
+                   help="π0.5 recipe: pre = next-token loss only (text + FAST tokens), post = CE + alpha * flow")
     p.add_argument("--include-failures", action="store_true", help="also train on unsuccessful episodes")
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end)")
     p.add_argument("--seed", type=int, default=0)
