@@ -44,6 +44,7 @@ subtask label and event in the dataset lies from when its line was given (``labe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -154,15 +155,14 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
                 results[-1].update(
                     subtasks=[s.text for s in sim.task.subtasks],
                     subtask_done_s=[None if t is None else round(t - start, 3) for t in sim.task.subtask_done_at],
-                    lines=[{**line, "t": round(line["t"] - start, 3), "end": round(line["end"] - start, 3)}
-                           for line in instructor.lines])
+                    lines=[_episode_line(line, start) for line in instructor.lines])
             bar.update(ok)
         bar.close()
     with LeRobotDataset(out, decode_images=False) as ds:
         frames = len(ds)
         if vi:
             for r in results:
-                r["label_alignment"] = label_alignment(ds.episode_language(r["episode"]), r["lines"], r["subtasks"])
+                r["label_alignment"] = label_alignment(ds.episode_language(r["episode"]), r["lines"])
     summary = {"profile": profile, "dataset": str(out), "source": policy or f"expert:{expert}",
                "episodes": len(results),
                "successes": sum(r["success"] for r in results),
@@ -178,51 +178,86 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
 TAIL_S = 0.5  # recorded after the instructor's last line, so that it is on a frame
 
 
+HEARING_S = 3.0  # the longest a spoken last line is waited for (the recognizer decides ~0.3 s after the words)
+
+
 def _episode_over(sim, instructor, now: float) -> bool:
-    """Demonstrations and rollouts end at success; a VI episode once the instructor has said its last line."""
+    """Demonstrations and rollouts end at success; a VI episode once the instructor's last line has been given (a
+    spoken one: recognized or rejected) and TAIL_S more.
+    """
     if instructor is None:
         return sim.success()
-    return instructor.finished and now >= instructor.lines[-1]["end"] + TAIL_S - 1e-9
+    if not instructor.finished:
+        return False
+    last = instructor.lines[-1]
+    if instructor.pending:
+        return now >= last["end"] + HEARING_S - 1e-9
+    return now >= max(last["end"], last["heard_at"] or 0.0) + TAIL_S - 1e-9
 
 
-def label_alignment(language: dict, lines: list[dict], subtasks: list[str]) -> list[dict]:
-    """Per line given: where its language event, and for a line that starts a subtask (the task, a subtask, "next")
-    that subtask's label, landed in the dataset, relative to when the line was done being given (seconds; None
-    where it is missing). ``language``: :meth:`LeRobotDataset.episode_language`; ``lines``: episode times.
+def _episode_line(line: dict, start: float) -> dict:
+    rel = lambda t: None if t is None else round(t - start, 3)  # noqa: E731
+    out = {k: v for k, v in line.items() if k not in ("pending", "line")}
+    return out | {"t": rel(line["t"]), "end": rel(line["end"]), "heard_at": rel(line["heard_at"])}
+
+
+def _said_words(text: str) -> list[str]:
+    """A line's words as spoken: written joiners (", then", "; and then", ";") are one pause."""
+    return re.findall(r"[a-z]+", re.sub(r"[,;]?\s*(?:\band\s+)?\bthen\b|;", " ; ", text.lower()))
+
+
+def label_alignment(language: dict, lines: list[dict], cause_window_s: float = 1.0) -> dict:
+    """Where the language of one episode landed in the dataset, against when each line was given (the end of its
+    words; seconds from frame 0). ``language``: :meth:`LeRobotDataset.episode_language`; ``lines``: the
+    instructor's, in episode time.
+
+    ``lines``: per line, the event of the text the robot got (``heard``) and its offset (None: no event, e.g. the
+    recognizer rejected the line), and whether it was heard right (the same words, written joiners aside).
+    ``labels``: per subtask label in the dataset, its offset from the line that caused it: the last line heard
+    that starts a subtask (the task, a subtask, "next") given at most ``cause_window_s`` after the label starts
+    (None: no such line).
     """
-    out = []
-    rows = list(language["subtasks"])
     events = list(language["events"])
+    out_lines = []
     for line in lines:
-        item = {"text": line["text"], "kind": line["kind"], "given_s": line["end"], "event_delay_s": None,
-                "label_delay_s": None}
-        match = next((e for e in events if e[1] == line["text"]), None)
+        heard = line.get("heard", line["text"])
+        item = {"text": line["text"], "kind": line["kind"], "given_s": line["end"], "heard": heard,
+                "heard_right": heard is not None and _said_words(heard) == _said_words(line["text"]),
+                "event_delay_s": None}
+        match = next((e for e in events if e[1] == heard), None) if heard is not None else None
         if match is not None:
             events.remove(match)   # each event answers one line
             item["event_delay_s"] = round(match[0] - line["end"], 3)
-        if line["kind"] in ("task", "subtask", "next"):
-            want = subtasks[line["subtask"]]
-            row = next((r for r in rows if r[1] == want), None)
-            if row is not None:
-                item["label_delay_s"] = round(row[0] - line["end"], 3)
-        out.append(item)
-    return out
+        out_lines.append(item)
+    causes = [line for line in lines if line.get("heard", line["text"]) and line["kind"] in ("task", "subtask", "next")]
+    labels = []
+    for t, text in language["subtasks"]:
+        cause = [line for line in causes if line["end"] <= t + cause_window_s]
+        labels.append({"label": text, "t": t,
+                       "delay_s": round(t - cause[-1]["end"], 3) if cause else None,
+                       "line": cause[-1]["text"] if cause else None})
+    return {"lines": out_lines, "labels": labels}
 
 
 def vi_summary(results: list[dict], tolerance_s: float = 0.2) -> dict:
-    """The VI figures over episodes: subtask labels and events within ``tolerance_s`` of when given, subtasks done."""
-    items = [a for r in results for a in r["label_alignment"]]
-    labels = [a["label_delay_s"] for a in items if a["kind"] in ("task", "subtask", "next")]
-    events = [a["event_delay_s"] for a in items]
+    """The VI figures over episodes: subtask labels and events within ``tolerance_s`` of when their line was given,
+    lines heard right, subtasks done, marks given.
+    """
+    items = [a for r in results for a in r["label_alignment"]["lines"]]
+    labels = [a["delay_s"] for r in results for a in r["label_alignment"]["labels"]]
+    events = [a["event_delay_s"] for a in items if a["heard"] is not None]
     within = lambda v: sum(d is not None and abs(d) <= tolerance_s + 1e-9 for d in v)  # noqa: E731
     subtasks = [t is not None for r in results for t in r["subtask_done_s"]]
     return {"tolerance_s": tolerance_s, "subtask_labels": len(labels), "labels_within": within(labels),
             "labels_within_share": within(labels) / max(len(labels), 1),
-            "labels_missing": sum(d is None for d in labels),
+            "labels_without_line": sum(d is None for d in labels),
             "label_delay_s_max": max((abs(d) for d in labels if d is not None), default=None),
             "events": len(events), "events_within": within(events),
             "events_within_share": within(events) / max(len(events), 1),
             "subtasks": len(subtasks), "subtasks_done": sum(subtasks),
+            "lines": len(items), "lines_heard_right": sum(a["heard_right"] for a in items),
+            "lines_heard_other": sum(a["heard"] is not None and not a["heard_right"] for a in items),
+            "lines_not_heard": sum(a["heard"] is None for a in items),
             "marks": {m: sum(line["kind"] == m for r in results for line in r["lines"]) for m in ("success", "fail")}}
 
 

@@ -27,9 +27,11 @@ Per episode, one of two styles (drawn, or fixed by ``style``):
 - ``queue``: the whole task at the start (the instruction queue splits it into its subtasks), then ``next`` at
   each boundary and ``success`` after the last.
 
-A subtask not done by its deadline gets ``fail`` and the instructor stops (``finished``). The deadline is the
-expert's announced release for that subtask plus ``grace_s``; without an announcement (a policy drives), the
-subtask's start plus its share of the task's time limit. Reaction times are uniform in ``reaction_s``.
+A line the robot did not get (the recognizer rejected it, or never made out words in it) is said again, as a
+person repeats themselves: :meth:`ScriptedInstructor.not_heard` schedules it a reaction time later, at most
+``repeats`` times. A subtask not done by its deadline gets ``fail`` and the instructor stops (``finished``). The
+deadline is the expert's announced release for that subtask plus ``grace_s``; without an announcement (a policy
+drives), the subtask's start (when its line was last said) plus its share of the task's time limit. Reaction times are uniform in ``reaction_s``.
 
 ``poll(t)`` returns the lines due at simulated time ``t`` (each a :class:`Line`; call it once per tick, after the
 simulator stepped); ``log`` keeps every line said. Lines are spaced at least ``gap_s`` apart (a person finishes a
@@ -62,12 +64,14 @@ class Line:
 
 class ScriptedInstructor:
     def __init__(self, task, *, style: str | None = None, reaction_s: tuple[float, float] = (0.3, 0.8),
-                 start_s: tuple[float, float] = (0.2, 0.6), grace_s: float = 2.0, gap_s: float = 1.0):
+                 start_s: tuple[float, float] = (0.2, 0.6), grace_s: float = 2.0, gap_s: float = 1.0,
+                 repeats: int = 2):
         if style is not None and style not in STYLES:
             raise ValueError(f"unknown instructor style {style!r}; known: {STYLES}")
         self.task = task
         self.fixed_style = style
         self.reaction_s, self.start_s, self.grace_s, self.gap_s = reaction_s, start_s, grace_s, gap_s
+        self.repeats = repeats
         self.style = style or STYLES[0]
         self.log: list[Line] = []
         self.finished = True
@@ -84,6 +88,24 @@ class ScriptedInstructor:
         self.plans: dict[int, float] = {}      # subtask -> announced release time
         self._next_at = t0 + float(rng.uniform(*self.start_s))
         self._seen_done: float | None = None
+        self._repeat: tuple[float, Line] | None = None
+        self._repeated: dict[tuple[str, int], int] = {}
+
+    @property
+    def repeating(self) -> bool:
+        """A line is due to be said again."""
+        return self._repeat is not None
+
+    def not_heard(self, line: Line, t: float) -> bool:
+        """``line`` did not reach the robot (found out at ``t``): say it again a reaction time later, unless it was
+        repeated ``repeats`` times already. Returns whether it will be.
+        """
+        key = (line.text, line.subtask)
+        if self._repeated.get(key, 0) >= self.repeats:
+            return False
+        self._repeated[key] = self._repeated.get(key, 0) + 1
+        self._repeat = (t + float(self.rng.uniform(*self.reaction_s)), line)
+        return True
 
     def hear(self, announcement) -> None:
         """The expert announced a subtask's plan: its release time bounds when the subtask should be done."""
@@ -101,7 +123,13 @@ class ScriptedInstructor:
         return [line]
 
     def poll(self, t: float) -> list[Line]:
-        if self.finished or t < self._next_at - 1e-9:
+        if self._repeat is not None and t >= max(self._repeat[0], self._next_at) - 1e-9:
+            line = self._repeat[1]
+            self._repeat = None
+            if line.kind in ("task", "subtask", "next"):
+                self.given_at[line.subtask] = t   # the subtask's budget starts when it is understood
+            return self._say(t, line.text, line.kind, line.subtask)
+        if self.finished or self._repeat is not None or t < self._next_at - 1e-9:
             return []
         subtasks = self.task.subtasks
         if self.expect < 0:                    # the episode's first words
