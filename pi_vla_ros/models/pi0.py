@@ -333,7 +333,8 @@ class Pi0Model(nn.Module):
     def compute_losses(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
                        generator: torch.Generator | None = None, *, alpha: float = 10.0, flow: bool = True,
                        insulate: bool = False, rtc_prefix: Tensor | None = None) -> dict[str, Tensor]:
-        """One joint pass; {"ce", "ce_text", "ce_fast"} with targets, "flow" with actions, and "loss".
+        """One joint pass; "ce" (and its "ce_text" / "ce_fast" parts, where they have tokens) with targets,
+        "flow" with actions, and "loss".
 
         loss = ce + alpha * flow (or whichever exists). flow=False (pre-training): the expert does not run.
         rtc_prefix [B, H] bool (training-time RTC): those actions are given clean (t = 0) and left out of the loss.
@@ -356,7 +357,8 @@ class Pi0Model(nn.Module):
             logits = self.lm_head(vlm_out[:, n_vlm - targets.shape[1] - 1:n_vlm - 1]).float()  # i-1 predicts i
             ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
             for name, sel in (("ce", scored), ("ce_text", scored & ~is_fast), ("ce_fast", scored & is_fast)):
-                out[name] = (ce * sel).sum() / sel.sum().clamp_min(1)
+                if sel.any():  # a part without tokens is absent, not 0
+                    out[name] = (ce * sel).sum() / sel.sum()
         if flow:
             v = self.action_out_proj(expert_out[:, -c.action_horizon:])
             keep = batch.get("action_mask")

@@ -146,7 +146,7 @@ def test_pi05_recipe_trains_with_separate_loss_terms_and_keeps_its_fast_tokenize
     summary = train(_cfg(tiny_dataset, out, policy="pi05_ki_tiny", freeze_vlm=False, loss_alpha=10.0),
                     log_fn=lambda *_: None)
     terms = summary["final_terms"]
-    assert set(terms) == {"ce", "ce_text", "ce_fast", "flow"} and terms["ce_fast"] > 0 and terms["ce_text"] == 0
+    assert set(terms) == {"ce", "ce_fast", "flow"} and terms["ce_fast"] == terms["ce"] > 0   # no subtask text here
     assert summary["final_loss"] == pytest.approx(terms["ce"] + 10.0 * terms["flow"], rel=1e-4)
     state = json.loads((out / "training" / "state.json").read_text())
     assert [s for s, _ in state["loss_terms"]["flow"]] == [1, 2]
@@ -174,7 +174,7 @@ def test_pre_training_stage_is_next_token_only(tiny_dataset, tmp_path):
 def test_pi0_fast_and_training_time_rtc_train_through_the_loop(tiny_dataset, tmp_path):
     summary = train(_cfg(tiny_dataset, tmp_path / "fast", policy="pi0_fast_tiny", freeze_vlm=False),
                     log_fn=lambda *_: None)
-    assert set(summary["final_terms"]) == {"ce", "ce_text", "ce_fast"}
+    assert set(summary["final_terms"]) == {"ce", "ce_fast"}
     summary = train(_cfg(tiny_dataset, tmp_path / "rtc", policy="pi05_tiny",
                          overrides={"training_rtc_max_delay": 10}), log_fn=lambda *_: None)
     assert np.isfinite(summary["final_loss"])
