@@ -194,7 +194,9 @@ def _add_bench(sub) -> None:
     p.add_argument("--profiles", nargs="+", default=["ur5e", "bimanual", "mobile_manipulator"],
                    choices=["ur5e", "bimanual", "mobile_manipulator"])
     p.add_argument("--episodes", type=int, default=17, help="episodes per profile")
-    p.add_argument("--voice", default="typed", help="how the instructor's lines reach the robot: typed")
+    p.add_argument("--voice", default="typed", choices=["typed", "spoken"],
+                   help="how the instructor's lines reach the robot: typed on /pi_vla/instruction, or spoken "
+                        "(espeak-ng) into the speech recognizer")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default="runs/bench/vi_collect", help="datasets go here (one per profile)")
     p.add_argument("--figure", default="runs/bench/vi_collect_episode.png")
@@ -475,7 +477,9 @@ def _add_learning(sub) -> None:
     p.add_argument("--vi-style", default="", choices=["", "steps", "queue"],
                    help="the instructor: one subtask at a time (steps), the whole task then 'next' (queue); '' draws "
                         "per episode")
-    p.add_argument("--voice", default="typed", help="how the instructor's lines reach the robot: typed")
+    p.add_argument("--voice", default="typed", choices=["typed", "spoken"],
+                   help="how the instructor's lines reach the robot: typed on /pi_vla/instruction, or spoken "
+                        "(espeak-ng) into the speech recognizer")
     p.set_defaults(func=cmd_collect)
     p = sub.add_parser("convert", help="rosbag2 bags recorded on a robot (one episode each, e.g. by pi_vla_recorder) "
                                        "-> episodes appended to a LeRobot dataset")

@@ -110,3 +110,19 @@ def test_room_audio_places_each_line_when_it_is_said():
     # the same episode heard in other pieces is the same audio (the noise is drawn as the samples are read)
     np.testing.assert_array_equal(np.concatenate([again.read(10.0 + 0.05 * k) for k in range(1, 101)]),
                                   audio.astype(np.int16))
+
+
+def test_a_line_not_heard_is_said_again_at_most_twice(task):
+    ins = ScriptedInstructor(task, style="steps", reaction_s=(0.5, 0.5), repeats=2)
+    ins.reset(0.0, np.random.default_rng(5))
+    task.subtask_done_at = [None, None]
+    first = []
+    t = 0.0
+    while not first:
+        first = ins.poll(t)
+        t += 0.02
+    assert ins.not_heard(first[0], 2.0) and ins.repeating
+    assert ins.poll(2.48) == [] and ins.poll(2.5)[0].text == first[0].text and not ins.repeating
+    assert ins.not_heard(first[0], 4.0) and ins.poll(4.5)[0].text == first[0].text
+    assert not ins.not_heard(first[0], 6.0) and not ins.repeating      # twice is enough
+    assert [line.text for line in ins.log] == [first[0].text] * 3 and ins.given_at[0] == pytest.approx(4.5)
