@@ -62,6 +62,7 @@ class Frames:
     episode_index: np.ndarray   # [N] the frame's dataset episode index
     success: np.ndarray         # [N] bool: the frame's episode ended in success (unknown counts as success)
     intervention: np.ndarray    # [N] bool: a human (or the expert) had taken over at this frame
+    subtask: list[str] | None = None   # [N] the subtask annotation active at the frame ("" where none)
 
 
 def policy_image_size(config) -> int:
@@ -230,11 +231,13 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
         ends = np.repeat(np.cumsum(lengths), lengths)
         success = np.repeat([episode_success(ds, e) is not False for e in chosen], lengths)
         stored = {s: [] for s in sizes}
+        subtasks = []
         image_index = np.zeros(len(frame_rows), np.int64)
         prev = None
         bar = _bar(len(frame_rows), "decode frames", progress)
         for n, i in enumerate(frame_rows):
             item = ds[int(i)]
+            subtasks.append(str(item.get("subtask", "") or ""))
             raw = [item[slots[k]] if present[j] else None for j, k in enumerate(keys)]
             new_episode = n == 0 or ends[n - 1] != ends[n]
             if new_episode or any(r is not None and not np.array_equal(r, p) for r, p in zip(raw, prev)):
@@ -251,7 +254,7 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
     return Frames(states=states, actions=actions, episode_end=ends.astype(np.int64), task_index=task_col,
                   image_index=image_index, tasks=tasks, images={s: np.stack(v) for s, v in stored.items()},
                   slot_present=present, episodes=kept, rows=index_col, episode_index=episode_col, success=success,
-                  intervention=intervention)
+                  intervention=intervention, subtask=subtasks)
 
 
 def _bounds(ds, e: int) -> tuple[int, int]:
@@ -312,10 +315,13 @@ def norm_stats(frames: Frames, config, horizon: int, max_samples: int = 20000, s
 
 
 def training_words(frames: Frames, profile) -> list[str]:
-    """Words for a fresh word-level tokenizer: the dataset's task strings and the profile's task description."""
+    """Words for a fresh word-level tokenizer: the dataset's task and subtask strings and the profile's task
+    description.
+    """
     import json
 
-    text = " ".join(frames.tasks) + " " + json.dumps(getattr(profile, "task", {}) or {})
+    text = " ".join([*frames.tasks, *sorted(set(frames.subtask or ()))]) + " " + json.dumps(
+        getattr(profile, "task", {}) or {})
     return sorted(set(re.findall(r"[a-z]+", text.lower())))
 
 
@@ -356,7 +362,8 @@ class ProcessorBatches:
             imgs = {k: images[f.image_index[i], j].transpose(1, 2, 0) for j, k in enumerate(self.keys)
                     if f.slot_present[j]}
             samples.append({"images": imgs, "state": f.states[i], "prompt": f.tasks[f.task_index[i]],
-                            "actions": f.actions[rows[b]], "advantage": advantage[b]})
+                            "actions": f.actions[rows[b]], "advantage": advantage[b],
+                            "subtask": f.subtask[i] if f.subtask else None})
         batch = self.policy.processor(samples)
         batch["action_mask"] = torch.from_numpy(~pad)
         return batch

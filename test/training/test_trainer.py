@@ -179,3 +179,15 @@ def test_pi0_fast_and_training_time_rtc_train_through_the_loop(tiny_dataset, tmp
                          overrides={"training_rtc_max_delay": 10}), log_fn=lambda *_: None)
     assert np.isfinite(summary["final_loss"])
     assert make_policy("pi05_tiny", PROFILE, str(tmp_path / "rtc")).config.training_rtc_max_delay == 10
+
+
+def test_hierarchical_policy_learns_the_subtask_annotations(tiny_dataset, tmp_path):
+    """The dataset's per-frame subtask ("reach for the cube") is a CE target: ce_text is logged and the words are
+    in the tokenizer (no [UNK]).
+    """
+    summary = train(_cfg(tiny_dataset, tmp_path / "hier", policy="pi05_hier_tiny", freeze_vlm=False),
+                    log_fn=lambda *_: None)
+    assert {"ce_text", "ce_fast", "flow"} <= set(summary["final_terms"]) and summary["final_terms"]["ce_text"] > 0
+    policy = make_policy("pi05_hier_tiny", PROFILE, str(tmp_path / "hier"))
+    ids = policy.processor.text_ids("reach for the cube")
+    assert len(ids) == 4 and policy.processor.tokenizer.unk_token_id not in ids
