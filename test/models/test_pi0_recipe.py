@@ -204,3 +204,14 @@ def test_training_time_rtc_leaves_the_prefix_exactly_as_given(pi05):
         b = model.compute_losses(without_targets(batch), other, time, rtc_prefix=prefix)["flow"]
         c = model.compute_losses(without_targets(batch), other, time)["flow"]
     assert torch.allclose(a, b, atol=1e-6) and not torch.isclose(a, c)
+
+
+def test_published_pi0_fast_is_paligemma_alone():
+    """Built on the meta device (no memory): π0-FAST is π0 without the expert and its projections."""
+    from pi_vla_ros.policies.registry import get_config
+
+    with torch.device("meta"):
+        fast, pi0 = Pi0Model(get_config("pi0_fast").model), Pi0Model(get_config("pi0").model)
+    assert fast.expert is None and not hasattr(fast, "action_in_proj")
+    n = sum(p.numel() for p in fast.parameters())
+    assert n == sum(p.numel() for k, p in pi0.named_parameters() if k.startswith("paligemma_with_expert.paligemma."))
