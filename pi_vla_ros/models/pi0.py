@@ -327,7 +327,9 @@ class Pi0Model(nn.Module):
     # -- training and sampling -------------------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
                      generator: torch.Generator | None = None) -> Tensor:
-        """Flow-matching MSE over horizon and all (padded) dims (openpi's loss; compute_losses' "flow")."""
+        """compute_losses' total with its defaults: for a batch without targets, openpi's loss (the flow-matching MSE
+        over horizon and all padded dims).
+        """
         return self.compute_losses(batch, noise, time, generator)["loss"]
 
     def compute_losses(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
