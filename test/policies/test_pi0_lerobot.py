@@ -155,6 +155,14 @@ def test_mismatches_are_one_clear_error(tmp_path, tokenizer):
     (other / "config.json").write_text(json.dumps({**json.loads((other / "config.json").read_text()), "type": "act"}))
     with pytest.raises(CheckpointError, match="not a LeRobot π0"):
         import_lerobot(other, prof, tmp_path / "a", tokenizer=tokenizer, camera_map=CAMERAS)
+    wide = lerobot_checkpoint(tmp_path / "wide", pi05=False)  # LeRobot 0.4's projector for gemma_300m VLMs
+    tensors = load_file(str(wide / "model.safetensors"))
+    proj = "model.paligemma_with_expert.paligemma.model.multi_modal_projector.linear."
+    tensors[proj + "weight"] = torch.zeros(2 * tensors[proj + "weight"].shape[0], tensors[proj + "weight"].shape[1])
+    tensors[proj + "bias"] = torch.zeros(2 * tensors[proj + "bias"].shape[0])
+    save_file(tensors, str(wide / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="projector is 64 wide but the gemma_tiny language model is 32"):
+        import_lerobot(wide, prof, tmp_path / "a", tokenizer=tokenizer, camera_map=CAMERAS)
     big = build_tokenizer([f"w{i}" for i in range(200)], tmp_path / "big")  # more ids than the tiny vocabulary
     assert len(big) > 128
     fresh = lerobot_checkpoint(tmp_path / "fresh", pi05=False)

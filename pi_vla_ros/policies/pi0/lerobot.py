@@ -67,6 +67,7 @@ MODE_STATS = {"zscore": ("mean", "std"), "quantile": ("q01", "q99")}
 IMAGE_PREFIX = "observation.images."
 STATE, ACTION = "observation.state", "action"
 PATCH_EMBED = VISION + "vision_model.embeddings.patch_embedding.weight"  # [width, 3, patch, patch]
+PROJECTOR = "paligemma_with_expert.paligemma.model.multi_modal_projector.linear.weight"  # [VLM width, vision width]
 
 
 def _field(config: dict, key: str, kind, source: Path):
@@ -78,22 +79,24 @@ def _field(config: dict, key: str, kind, source: Path):
     return value
 
 
-def file_architecture(weights: Path) -> tuple[str, int]:
-    """(SigLIP variant, vocabulary size) from the file's tensor shapes: LeRobot's config names neither."""
+def file_architecture(weights: Path) -> tuple[str, int, int]:
+    """(SigLIP variant, vocabulary size, projector width) from the file's tensor shapes: LeRobot's config names
+    none of them.
+    """
     try:
         with safe_open(str(weights), framework="pt") as f:
             names = {canonical_name(k): k for k in f.keys()}
-            shape = {n: f.get_slice(k).get_shape() for n, k in names.items() if n in (PATCH_EMBED, EMBED, LM_HEAD)}
+            shape = {n: f.get_slice(k).get_shape() for n, k in names.items() if n in (PATCH_EMBED, EMBED, LM_HEAD, PROJECTOR)}
     except Exception as exc:
         raise CheckpointError(f"corrupt safetensors file {weights}: {exc}") from exc
-    if PATCH_EMBED not in shape or not {EMBED, LM_HEAD} & set(shape):
-        raise CheckpointError(f"{weights}: no vision tower ({PATCH_EMBED}) or token embedding ({EMBED})")
+    if PATCH_EMBED not in shape or PROJECTOR not in shape or not {EMBED, LM_HEAD} & set(shape):
+        raise CheckpointError(f"{weights}: no vision tower ({PATCH_EMBED}), projector or token embedding ({EMBED})")
     width, _, patch, _ = shape[PATCH_EMBED]
     depth = len({n.split(".")[7] for n in names if n.startswith(VISION + "vision_model.encoder.layers.")})
     vocab = shape.get(EMBED, shape.get(LM_HEAD))[0]
     for name, v in SIGLIP_VARIANTS.items():
         if (v.width, v.depth, v.patch_size) == (width, depth, patch):
-            return name, vocab
+            return name, vocab, shape[PROJECTOR][0]
     raise CheckpointError(f"{weights}: vision tower of width {width}, depth {depth}, patch {patch} matches no known "
                           f"SigLIP variant ({sorted(SIGLIP_VARIANTS)})")
 
@@ -174,7 +177,13 @@ def lerobot_config(src: Path, profile, camera_map: dict[str, str] | None = None)
     resolution = _field(lr, "image_resolution", list, file)
     if len(resolution) != 2 or resolution[0] != resolution[1]:
         raise CheckpointError(f"{file}: image_resolution {resolution} is not square")
-    vision, vocab = file_architecture(src / "model.safetensors")
+    vision, vocab, projector = file_architecture(src / "model.safetensors")
+    if projector != GEMMA_VARIANTS[variants["paligemma_variant"]].width:
+        # LeRobot 0.4 builds the projector 2048 wide for every variant: its gemma_300m VLM cannot run at all
+        raise CheckpointError(f"{src / 'model.safetensors'}: the image projector is {projector} wide but the "
+                              f"{variants['paligemma_variant']} language model is "
+                              f"{GEMMA_VARIANTS[variants['paligemma_variant']].width}: this checkpoint cannot run "
+                              "(LeRobot 0.4 writes such files for paligemma_variant gemma_300m)")
     model = Pi0ModelConfig(pi05=kind == "pi05", vlm=variants["paligemma_variant"],
                            expert=variants["action_expert_variant"], vision=vision, vocab_size=vocab,
                            image_size=int(resolution[0]), action_dim=_field(lr, "max_action_dim", int, file),
