@@ -127,7 +127,13 @@ class SubtaskQueue:
 
 
 class SpeechBackend(Protocol):
-    """Speech recognition plugs in here: yield one recognized utterance at a time."""
+    """Speech recognition plugs in here: yield one recognized utterance at a time.
+
+    An utterance is a line of text, or an object with ``text``, ``heard``, ``confidence`` and ``reason``
+    (``""`` when accepted; :class:`pi_vla_ros.speech.recognizer.Utterance`): the instruction node queues accepted
+    ones and counts rejected ones by reason. The node constructs a backend with keyword arguments ``profile``,
+    ``source``, ``device``, ``min_confidence`` and ``push_to_talk`` (see ``pi_vla_ros.speech.backend``).
+    """
 
     def utterances(self) -> Iterator[str]: ...
 

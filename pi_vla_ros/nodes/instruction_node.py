@@ -19,12 +19,25 @@ Lines arrive on ``/pi_vla/instruction`` (std_msgs/String), from an interactive t
 :func:`pi_vla_ros.core.instructions.register_speech_backend`). All go through one
 :class:`SubtaskQueue`; the current subtask is published on ``/pi_vla/language`` (transient local, so
 a policy started later still gets it).
+
+Speech (``speech_backend:=pocketsphinx``, :mod:`pi_vla_ros.speech.backend`): offline recognition constrained to
+the ``profile``'s vocabulary. ``speech_input`` is ``mic`` (a live microphone, ``speech_device``; no device is one
+clear error at start-up), a WAV file path (replayed in real time), or ``topic`` (std_msgs/Int16MultiArray,
+16 kHz mono samples, on ``speech_audio_topic``). With ``push_to_talk:=true`` speech is heard only while
+``push_to_talk_topic`` (std_msgs/Bool) is true, and releasing it ends the utterance. Every utterance, accepted or
+rejected, is published on ``speech_topic`` (std_msgs/String, JSON: ``text``, ``heard``, ``confidence``,
+``reason``, and stream times ``start``, ``end``, ``decided`` in seconds); only accepted ones reach the queue, as a
+line from source ``speech``. Rejected ones (``speech_no_match``, ``speech_low_confidence``, ``speech_too_short``)
+are logged and counted with the other rejections.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
+
+import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.instructions import SPEECH_BACKENDS, SubtaskQueue
@@ -39,7 +52,20 @@ class InstructionNode(GraphNode, Node):
         language_topic=Param("/pi_vla/language", "current subtask out (std_msgs/String, transient local)"),
         initial_instruction=Param("", "a task to start with, as if typed ('a; b' for subtasks)"),
         interactive=Param(False, "read lines from this terminal's standard input"),
-        speech_backend=Param("", "registered speech backend name ('' = none)"),
+        speech_backend=Param("", "registered speech backend name ('' = none; pocketsphinx: offline, ships with the "
+                             "package)"),
+        profile=Param("bimanual", "robot profile (its tasks are the speech vocabulary): a name in config/ or a YAML "
+                      "path"),
+        speech_input=Param("mic", "speech audio: mic, a WAV file path, or topic (speech_audio_topic)"),
+        speech_device=Param("", "microphone: a sounddevice device index or name ('' = the system default)"),
+        speech_audio_topic=Param("/pi_vla/audio", "speech_input:=topic: audio in (std_msgs/Int16MultiArray, 16 kHz "
+                                 "mono)"),
+        speech_min_confidence=Param(0.5, "utterances below this confidence are rejected (speech_low_confidence)",
+                                    (0.0, 1.0)),
+        push_to_talk=Param(False, "hear speech only while push_to_talk_topic is true"),
+        push_to_talk_topic=Param("/pi_vla/push_to_talk", "the talk button (std_msgs/Bool)"),
+        speech_topic=Param("/pi_vla/speech", "every utterance with its confidence, accepted or not (std_msgs/String, "
+                           "JSON)"),
         episode_end_topic=Param("/pi_vla/episode_end", "std_msgs/String (success, failure, stop): the episode ended "
                                 "(a person's mark, or a success detector such as the simulator's)"),
         on_episode_end=Param("hold", "hold: the subtask queue is emptied and the language cleared, so the policy stops "
@@ -68,11 +94,52 @@ class InstructionNode(GraphNode, Node):
             self.submit_line(self.p.initial_instruction, "parameter")
         if self.p.interactive:
             threading.Thread(target=self._read_terminal, daemon=True).start()
+        self.speech = None
         if self.p.speech_backend:
-            if self.p.speech_backend not in SPEECH_BACKENDS:
-                raise ValueError(f"unknown speech backend {self.p.speech_backend!r}; known: {sorted(SPEECH_BACKENDS)}")
-            backend = SPEECH_BACKENDS[self.p.speech_backend]()
-            threading.Thread(target=self._pump, args=(backend.utterances(), "speech"), daemon=True).start()
+            self._start_speech()
+
+    def _start_speech(self) -> None:
+        name = self.p.speech_backend
+        if name not in SPEECH_BACKENDS:
+            try:
+                import pi_vla_ros.speech.backend  # noqa: F401  (registers "pocketsphinx")
+            except ImportError as exc:
+                raise ValueError(f"speech backend {name!r}: {exc} (pip install 'pi_vla_ros[speech]')") from None
+        if name not in SPEECH_BACKENDS:
+            raise ValueError(f"unknown speech backend {name!r}; known: {sorted(SPEECH_BACKENDS)}")
+        from pi_vla_ros.profiles import load_profile
+
+        device = self.p.speech_device
+        source = "feed" if self.p.speech_input == "topic" else self.p.speech_input
+        self.speech = SPEECH_BACKENDS[name](
+            profile=load_profile(self.p.profile), source=source,
+            device=int(device) if device.isdigit() else (device or None),
+            min_confidence=self.p.speech_min_confidence, push_to_talk=self.p.push_to_talk)
+        self.speech_pub = self.create_publisher(msgs.String, self.p.speech_topic, 10)
+        if self.p.push_to_talk:
+            self.create_subscription(msgs.Bool, self.p.push_to_talk_topic,
+                                     lambda m: self._heard(self.speech.set_talking(bool(m.data))), 10)
+        if source == "feed":
+            self.create_subscription(msgs.Int16MultiArray, self.p.speech_audio_topic,
+                                     lambda m: self._heard(self.speech.feed(np.asarray(m.data, np.int16))), 10)
+        else:
+            threading.Thread(target=lambda: self._heard(self.speech.utterances()), daemon=True).start()
+
+    def _heard(self, utterances) -> None:
+        """Utterances from the speech backend (strings, or objects with ``text``, ``confidence``, ``reason``)."""
+        for u in utterances:
+            if isinstance(u, str):
+                if u.strip():
+                    self.submit_line(u.strip(), "speech")
+                continue
+            self.speech_pub.publish(msgs.String(data=json.dumps(
+                {"text": u.text, "heard": u.heard, "confidence": round(u.confidence, 4), "reason": u.reason,
+                 "start": round(u.start_s, 3), "end": round(u.end_s, 3), "decided": round(u.decided_s, 3)})))
+            if u.reason:
+                self.rejections(RejectedInput(u.reason, f"heard {u.heard!r}, confidence {u.confidence:.2f}"),
+                                "speech")
+            else:
+                self.submit_line(u.text, "speech")
 
     def submit_line(self, text: str, source: str) -> None:
         """One typed or spoken line (``source``: topic, terminal, speech, parameter) through the subtask queue.
