@@ -19,8 +19,9 @@
    one observation rendered by the simulator (cameras, joint state, instruction, and an RTC prefix as the policy
    node sends) and runs it (a) through the policy in this process (local inference), (b) to the server with raw
    images, (c) with JPEG images, (d) through a proxy that delays every byte by ``delay_ms / 2`` each way. Rounds
-   interleave the four, so load on the machine hits them alike. Per request: round trip (client wall clock), the
-   server's stage timing, request and reply bytes. Overhead = round trip - the server's inference time.
+   interleave the four, so load on the machine hits them alike. Per request: round trip (client wall clock, from
+   encoding the images to the decoded reply), the server's stage timing, request and reply bytes.
+   Overhead = round trip - the server's inference time.
 2. Closed loop: ``pi-vla eval`` of the checkpoint, served by that server through the delaying proxy, on lockstep
    simulated time (each reply handed over ``base_latency_s + delay_ms`` of simulated time after its request, the
    bytes really crossing the proxy), RTC on and off, ``episodes`` each on the same seeds; optionally the local
@@ -155,8 +156,8 @@ def round_trips(policy, profile_name: str, url: str, proxy_url: str, key: str, r
         local_ms = (time.perf_counter() - t0) * 1e3
         done = [("local", {"rtt_ms": local_ms})]
         for m, client in clients.items():
+            t0 = time.perf_counter()   # from encoding the images on, as the policy node's runner has it
             request = encode(obs, modes[m][1])
-            t0 = time.perf_counter()
             reply = client.infer(request, timeout_s=60)
             rtt = (time.perf_counter() - t0) * 1e3
             timing = reply["server_timing"]
