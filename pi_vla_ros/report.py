@@ -64,6 +64,7 @@ def build_report(nodes: dict, *, wall_s: float) -> dict:
             "chunks": len(pol.chunk_log),
             "inference_latency_ms": _stats_ms(pol.latencies, 50, 95),
             "compute_ms": _stats_ms(pol.compute_times, 50, 95),
+            "network_rtt_ms": _stats_ms(getattr(pol, "round_trips", ()), 50, 95),   # remote inference only
             "observation_age_ms": _stats_ms(pol.observation_ages, 50, 95),
         },
         "rejected_inputs": rejected,

@@ -47,6 +47,7 @@ def test_remote_policy_server_drives_the_graph_with_rtc_and_holds_across_a_resta
     diag = [s for _, m in tap.messages["/diagnostics"] for s in m.status if s.name == "pi_vla_policy"][-1]
     values = {kv.key: kv.value for kv in diag.values}
     assert float(values["rtt_ms_p50"]) > 0 and float(values["latency_ms_p50"]) == 100
+    assert run.report()["policy"]["network_rtt_ms"]["p50"] > 0          # the run report has it too
 
     server.stop()                                       # the server goes away mid-run
     chunks, t_down = len(pol.chunk_log), run.sim_time()
