@@ -90,6 +90,9 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     overrides = {k: dict(v) for k, v in (params or {}).items()}
     if vi:   # the multi-step task; the instructor, not the simulator, says what to do
         overrides.setdefault("pi_vla_sim", {}).update(task="pick_place_sequence", publish_instruction=False)
+    if vi and voice == "spoken":   # the instruction node hears the room's audio (the instructor node publishes it)
+        overrides.setdefault("pi_vla_instruction", {}).update(speech_backend="pocketsphinx", speech_input="topic",
+                                                              profile=profile)
     if policy is None:
         graph = {"skip": ("pi_vla_policy", "pi_vla_executor"), "overrides": overrides}
     else:
@@ -198,7 +201,8 @@ def _episode_over(sim, instructor, now: float) -> bool:
 def _episode_line(line: dict, start: float) -> dict:
     rel = lambda t: None if t is None else round(t - start, 3)  # noqa: E731
     out = {k: v for k, v in line.items() if k not in ("pending", "line")}
-    return out | {"t": rel(line["t"]), "end": rel(line["end"]), "heard_at": rel(line["heard_at"])}
+    return out | {"t": rel(line["t"]), "end": rel(line["end"]), "heard_at": rel(line["heard_at"]),
+                  "spoken_end": rel(line.get("spoken_end"))}
 
 
 def _said_words(text: str) -> list[str]:

@@ -40,11 +40,12 @@ which serializing is 10 and 15 us (rmw's padded serialization: 5 us). Reading de
   ``task`` argument, else the ``instruction`` in ``/sim/status``, else the first language message. Every line
   given on ``/pi_vla/instruction`` (typed, or recognized speech: a task, a subtask, "next", a success/fail
   mark) is a language event (LeRobot ``interjection``) on the frame at which it was given: the latest frame at
-  or before its receive time (the first frame for lines before it). A spoken line is given when its words end,
-  not when the recognizer has finished with it: where ``/pi_vla/speech`` (JSON: text, confidence, start, end:
-  the words' span in seconds on the recorder's clock) has a record of the same text received within 50 ms of
-  the line, the event is placed at that record's ``end``, and so is the start of the subtask label it caused
-  (a language change within 50 ms after the line; never before the previous label).
+  or before its receive time (the first frame for lines before it). Spoken lines come from ``/pi_vla/speech``
+  (the instruction node's record of every utterance, JSON: ``text``, ``reason``, and the recognizer's stream
+  times ``end`` of the words and ``decided``, when it decided the utterance was over): each accepted one is an
+  event given when its words ended, not when the recognizer was done with it: at its receive time minus
+  (``decided`` - ``end``). The subtask label it caused (a language change within 50 ms after the record) starts
+  there too, never before the previous label. Rejected utterances are no events.
 - Success: ``success`` of the last ``/sim/status`` JSON message, if any. Per-subtask success, where the dataset
   declares ``next.subtask_success``: that status's ``subtask_done_at`` (simulated times at which each subtask
   was detected done), True on the latest frame before each; without it (a real robot), a person's ``success``
@@ -177,24 +178,22 @@ class _Signals:
 
 
 def _when_spoken(said, language, spoken, window_ns: int = 50_000_000):
-    """Lines and language changes moved back to when their words ended, where a speech record says so."""
-    if not spoken:
+    """Typed lines plus accepted spoken ones, the spoken ones at the end of their words, and language changes moved
+    back with the spoken line that caused them. See the module docstring.
+    """
+    heard = []   # (receive time, end of the words on the bag's clock, text)
+    for t, rec in spoken:
+        if rec.get("text") and not rec.get("reason") and rec.get("end") is not None and rec.get("decided") is not None:
+            heard.append((t, min(t, t - round((float(rec["decided"]) - float(rec["end"])) * 1e9)), rec["text"]))
+    if not heard:
         return said, language
-    moved, out_said = [], []
-    for t, text in said:
-        rec = next((r for tr, r in spoken if abs(tr - t) <= window_ns and r.get("text") == text
-                    and r.get("end") is not None), None)
-        t_given = min(t, round(float(rec["end"]) * 1e9)) if rec else t
-        out_said.append((t_given, text))
-        if rec:
-            moved.append((t, t_given))
     out_lang, prev = [], None
     for t, text in language:
-        t_new = next((g for tr, g in moved if tr <= t <= tr + window_ns), t)
-        t_new = max(t_new, prev) if prev is not None else t_new
+        t_new = next((end for tr, end, _ in heard if tr <= t <= tr + window_ns), t)
+        t_new = t_new if prev is None else max(t_new, prev)
         out_lang.append((t_new, text))
         prev = t_new
-    return sorted(out_said), out_lang
+    return sorted(said + [(end, text) for _, end, text in heard]), out_lang
 
 
 def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: float | None = None, *,

@@ -20,20 +20,21 @@ delivers each line at its simulated time:
 
 - ``voice:=typed``: the line is typed on ``/pi_vla/instruction``, the topic the instruction node reads.
 - ``voice:=spoken``: the line is said: espeak-ng speaks it into the room (:class:`pi_vla_ros.sim.instructor.
-  RoomAudio`: a voice and speed per episode, a noise floor), and every tick the room's new audio is fed, as a
-  microphone would deliver it, to the speech recognizer (:class:`pi_vla_ros.speech.recognizer.Recognizer` on the
-  profile's vocabulary). Each utterance it accepts goes out on ``/pi_vla/instruction`` at the simulated time the
-  recognizer decided it (its end-of-speech window after the words), with a JSON record on ``speech_topic`` (text,
-  heard, confidence, and start/end: the words' span in simulated time, from the recognizer's stream times); a
-  rejected one only on ``speech_topic``, with its reason. Nothing else reaches the instruction queue. A line
-  rejected, or not recognized within ``hear_timeout_s`` after its words, is said again (the instructor's
-  ``repeats``).
+  RoomAudio`: a voice and speed per episode, a noise floor), and every tick the room's new audio goes out on
+  ``audio_topic`` (std_msgs/Int16MultiArray, 16 kHz mono), as a microphone driver would publish it. The instruction
+  node hears it (``speech_backend:=pocketsphinx speech_input:=topic``, the profile's vocabulary): what its
+  recognizer accepts enters the subtask queue, and every utterance, accepted or not, is on ``speech_topic``. This
+  node reads those records as a person sees whether they were understood: the record whose words overlap a line
+  answers it (the recognizer's stream times are put on the simulated clock by its ``decided`` time, which is the
+  moment the record arrives in lockstep). A line rejected, or not answered within ``hear_timeout_s`` after its
+  words, is said again (the instructor's ``repeats``).
 
 Built with the :class:`Simulator` object (``InstructorNode(sim=...)``), like the expert node: ``pi-vla collect --vi``
 does that. Per episode (:meth:`reset_episode`) the script is drawn from the episode's seed. ``lines`` keeps
 every line delivered this episode: ``t`` (started), ``end`` (done being said: the last sample of its words; typed
 lines: ``t``), ``heard`` (the line the instruction node got: typed, the text; spoken, the recognizer's line, or
 None when it was rejected or never recognized), ``heard_at``, ``confidence``, ``reason``.
+``spoken_end`` is where the recognizer put the end of the words, on the simulated clock.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ class InstructorNode(GraphNode, Node):
         rate_hz=Param(50.0, "how often it looks at the scene", (1.0, 1000.0)),
         instruction_topic=Param("/pi_vla/instruction", "where typed lines go (std_msgs/String)"),
         plan_topic=Param("/pi_vla/expert/plan", "the expert's subtask plans (std_msgs/String, JSON)"),
-        speech_topic=Param("/pi_vla/speech", "spoken: each recognized utterance with its timing (std_msgs/String, "
-                           "JSON)"),
+        audio_topic=Param("/pi_vla/audio", "spoken: the room's audio out (std_msgs/Int16MultiArray, 16 kHz mono)"),
+        speech_topic=Param("/pi_vla/speech", "spoken: the instruction node's record of each utterance "
+                           "(std_msgs/String, JSON)"),
         hear_timeout_s=Param(1.5, "spoken: a line not recognized this long after its words is said again",
                              (0.1, 30.0)),
     )
@@ -70,15 +72,13 @@ class InstructorNode(GraphNode, Node):
         self.instructor = ScriptedInstructor(sim.task, style=self.p.style or None)
         self.lines: list[dict] = []
         self.instruction_pub = self.create_publisher(msgs.String, self.p.instruction_topic, 10)
-        self.speech_pub = self.create_publisher(msgs.String, self.p.speech_topic, 10)
-        self.room = self.recognizer = None
+        self.room = None
         if self.p.voice == "spoken":
             from pi_vla_ros.sim.instructor import RoomAudio
-            from pi_vla_ros.speech.recognizer import Recognizer
-            from pi_vla_ros.speech.vocabulary import profile_vocabulary
 
-            self.room, self.recognizer = RoomAudio(), Recognizer(profile_vocabulary(sim.profile))
-            self._fed = 0    # samples fed to the recognizer: its stream time is _fed / rate
+            self.room = RoomAudio()
+            self.audio_pub = self.create_publisher(msgs.Int16MultiArray, self.p.audio_topic, 50)
+            self.create_subscription(msgs.String, self.p.speech_topic, self._on_speech, 50)
         self.rejected: dict[str, int] = {}
         self.create_subscription(msgs.String, self.p.plan_topic, self._on_plan, 10)
         self.create_timer(1.0 / self.p.rate_hz, self._tick)
@@ -107,8 +107,8 @@ class InstructorNode(GraphNode, Node):
         now = self.sim.time
         for line in self.instructor.poll(now):
             entry = {"t": line.t, "end": line.t, "text": line.text, "kind": line.kind, "subtask": line.subtask,
-                     "heard": None, "heard_at": None, "confidence": None, "reason": None, "pending": False,
-                     "line": line}
+                     "heard": None, "heard_at": None, "confidence": None, "reason": None, "spoken_end": None,
+                     "pending": False, "line": line}
             self.lines.append(entry)
             if self.room is None:
                 self.instruction_pub.publish(msgs.String(data=line.text))
@@ -117,30 +117,25 @@ class InstructorNode(GraphNode, Node):
                 _, entry["end"] = self.room.say(line.t, line.text)
                 entry["pending"] = True
         if self.room is not None:
-            self._listen(now)
+            self.audio_pub.publish(msgs.Int16MultiArray(data=self.room.read(now).tolist()))
             for entry in self.lines:
                 if entry["pending"] and now > entry["end"] + self.p.hear_timeout_s:
                     entry.update(pending=False, reason="not_heard")
                     self.instructor.not_heard(entry["line"], now)
 
-    def _listen(self, now: float) -> None:
-        """Feed the room's audio up to ``now`` to the recognizer; deliver what it decided."""
-        audio = self.room.read(now)
-        self._fed += len(audio)
-        offset = now - self._fed / self.room.rate        # simulated time = stream time + offset
-        for u in self.recognizer.feed(audio):
-            start, end = u.start_s + offset, u.end_s + offset
-            record = {"text": u.text, "heard": u.heard, "confidence": round(u.confidence, 4), "reason": u.reason,
-                      "start": round(start, 4), "end": round(end, 4), "decided": round(u.decided_s + offset, 4)}
-            self.speech_pub.publish(msgs.String(data=json.dumps(record)))
-            if u.accepted:
-                self.instruction_pub.publish(msgs.String(data=u.text))
-            else:
-                self.rejected[u.reason] = self.rejected.get(u.reason, 0) + 1
-            # the line being said when these words were (the earliest still waiting whose words overlap them)
-            line = next((x for x in self.lines if x["pending"] and x["t"] <= end and x["end"] >= start), None)
-            if line is not None:
-                line.update(pending=False, heard=u.text or None, heard_at=now, confidence=u.confidence,
-                            reason=u.reason)
-                if not u.accepted:
-                    self.instructor.not_heard(line["line"], now)
+    def _on_speech(self, msg) -> None:
+        """The instruction node's record of an utterance: which line it answers, and whether it was understood."""
+        rec = json.loads(msg.data)
+        now = self.sim.time
+        offset = now - float(rec["decided"])        # stream time -> simulated time (decided: now, in lockstep)
+        start, end = float(rec["start"]) + offset, float(rec["end"]) + offset
+        if rec.get("reason"):
+            self.rejected[rec["reason"]] = self.rejected.get(rec["reason"], 0) + 1
+        # the line being said when these words were: the earliest still waiting whose words overlap them
+        line = next((x for x in self.lines if x["pending"] and x["t"] <= end and x["end"] >= start), None)
+        if line is None:
+            return
+        line.update(pending=False, heard=rec.get("text") or None, heard_at=now, confidence=rec.get("confidence"),
+                    reason=rec.get("reason", ""), spoken_end=round(end, 4))
+        if rec.get("reason"):
+            self.instructor.not_heard(line["line"], now)

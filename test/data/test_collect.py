@@ -180,3 +180,33 @@ def test_vi_collection_with_a_policy_and_a_correction(tmp_path):
         lang = ds.episode_language(0)
     assert 9 <= int(np.argmax(flags)) <= 11 and flags[11:].all()
     assert done.sum() == 1 and [text for _, text in lang["subtasks"]] == r["subtasks"]
+
+
+def test_vi_collection_through_the_spoken_path(tmp_path):
+    """--vi --voice spoken: espeak-ng says each line into the room, the instruction node's speech backend hears the
+    room's audio and feeds the queue; the dataset holds each subtask label where the words of its line ended (not
+    where the recognizer decided, about 0.3 s later), and each line heard as an event there.
+    """
+    from pi_vla_ros.speech import synth
+
+    if not synth.available():
+        pytest.skip("espeak-ng is not installed (scripts/ci_deps.sh installs it)")
+    pytest.importorskip("pocketsphinx")
+    out = tmp_path / "spoken"
+    summary = collect("ur5e", out, 1, seed=0, vi=True, voice="spoken", vi_style="steps", progress=False,
+                      log=lambda *_: None, keep_bags=False)
+    r = summary["episodes_detail"][0]
+    steps = [line for line in r["lines"] if line["kind"] == "subtask"]
+    assert r["success"] and r["subtask_done_s"][0] is not None and r["subtask_done_s"][1] is not None
+    assert [line["heard"] for line in steps] == [line["text"] for line in steps] == r["subtasks"]
+    with LeRobotDataset(out, decode_images=False) as ds:
+        lang = ds.episode_language(0)
+        fps = ds.fps
+    starts = {text: t for t, text in lang["subtasks"]}
+    events = {text: t for t, text in lang["events"]}
+    for line in steps:
+        assert line["heard_at"] > line["end"] + 0.2                  # the recognizer decided a while after the words
+        assert abs(starts[line["heard"]] - line["end"]) <= 0.2       # the label starts where the words ended
+        assert line["end"] - 0.2 <= events[line["heard"]] <= line["end"] + 1.0 / fps
+        assert r["subtask_done_s"][steps.index(line)] > line["end"]  # and the robot acted on them only then
+    assert summary["vi"]["labels_within_share"] == 1.0

@@ -241,13 +241,17 @@ def test_bag_without_commands_needs_an_explicit_action_source(tmp_path):
 
 def test_lines_are_events_on_their_frame_and_spoken_ones_count_from_when_the_words_ended(tmp_path):
     """Typed lines land on the frame they were given; a recognized line, and the label it caused, on the frame where
-    its words ended (the /pi_vla/speech record), not where the recognizer finished.
+    its words ended (from the /pi_vla/speech record), not where the recognizer finished; a rejected one nowhere.
     """
     profile = load_profile("ur5e")  # frames at T0 + 0.001 + k / 20
-    speech = json.dumps({"text": "grasp the cube", "confidence": 0.9, "start": T0 + 0.1, "end": T0 + 0.62})
+    # the instruction node's records: stream times (seconds of audio heard), decided 0.33 s after the words ended
+    speech = json.dumps({"text": "grasp the cube", "heard": "grasp the cube", "confidence": 0.9, "reason": "",
+                         "start": 31.1, "end": 32.02, "decided": 32.35})
+    rejected = json.dumps({"text": "", "heard": "grasp the", "confidence": 0.0, "reason": "speech_no_match",
+                           "start": 30.0, "end": 30.5, "decided": 30.8})
     record_episode(tmp_path / "bag", profile, language=((0.2, "reach the cube"), (0.95, "grasp the cube")), extra=(
-        (0.2, "/pi_vla/instruction", "reach the cube"), (0.95, "/pi_vla/speech", speech),
-        (0.95, "/pi_vla/instruction", "grasp the cube"), (1.2, "/pi_vla/instruction", "success")))
+        (0.2, "/pi_vla/instruction", "reach the cube"), (0.7, "/pi_vla/speech", rejected),
+        (0.95, "/pi_vla/speech", speech), (1.2, "/pi_vla/instruction", "success")))
     bag_to_lerobot(tmp_path / "bag", profile, tmp_path / "ds")
     with LeRobotDataset(tmp_path / "ds", decode_images=False) as ds:
         lang = ds.episode_language(0)
@@ -259,7 +263,7 @@ def test_lines_are_events_on_their_frame_and_spoken_ones_count_from_when_the_wor
     bag_to_lerobot(tmp_path / "bag", profile, tmp_path / "vi", subtask_success=True)
     with LeRobotDataset(tmp_path / "vi", decode_images=False) as ds:   # the person's mark: on its frame
         assert np.flatnonzero(ds.columns["next.subtask_success"]).tolist() == [23]
-    # without the speech record the same line counts from when it arrived
+    # typed, the same line counts from when it arrived
     record_episode(tmp_path / "typed", profile, language=((0.2, "reach the cube"), (0.95, "grasp the cube")),
                    extra=((0.95, "/pi_vla/instruction", "grasp the cube"),))
     bag_to_lerobot(tmp_path / "typed", profile, tmp_path / "ds2")
