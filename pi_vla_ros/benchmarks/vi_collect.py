@@ -26,6 +26,7 @@ assertions: the README reports them.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def vi_bench(profiles=PROFILES, episodes: int = 17, *, out="runs/bench/vi_collec
         details += [{"profile": profile, **r} for r in summary["episodes_detail"]]
     total = vi_summary(details, tolerance_s)
     result = {"voice": voice, "profiles": list(profiles), "episodes_per_profile": episodes, "seed": seed,
+              "commit": _commit(),
               "episodes": len(details), "successes": sum(r["success"] for r in details),
               "wall_s": round(time.perf_counter() - wall0, 1), **total, "per_profile": per_profile,
               "episodes_detail": details}
@@ -64,3 +66,15 @@ def vi_bench(profiles=PROFILES, episodes: int = 17, *, out="runs/bench/vi_collec
         f"their line: {total['labels_within']}/{total['subtask_labels']} ({total['labels_within_share']:.1%}); "
         f"events: {total['events_within']}/{total['events']}; wall {result['wall_s']} s")
     return result
+
+
+def _commit() -> str | None:
+    """The checkout's commit (with "+dirty" when files differ), so a figure can be traced to the code."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).parent).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=10, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
