@@ -37,7 +37,8 @@ which serializing is 10 and 15 us (rmw's padded serialization: 5 us). Reading de
   that frame. ``actions="next_state"`` uses the next frame's joint state (base zero) when no commands
   were recorded.
 - Language: ``/pi_vla/language`` (the current subtask) becomes each frame's subtask; the task is the
-  ``task`` argument, else the ``instruction`` in ``/sim/status``, else the first language message. Every line
+  ``task`` argument, else the ``instruction`` in ``/sim/status``, else the first line given (typed or spoken)
+  that is not a control word (a person's whole instruction, "a, then b"), else the first language message. Every line
   given on ``/pi_vla/instruction`` (typed, or recognized speech: a task, a subtask, "next", a success/fail
   mark) is a language event (LeRobot ``interjection``) on the frame at which it was given: the latest frame at
   or before its receive time (the first frame for lines before it). Spoken lines come from ``/pi_vla/speech``
@@ -299,7 +300,9 @@ def bag_to_lerobot(bag_path, profile, out_root, task: str | None = None, fps: fl
     said, language = _when_spoken(said, language, spoken)
     lang_idx = np.searchsorted([t for t, _ in language], times, side="right") - 1
     subtasks = [(language[i][1] or None) if i >= 0 else None for i in lang_idx]
+    control = {"next", "skip", "done", "stop", "clear", "status", "success", "fail", "failure", "failed"}
     task = task or next((s["instruction"] for s in statuses if s.get("instruction")), None) \
+        or next((text for _, text in said if text.strip().lower().rstrip(".!") not in control), None) \
         or next((text for _, text in language if text), None)
     if not task:
         raise ValueError(f"{bag_path}: no task given and none recorded on {status_topic} or {language_topic}")

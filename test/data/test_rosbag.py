@@ -166,7 +166,7 @@ def cam_image(t, cam):
 
 
 def record_episode(path, profile, with_commands=True, language=((0.0, "reach the cube"), (0.8, "grasp the cube")),
-                   extra=()):
+                   extra=(), status=None):
     arm = profile.controllers[0]
     topics = {"/joint_states": JointState, "/pi_vla/language": String, "/sim/status": String,
               "/pi_vla/instruction": String, "/pi_vla/speech": String,
@@ -192,7 +192,7 @@ def record_episode(path, profile, with_commands=True, language=((0.0, "reach the
                     height=120, width=160, encoding=enc, step=480, data=np.ascontiguousarray(data).tobytes())))
     events += [(T0 + t, "/pi_vla/language", String(data=text)) for t, text in language]
     events += [(T0 + t, topic, String(data=text)) for t, topic, text in extra]
-    status = json.dumps({"instruction": "pick up the cube", "success": True})
+    status = json.dumps(status or {"instruction": "pick up the cube", "success": True})
     events.append((T0 + DURATION, "/sim/status", String(data=status)))
     with BagRecorder(path, topics) as bag:
         for t, topic, msg in sorted(events, key=lambda e: e[0]):
@@ -271,3 +271,13 @@ def test_lines_are_events_on_their_frame_and_spoken_ones_count_from_when_the_wor
         lang = ds.episode_language(0)
     assert lang["events"] == [(pytest.approx(0.90), "grasp the cube")]
     assert lang["subtasks"][1] == (pytest.approx(0.95), "grasp the cube")
+
+
+def test_on_a_robot_the_task_is_the_persons_whole_instruction(tmp_path):
+    """No simulator status: the episode's task is the first line given that is not a control word."""
+    profile = load_profile("ur5e")
+    record_episode(tmp_path / "bag", profile, status={"success": True}, extra=(
+        (0.0, "/pi_vla/instruction", "status"), (0.1, "/pi_vla/instruction", "reach the cube, then grasp the cube")))
+    bag_to_lerobot(tmp_path / "bag", profile, tmp_path / "ds")
+    with LeRobotDataset(tmp_path / "ds", decode_images=False) as ds:
+        assert ds.tasks == ["reach the cube, then grasp the cube"]
