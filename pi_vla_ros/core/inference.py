@@ -61,7 +61,9 @@ there), ``in_flight``, ``shutdown()``, and a small status: ``ready`` (a request 
      ``lockstep_latency_s`` of simulated time after the request, and ``poll`` waits for a reply still on the wire
      (simulated time stands still meanwhile), so what the simulated robot sees does not depend on the machine.
 
-  Each result carries ``rtt_s`` (send to reply, wall clock) and the server's ``server_timing``.
+  Each result carries ``rtt_s`` (send to reply, wall clock) and the server's ``server_timing``. ``reset_policy()``
+  (a new episode), and the first request after a warm-up, ask the server to ``reset()`` the policy first, so its
+  noise stream starts where a local policy's would.
 """
 
 from __future__ import annotations
@@ -552,6 +554,7 @@ class RemoteRunner:
         self._requested_at: float | None = None
         self._pending: Observation | None = None   # submitted, not yet taken by the worker
         self._reply: tuple | None = None           # (chunk, error, rtt_s, server_timing)
+        self._reset_next = False                   # the next request asks the server to reset the policy
         self._timeout = 0.0
         connected = False
         if wait:
@@ -610,6 +613,11 @@ class RemoteRunner:
         with self._cond:
             faults, self._faults = self._faults, []
         return faults
+
+    def reset_policy(self) -> None:
+        """A new episode: the next request asks the server to ``reset()`` the policy (re-seed its noise) first."""
+        with self._cond:
+            self._reset_next = True
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -692,6 +700,7 @@ class RemoteRunner:
             if trip is not None:
                 self._round_trips.append(trip)
             self.restarts += self.ready is False and self.last_error is not None
+            self._reset_next = trip is not None   # after the warm-up, as warm_up() resets a local policy
             self.ready = True
         return None
 
@@ -713,13 +722,13 @@ class RemoteRunner:
                                                       "actions are not finite")
         return chunk, time.monotonic() - t0
 
-    def _request(self, obs: Observation) -> dict:
+    def _request(self, obs: Observation, reset: bool = False) -> dict:
         from pi_vla_ros.serving.protocol import request_from_observation
 
         spec = self.spec
         delay = None if obs.committed is None or self.metadata is None else obs.committed.frozen * self.metadata.dt
         return request_from_observation(obs, image_encoding=spec.image_encoding, jpeg_quality=spec.jpeg_quality,
-                                        layout=spec.image_layout, delay_s=delay)
+                                        layout=spec.image_layout, delay_s=delay, reset=reset)
 
     def _serve_requests(self) -> InferenceFault | None:
         """Send each submitted request and hand its reply over, until the connection fails (returns why)."""
@@ -735,11 +744,12 @@ class RemoteRunner:
                         return InferenceFault("policy_server_died", f"{self.spec.url} closed the connection")
                     continue
                 obs, self._pending = self._pending, None
+                reset, self._reset_next = self._reset_next, False
                 self._timeout = timeout = self.timeout_s
                 client, meta = self._client, self.metadata
             t0 = time.monotonic()
             try:
-                reply = client.infer(self._request(obs), timeout_s=timeout)
+                reply = client.infer(self._request(obs, reset), timeout_s=timeout)
                 chunk, error = chunk_from_reply(reply, stamp=obs.stamp, dt=meta.dt, horizon=meta.horizon,
                                                 action_dim=meta.action_dim), None
             except (RemoteError, ProtocolError) as exc:   # this request failed; the connection is fine

@@ -428,6 +428,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._blocked_reason = None
         if self.runner.policy is not self.runner:   # in process only: a policy server keeps its noise stream
             self.runner.policy.reset()
+        elif hasattr(self.runner, "reset_policy"):   # remote: the server re-seeds before the next request
+            self.runner.reset_policy()
 
     def destroy_node(self):
         self.active = False

@@ -23,8 +23,9 @@ gets exactly one binary reply (an action map) or one text frame, which is an err
 Observation map (openpi's ALOHA layout): ``state`` float [state_dim]; ``images`` {camera: uint8 [H, W, 3] or
 [3, H, W]}; ``prompt`` str. Reply: ``actions`` float32 [H, action_dim], ``server_timing`` {``infer_ms``, ...}.
 Our extensions travel under the key ``pi_vla``, which an openpi peer ignores: in a request, ``stamp`` and the
-real-time-chunking prefix ``committed`` {``actions`` [H, action_dim], ``frozen``, ``overlap``, ``delay_s``};
-in a reply ``dt``, ``stamp``, ``policy``, ``untrained``. A camera image may also be ``bytes``: a JPEG file (our
+real-time-chunking prefix ``committed`` {``actions`` [H, action_dim], ``frozen``, ``overlap``, ``delay_s``},
+``reset`` (a new episode: the server calls the policy's ``reset()``, re-seeding its noise, before this request); in
+a reply ``dt``, ``stamp``, ``policy``, ``untrained``. A camera image may also be ``bytes``: a JPEG file (our
 extension: smaller frames at some loss of fidelity; an openpi server does not read it).
 
 Decoding (:func:`unpack`) accepts only these forms: arrays of plain numeric or bool dtypes whose byte count
@@ -151,8 +152,8 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 
 
 def request_from_observation(obs: Observation, *, image_encoding: str = "raw", jpeg_quality: int = 90,
-                             layout: str = "hwc", delay_s: float | None = None) -> dict:
-    """The request map for ``obs``: openpi's keys, plus ours under ``pi_vla`` (stamp, RTC prefix, delay)."""
+                             layout: str = "hwc", delay_s: float | None = None, reset: bool = False) -> dict:
+    """The request map for ``obs``: openpi's keys, plus ours under ``pi_vla`` (stamp, RTC prefix, delay, reset)."""
     images = {}
     for name, img in obs.images.items():
         if image_encoding == "jpeg":
@@ -160,6 +161,8 @@ def request_from_observation(obs: Observation, *, image_encoding: str = "raw", j
         else:
             images[name] = np.ascontiguousarray(np.moveaxis(img, -1, 0)) if layout == "chw" else img
     ext: dict = {"stamp": float(obs.stamp)}
+    if reset:
+        ext["reset"] = True
     if obs.committed is not None:
         c = obs.committed
         ext["committed"] = {"actions": np.asarray(c.actions, np.float32), "frozen": int(c.frozen),
@@ -209,6 +212,12 @@ def observation_from_request(req, *, cameras: tuple[str, ...], state_dim: int, h
     committed = _committed(ext.get("committed"), horizon, action_dim)
     return Observation(images={n: _image(n, v) for n, v in images.items()}, state=state, prompt=prompt,
                        stamp=stamp, committed=committed)
+
+
+def wants_reset(req) -> bool:
+    """Whether a decoded request asks for the policy's ``reset()`` first (a new episode)."""
+    ext = req.get(EXTENSION_KEY) if isinstance(req, dict) else None
+    return isinstance(ext, dict) and ext.get("reset") is True
 
 
 def _committed(c, horizon: int, action_dim: int) -> CommittedActions | None:

@@ -31,7 +31,8 @@ Semantics:
    all clients are served in arrival order: ``queue`` time), so the event loop, and with it every other
    connection's handshakes and frames, never waits for the model. Every reply's ``server_timing`` carries
    ``infer_ms`` (openpi's key), ``queue_ms``, ``decode_ms`` and ``prev_encode_ms`` (packing this connection's
-   previous reply); each request is logged at DEBUG, a summary at INFO at most every ``summary_every_s``.
+   previous reply). A request marked ``reset`` (protocol.py) calls the policy's ``reset()`` first. Each request
+   is logged at DEBUG, a summary at INFO at most every ``summary_every_s``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from pi_vla_ros.serving.protocol import (PROTOCOL_VERSION, ProtocolError, observation_from_request, pack,
-                                         reply_from_chunk, unpack)
+                                         reply_from_chunk, unpack, wants_reset)
 
 log = logging.getLogger("pi_vla_ros.serve")
 
@@ -231,9 +232,9 @@ class PolicyServer:
 
     async def _serve_one(self, frame, t0: float) -> tuple[dict, dict]:
         loop = asyncio.get_running_loop()
-        obs = await loop.run_in_executor(self._decode_pool, self._decode, frame)
+        obs, reset = await loop.run_in_executor(self._decode_pool, self._decode, frame)
         t_decoded = time.perf_counter()
-        chunk, t_start, t_end, error = await loop.run_in_executor(self._infer_pool, self._infer, obs)
+        chunk, t_start, t_end, error = await loop.run_in_executor(self._infer_pool, self._infer, obs, reset)
         if error is not None:
             raise ProtocolError("inference_failed", error)
         timing = {"infer_ms": (t_end - t_start) * 1e3, "queue_ms": (t_start - t_decoded) * 1e3,
@@ -241,14 +242,16 @@ class PolicyServer:
         return reply_from_chunk(chunk, self.metadata["policy"], self.metadata["untrained"], timing), timing
 
     def _decode(self, frame):
-        meta = self.metadata
-        return observation_from_request(unpack(frame, self.max_frame_bytes), cameras=tuple(meta["cameras"]),
-                                        state_dim=meta["state_dim"], horizon=meta["horizon"],
-                                        action_dim=meta["action_dim"])
+        meta, req = self.metadata, unpack(frame, self.max_frame_bytes)
+        obs = observation_from_request(req, cameras=tuple(meta["cameras"]), state_dim=meta["state_dim"],
+                                       horizon=meta["horizon"], action_dim=meta["action_dim"])
+        return obs, wants_reset(req)
 
-    def _infer(self, obs):
+    def _infer(self, obs, reset: bool = False):
         start = time.perf_counter()
         try:
+            if reset and hasattr(self.policy, "reset"):   # a new episode: re-seed the noise, as a local policy does
+                self.policy.reset()
             chunk = self.policy.infer(obs)
             actions = np.asarray(chunk.actions)
             error = None if np.all(np.isfinite(actions)) else "the policy produced non-finite actions"

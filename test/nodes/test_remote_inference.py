@@ -18,6 +18,8 @@
 
 import math
 
+import numpy as np
+
 from pi_vla_ros.ros import msgs
 from test.nodes.conftest import Tap, controller_topics, finite_command
 from test.serving import conftest as serving
@@ -70,3 +72,22 @@ def test_remote_policy_server_drives_the_graph_with_rtc_and_holds_across_a_resta
     for topic, received in tap.messages.items():
         if topic != "/diagnostics":
             assert received and all(finite_command(m) for _, m in received), topic
+
+
+def test_remote_inference_reproduces_local_inference_exactly(make_graph, serve, monkeypatch):
+    """Lockstep, same latency, same seed: the chunks through the network are the local ones, bit for bit (float32
+    arrays cross msgpack unchanged; the RTC prefix reaches the server's policy; episodes re-seed its noise).
+    """
+    def chunks(**policy_params):
+        run = make_graph("bimanual", overrides={"pi_vla_policy": {"simulated_latency_s": 0.1} | policy_params})
+        tap = Tap(run, {"/pi_vla/action_chunk": msgs.JointTrajectory})
+        run.spin_until(2.0)
+        run.reset_episode(7)
+        run.spin_for(2.0)
+        return [np.array([p.positions for p in m.points]) for _, m in tap.messages["/pi_vla/action_chunk"]]
+
+    local = chunks()
+    monkeypatch.setenv("PI_VLA_API_KEY", KEY)
+    remote = chunks(inference_mode="remote", remote_url=serve().url, remote_lockstep=True)
+    assert len(local) >= 6 and len(remote) == len(local)
+    assert all(np.array_equal(a, b) for a, b in zip(local, remote))
