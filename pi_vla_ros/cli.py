@@ -160,6 +160,15 @@ def cmd_bench_vi(args) -> int:
     return 0
 
 
+def cmd_bench_speech(args) -> int:
+    from pi_vla_ros.benchmarks.speech_bench import speech_bench
+
+    speech_bench(args.profile, args.split, args.utterances, args.noise_clips, args.oov, args.node, args.out,
+                 args.figure)
+    print(f"report written to {args.out}, figure to {args.figure}")
+    return 0
+
+
 def _add_bench(sub) -> None:
     from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
 
@@ -202,6 +211,17 @@ def _add_bench(sub) -> None:
     p.add_argument("--figure", default="runs/bench/vi_collect_episode.png")
     p.add_argument("--out", default="runs/bench/vi_collect.json", help="write the JSON report here")
     p.set_defaults(func=cmd_bench_vi)
+    p = bench.add_parser("speech", help="spoken commands: exact-subtask accuracy on synthesized utterances not used "
+                                        "for tuning, false triggers on noise, latency (runs/bench/speech.json)")
+    p.add_argument("--profile", default="bimanual", choices=["ur5e", "bimanual", "mobile_manipulator"])
+    p.add_argument("--split", default="eval", choices=["eval", "tune"], help="eval: the held-out voices and noise")
+    p.add_argument("--utterances", type=int, default=240)
+    p.add_argument("--noise-clips", type=int, default=200)
+    p.add_argument("--oov", type=int, default=60, help="out-of-vocabulary sentences")
+    p.add_argument("--node", type=int, default=20, help="utterances played in real time through the instruction node")
+    p.add_argument("--out", default="runs/bench/speech.json")
+    p.add_argument("--figure", default="runs/bench/speech.png")
+    p.set_defaults(func=cmd_bench_speech)
 
 
 def cmd_serve(args) -> int:

@@ -21,7 +21,7 @@ PocketSphinx's English model was trained on) unless it says otherwise. Conversio
   averaged, the rate is converted with a polyphase filter (scipy). Anything else (float WAV, compressed,
   not a WAV) raises :class:`AudioFormatError` naming the file.
 - :func:`write_wav` writes 16-bit mono PCM.
-- :func:`add_noise` mixes white or pink noise in at a signal-to-noise ratio given in dB, measured against
+- :func:`add_noise` mixes white, pink or brown noise in at a signal-to-noise ratio given in dB, measured against
   the RMS of the non-silent part of the signal (so leading/trailing silence does not lower the noise).
 - :func:`noise` makes a noise-only clip (no speech), for false-trigger tests.
 """
@@ -97,17 +97,17 @@ def write_wav(path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
 
 
 def _colored(n: int, rng: np.random.Generator, color: str) -> np.ndarray:
-    """Unit-RMS white or pink (1/f power) noise, ``n`` samples."""
+    """Unit-RMS white, pink (1/f power) or brown (1/f^2 power) noise, ``n`` samples."""
     white = rng.standard_normal(n)
     if color == "white":
         return white
-    if color != "pink":
-        raise ValueError(f"noise color {color!r}: white or pink")
+    if color not in ("pink", "brown"):
+        raise ValueError(f"noise color {color!r}: white, pink or brown")
     spec = np.fft.rfft(white)
     f = np.arange(len(spec), dtype=float)
     f[0] = np.inf                      # no DC offset
-    pink = np.fft.irfft(spec / np.sqrt(f), n)
-    return pink / (np.sqrt(np.mean(pink ** 2)) + 1e-12)
+    shaped = np.fft.irfft(spec / (np.sqrt(f) if color == "pink" else f), n)
+    return shaped / (np.sqrt(np.mean(shaped ** 2)) + 1e-12)
 
 
 def add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator, color: str = "white") -> np.ndarray:

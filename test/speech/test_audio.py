@@ -52,7 +52,7 @@ def test_bad_wav_is_one_clear_error(tmp_path):
 def test_add_noise_hits_the_requested_snr():
     rng = np.random.default_rng(1)
     speech = np.concatenate([audio.silence(1.0), (6000 * np.sin(np.arange(16000) * 0.1)).astype(np.int16)])
-    for color in ("white", "pink"):
+    for color in ("white", "pink", "brown"):
         noisy = audio.add_noise(speech, 10.0, rng, color)
         n = noisy.astype(float) - speech
         # Against the speech's RMS, not the whole clip's (half of it is silence).
