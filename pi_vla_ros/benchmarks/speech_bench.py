@@ -151,13 +151,15 @@ def summarize(rows) -> dict:
         rs = [r for r in said if lo <= r["snr"] < hi]
         bands[f"{lo}-{int(hi)} dB"] = dict(n=len(rs),
                                            accuracy=round(sum(r["correct"] for r in rs) / max(len(rs), 1), 4))
+    voices = {v: dict(n=len(rs), accuracy=round(sum(r["correct"] for r in rs) / len(rs), 4))
+              for v in sorted({r["voice"] for r in said}) for rs in [[r for r in said if r["voice"] == v]]}
     noise = [r for r in rows if r["kind"] == "noise"]
     oov = [r for r in rows if r["kind"] == "oov"]
     lat = [r["latency_s"] for r in said if "latency_s" in r]
     dec = [r["decode_s"] for r in said if "decode_s" in r]
     return dict(
         utterances=len(said), accuracy=round(sum(r["correct"] for r in said) / max(len(said), 1), 4),
-        wrong_accepts=sum(r["wrong_accept"] for r in said), by_kind=by, by_snr=bands,
+        wrong_accepts=sum(r["wrong_accept"] for r in said), by_kind=by, by_snr=bands, by_voice=voices,
         noise_clips=len(noise), noise_false_triggers=sum(bool(r["accepted"]) for r in noise),
         noise_false_trigger_rate=round(sum(bool(r["accepted"]) for r in noise) / max(len(noise), 1), 4),
         oov_clips=len(oov), oov_false_accepts=sum(bool(r["accepted"]) for r in oov),
@@ -216,7 +218,7 @@ def node_latency(profile: str, clips) -> dict:
                 trials=results)
 
 
-def plot(summary: dict, rows, path: Path) -> None:
+def plot(summary: dict, rows, path: Path, split: str = "eval") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -228,7 +230,7 @@ def plot(summary: dict, rows, path: Path) -> None:
     for i, k in enumerate(kinds):
         ax[0].text(i, kinds[k]["accuracy"] * 100 + 1, f"{kinds[k]['accuracy'] * 100:.0f}% (n={kinds[k]['n']}, "
                    f"{kinds[k]['wrong_accepts']} wrong)", ha="center", fontsize=8)
-    ax[0].set(ylim=(0, 110), ylabel="exact subtask (%)", title="accuracy by kind (eval split)")
+    ax[0].set(ylim=(0, 110), ylabel="exact subtask (%)", title=f"accuracy by kind ({split} split)")
     bands = summary["by_snr"]
     ax[1].bar(list(bands), [bands[b]["accuracy"] * 100 for b in bands], color="tab:green")
     ax[1].set(ylim=(0, 105), ylabel="exact subtask (%)", title="accuracy by SNR")
@@ -276,5 +278,5 @@ def speech_bench(profile: str = "bimanual", split: str = "eval", utterances: int
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=1))
     if figure:
-        plot(summary, rows, Path(figure))
+        plot(summary, rows, Path(figure), split)
     return report
