@@ -145,8 +145,8 @@ class Recognizer:
     """Streaming PocketSphinx recognition of a vocabulary's sentences. See the module docstring."""
 
     def __init__(self, vocabulary: Vocabulary, min_confidence: float = 0.5, confidence_center: float = -8.0,
-                 control_confidence_center: float = -18.0, confidence_scale: float = 4.0, min_speech_s: float = 0.15, preroll_s: float = 0.5,
-                 pronunciations: dict | None = None, **endpointer_args):
+                 control_confidence_center: float = -18.0, confidence_scale: float = 4.0, min_speech_s: float = 0.15,
+                 preroll_s: float = 0.5, pronunciations: dict | None = None, **endpointer_args):
         self.vocabulary = vocabulary
         self.min_confidence = float(min_confidence)
         self.center, self.scale = float(confidence_center), float(confidence_scale)
