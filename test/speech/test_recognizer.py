@@ -110,3 +110,10 @@ def test_push_to_talk_delimits_the_utterance(recognizer):
     (u,) = recognizer.set_talking(False)
     assert u.accepted and u.text == "put the red cube in the bowl" and u.end_s == pytest.approx(len(clip) / 16000)
     recognizer.push_to_talk = False
+
+
+def test_too_little_speech_is_rejected():
+    short = Recognizer(profile_vocabulary(load_profile("ur5e")), min_speech_s=3.0)   # "clear" lasts about 0.5 s
+    clip, _, _ = spoken("clear", "en-us", 150, 25, 6)
+    (u,) = hear(short, clip)
+    assert u.reason == "speech_too_short" and not u.accepted and u.text == "" and u.heard == "clear"
