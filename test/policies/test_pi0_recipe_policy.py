@@ -130,7 +130,7 @@ def test_hierarchical_policy_decodes_the_subtask_it_was_taught():
         assert chunk.info["subtask"] == st and chunk.info["subtask_source"] == "predicted"
         assert 0.5 < chunk.info["subtask_confidence"] <= 1.0 and chunk.actions.shape == (50, 7)
     given = policy.infer(dataclasses.replace(obs[0], subtask="open the drawer"))
-    assert given.info["subtask"] == "open the drawer" and given.info["subtask_source"] == "instruction"
+    assert given.info["subtask"] == "open the drawer" and given.info["subtask_source"] == "given"
     assert given.info["subtask_confidence"] == 1.0
 
 
