@@ -141,28 +141,18 @@ class _Pass:
         return h.hypstr, math.log(max(h.score, 1e-300)), frames
 
 
-class Recognizer:
-    """Streaming PocketSphinx recognition of a vocabulary's sentences. See the module docstring."""
+class Segmenter:
+    """Streaming segmentation (endpointer or push-to-talk) into utterances; ``_decode`` recognizes one segment.
 
-    def __init__(self, vocabulary: Vocabulary, min_confidence: float = 0.5, confidence_center: float = -8.0,
-                 control_confidence_center: float = -18.0, confidence_scale: float = 4.0, min_speech_s: float = 0.15,
-                 preroll_s: float = 0.5, pronunciations: dict | None = None, **endpointer_args):
+    Subclasses (:class:`Recognizer`; ``pi_vla_ros.speech.whisper``) implement ``_decode(segment) -> (heard, line,
+    confidence, ratio, speech_frames)`` with ``line`` None when the words are no sentence of the vocabulary.
+    """
+
+    def __init__(self, vocabulary: Vocabulary, min_confidence: float = 0.5, min_speech_s: float = 0.15,
+                 preroll_s: float = 0.5, **endpointer_args):
         self.vocabulary = vocabulary
         self.min_confidence = float(min_confidence)
-        self.center, self.scale = float(confidence_center), float(confidence_scale)
-        self.control_center = float(control_confidence_center)
         self.min_speech_frames = round(min_speech_s / 0.01)
-        model = pocketsphinx.get_model_path("en-us")
-        self.grammar = _Pass(lm=None, jsgf=None, bestpath=False)
-        for word, phones in (pronunciations or {}).items():
-            self.grammar.dec.add_word(word, phones, False)
-        missing = sorted(w for w in vocabulary.words if self.grammar.dec.lookup_word(w) is None)
-        if missing:
-            raise ValueError(f"no pronunciation for {missing}: add them to the profile's speech: pronunciations "
-                             f"(ARPABET phones, e.g. {{word: 'W ER D'}})")
-        self.grammar.dec.add_jsgf_string("vocabulary", vocabulary.jsgf())
-        self.grammar.dec.activate_search("vocabulary")
-        self.phones = _Pass(lm=None, allphone=f"{model}/en-us-phone.lm.bin", bestpath=False)
         self._endpointer_args = endpointer_args     # Endpointer's keyword arguments
         self.endpointer = Endpointer(**endpointer_args)
         self.push_to_talk = False
@@ -172,6 +162,7 @@ class Recognizer:
         self._samples = 0                    # fed so far (stream time * SAMPLE_RATE)
         self._seg_start = 0.0
         self._active = False
+        self._segment: list[np.ndarray] = []
 
     def reset(self) -> None:
         """A new stream: stream time back to 0, the noise floor forgotten, an open utterance dropped."""
@@ -239,15 +230,9 @@ class Recognizer:
         self._active = False
         segment = np.concatenate(self._segment) if self._segment else np.zeros(FRAME, np.int16)
         self._segment = []
-        heard, g_score, frames = self.grammar.decode(segment)
-        _, p_score, _ = self.phones.decode(segment)
+        heard, line, conf, ratio, frames = self._decode(segment)
         tail = 0.0 if self.push_to_talk else self.endpointer.window * FRAME_S
         end_s = max(self._seg_start, decided_s - tail)
-        line = self.vocabulary.to_line(heard) if heard else None
-        # Per 10 ms frame of speech, in PocketSphinx's own log units (log base 1.0001).
-        ratio = (g_score - p_score) / frames / math.log(1.0001) if frames else -math.inf
-        center = self.control_center if line in self.vocabulary.control else self.center
-        conf = 0.0 if line is None else 1.0 / (1.0 + math.exp(-(ratio - center) / self.scale))
         if frames < self.min_speech_frames and line is not None:
             reason = "speech_too_short"
         elif line is None:
@@ -258,3 +243,37 @@ class Recognizer:
             reason = ""
         return Utterance(line if not reason else "", heard, conf, reason, self._seg_start, end_s, decided_s,
                          time.perf_counter() - t0, ratio)
+
+
+class Recognizer(Segmenter):
+    """PocketSphinx recognition of a vocabulary's sentences, on :class:`Segmenter`'s segments. See the module
+    docstring.
+    """
+
+    def __init__(self, vocabulary: Vocabulary, min_confidence: float = 0.5, confidence_center: float = -8.0,
+                 control_confidence_center: float = -18.0, confidence_scale: float = 4.0, min_speech_s: float = 0.15,
+                 preroll_s: float = 0.5, pronunciations: dict | None = None, **endpointer_args):
+        super().__init__(vocabulary, min_confidence, min_speech_s, preroll_s, **endpointer_args)
+        self.center, self.scale = float(confidence_center), float(confidence_scale)
+        self.control_center = float(control_confidence_center)
+        model = pocketsphinx.get_model_path("en-us")
+        self.grammar = _Pass(lm=None, jsgf=None, bestpath=False)
+        for word, phones in (pronunciations or {}).items():
+            self.grammar.dec.add_word(word, phones, False)
+        missing = sorted(w for w in vocabulary.words if self.grammar.dec.lookup_word(w) is None)
+        if missing:
+            raise ValueError(f"no pronunciation for {missing}: add them to the profile's speech: pronunciations "
+                             f"(ARPABET phones, e.g. {{word: 'W ER D'}})")
+        self.grammar.dec.add_jsgf_string("vocabulary", vocabulary.jsgf())
+        self.grammar.dec.activate_search("vocabulary")
+        self.phones = _Pass(lm=None, allphone=f"{model}/en-us-phone.lm.bin", bestpath=False)
+
+    def _decode(self, segment: np.ndarray):
+        heard, g_score, frames = self.grammar.decode(segment)
+        _, p_score, _ = self.phones.decode(segment)
+        line = self.vocabulary.to_line(heard) if heard else None
+        # Per 10 ms frame of speech, in PocketSphinx's own log units (log base 1.0001).
+        ratio = (g_score - p_score) / frames / math.log(1.0001) if frames else -math.inf
+        center = self.control_center if line in self.vocabulary.control else self.center
+        conf = 0.0 if line is None else 1.0 / (1.0 + math.exp(-(ratio - center) / self.scale))
+        return heard, line, conf, ratio, frames
