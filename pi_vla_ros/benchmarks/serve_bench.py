@@ -286,17 +286,22 @@ def _plot(report: dict, path: str) -> None:
     panels = [k for k in ("round_trips", "closed_loop") if k in report]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.6), squeeze=False)
     for ax, panel in zip(axes[0], panels):
-        if panel == "round_trips":
+        if panel == "round_trips":   # what the network adds: round trip - the server's inference time
             rt = report["round_trips"]
-            labels = {"local": "local\ninference", "raw": "remote\nraw", "jpeg": "remote\nJPEG",
-                      "raw_delayed": f"remote raw\n+{report['delay_ms']:g} ms"}
-            data = [rt["samples_ms"][k] for k in labels]
-            ax.boxplot(data, showfliers=False)
-            ax.set_xticks(range(1, len(labels) + 1), [f"{v}\n{rt[k]['bytes_sent']['p50'] / 1e3:.0f} kB"
-                                                      if k != "local" else v for k, v in labels.items()],
+            labels = {"raw": "raw", "jpeg": "JPEG", "raw_delayed": f"raw, +{report['delay_ms']:g} ms"}
+            x = np.arange(len(labels))
+            for dx, q, color in ((-0.2, "p50", "tab:blue"), (0.2, "p95", "tab:orange")):
+                vals = [rt[k]["overhead_ms"][q] for k in labels]
+                bars = ax.bar(x + dx, vals, 0.4, color=color, label=f"overhead {q}")
+                for b, v in zip(bars, vals):
+                    ax.annotate(f"{v:.1f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+            ax.set_yscale("log")
+            ax.set_xticks(x, [f"{v}\n{rt[k]['bytes_sent']['p50'] / 1e3:.0f} kB/request" for k, v in labels.items()],
                           fontsize=8)
-            ax.set_ylabel("ms per chunk (round trip)")
-            ax.set_title(f"{report['policy']} on loopback, {rt['requests']} requests", fontsize=9)
+            ax.set_ylabel("round trip - server inference (ms)")
+            ax.legend(fontsize=7)
+            ax.set_title(f"{report['policy']} on loopback, {rt['requests']} requests (local inference p50 "
+                         f"{rt['local_infer_ms']['p50']:.0f} ms)", fontsize=9)
             ax.grid(alpha=0.3, axis="y")
         else:
             cl = report["closed_loop"]
@@ -308,9 +313,8 @@ def _plot(report: dict, path: str) -> None:
             colors = {"local": "0.6", "remote_rtc_on": "tab:green", "remote_rtc_off": "tab:red"}
             bars = ax.bar(range(len(names)), rates, color=[colors[k] for k in names])
             for b, k in zip(bars, names):
-                ax.annotate(f"{cl[k]['successes']}/{cl[k]['episodes']}", (b.get_x() + b.get_width() / 2,
-                                                                          b.get_height()),
-                            ha="center", va="bottom", fontsize=8)
+                ax.annotate(f"{cl[k]['successes']}/{cl[k]['episodes']}, {cl[k]['time_to_success_s']['mean']} s",
+                            (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
             ax.set_xticks(range(len(names)), [text[k] for k in names], fontsize=8)
             ax.set_ylim(0, 105)
             ax.set_ylabel("closed-loop success (%)")
