@@ -289,7 +289,8 @@ def cmd_bench_serve(args) -> int:
 
     report = run(args.checkpoint, args.profile, requests=args.requests, warmup=args.warmup, delay_ms=args.delay_ms,
                  episodes=args.episodes, seed=args.seed, base_latency_s=args.base_latency,
-                 execute_steps=args.execute_steps, baseline=not args.no_baseline, plot=args.figure)
+                 execute_steps=args.execute_steps, baseline=not args.no_baseline, plot=args.figure,
+                 image_encoding=args.image_encoding)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1))
         print(f"report written to {args.out}, figure to {args.figure}")
@@ -331,6 +332,7 @@ def _add_serve(sub, bench) -> None:
     p.add_argument("--base-latency", type=float, default=0.1, help="simulated inference latency without network")
     p.add_argument("--execute-steps", type=int, default=35)
     p.add_argument("--no-baseline", action="store_true", help="skip the local (no network) evaluation")
+    p.add_argument("--image-encoding", choices=["raw", "jpeg"], default="raw", help="closed loop: how images go")
     p.add_argument("--figure", default="docs/images/serve_bench.png")
     p.add_argument("--out", default="runs/bench/serve.json")
     p.set_defaults(func=cmd_bench_serve)

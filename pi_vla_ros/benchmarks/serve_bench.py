@@ -24,8 +24,8 @@
    Overhead = round trip - the server's inference time.
 2. Closed loop: ``pi-vla eval`` of the checkpoint, served by that server through the delaying proxy, on lockstep
    simulated time (each reply handed over ``base_latency_s + delay_ms`` of simulated time after its request, the
-   bytes really crossing the proxy), RTC on and off, ``episodes`` each on the same seeds; optionally the local
-   baseline (``base_latency_s``, no network) on the same seeds.
+   bytes really crossing the proxy), RTC on and off, ``episodes`` each on the same seeds, raw or JPEG images (then
+   also JPEG's pixel error on rendered frames); optionally the local baseline (``base_latency_s``, no network).
 Figures, never assertions.
 """
 
@@ -187,13 +187,24 @@ def round_trips(policy, profile_name: str, url: str, proxy_url: str, key: str, r
     return out
 
 
+def jpeg_error(profile: str, quality: int = 90, scenes: int = 8, seed: int = 100000) -> dict:
+    """What JPEG costs in fidelity on rendered camera images: mean and max absolute pixel error (0-255)."""
+    from pi_vla_ros.serving.protocol import decode_jpeg, encode_jpeg
+
+    errors = [np.abs(decode_jpeg(encode_jpeg(img, quality)).astype(int) - img)
+              for obs in _observations(profile, scenes, 1, seed) for img in obs.images.values()]
+    return {"quality": quality, "mean_abs_error": round(float(np.mean([e.mean() for e in errors])), 3),
+            "p99_abs_error": round(float(np.percentile(np.concatenate([e.ravel() for e in errors]), 99)), 1)}
+
+
 def closed_loop(checkpoint: str, profile: str, url: str, episodes: int, seed: int, latency_s: float,
-                execute_steps: int, log=print, progress: bool = True) -> dict:
+                execute_steps: int, log=print, progress: bool = True, image_encoding: str = "raw") -> dict:
     from pi_vla_ros.evaluation.closed_loop import evaluate
 
     remote = {"inference_mode": "remote", "remote_url": url, "remote_lockstep": True,
-              "simulated_latency_s": latency_s, "execute_steps": execute_steps}
-    out = {}
+              "simulated_latency_s": latency_s, "execute_steps": execute_steps,
+              "remote_image_encoding": image_encoding}
+    out = {"image_encoding": image_encoding} | ({"jpeg": jpeg_error(profile)} if image_encoding == "jpeg" else {})
     for name, rtc in (("remote_rtc_on", True), ("remote_rtc_off", False)):
         params = {"pi_vla_policy": remote | {"real_time_chunking": rtc}}
         report = evaluate(profile, checkpoint, episodes, seed=seed, media_episodes=0, progress=progress,
@@ -219,7 +230,7 @@ def local_baseline(checkpoint: str, profile: str, episodes: int, seed: int, late
 def run(checkpoint: str = "checkpoints/bimanual_pi06_sim", profile: str = "bimanual", *, requests: int = 100,
         warmup: int = 5, delay_ms: float = 100.0, episodes: int = 20, seed: int = 100000,
         base_latency_s: float = 0.1, execute_steps: int = 35, baseline: bool = True, plot: str | None = None,
-        progress: bool = True, log=print) -> dict:
+        image_encoding: str = "raw", progress: bool = True, log=print) -> dict:
     import json
     import secrets
     from pathlib import Path
@@ -261,7 +272,7 @@ def run(checkpoint: str = "checkpoints/bimanual_pi06_sim", profile: str = "biman
         if episodes:
             latency = base_latency_s + delay_ms / 1e3
             report["closed_loop"] = closed_loop(checkpoint, profile, proxy_url, episodes, seed, latency,
-                                                execute_steps, log, progress)
+                                                execute_steps, log, progress, image_encoding)
             if baseline:
                 report["closed_loop"]["local"] = local_baseline(checkpoint, profile, episodes, seed, base_latency_s,
                                                                 execute_steps, log, progress)
@@ -306,10 +317,11 @@ def _plot(report: dict, path: str) -> None:
         else:
             cl = report["closed_loop"]
             names = [k for k in ("local", "remote_rtc_on", "remote_rtc_off") if k in cl]
+            enc = "" if cl.get("image_encoding", "raw") == "raw" else f", {cl['image_encoding']}"
             rates = [100 * cl[k]["success_rate"] for k in names]
             text = {"local": f"local\n{1e3 * cl['local']['latency_s']:.0f} ms" if "local" in cl else "",
-                    "remote_rtc_on": f"remote +{report['delay_ms']:g} ms\nRTC on",
-                    "remote_rtc_off": f"remote +{report['delay_ms']:g} ms\nRTC off"}
+                    "remote_rtc_on": f"remote +{report['delay_ms']:g} ms{enc}\nRTC on",
+                    "remote_rtc_off": f"remote +{report['delay_ms']:g} ms{enc}\nRTC off"}
             colors = {"local": "0.6", "remote_rtc_on": "tab:green", "remote_rtc_off": "tab:red"}
             bars = ax.bar(range(len(names)), rates, color=[colors[k] for k in names])
             for b, k in zip(bars, names):
