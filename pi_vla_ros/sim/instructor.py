@@ -29,9 +29,11 @@ Per episode, one of two styles (drawn, or fixed by ``style``):
 
 A line the robot did not get (the recognizer rejected it, or never made out words in it) is said again, as a
 person repeats themselves: :meth:`ScriptedInstructor.not_heard` schedules it a reaction time later, at most
-``repeats`` times. A subtask not done by its deadline gets ``fail`` and the instructor stops (``finished``). The
-deadline is the expert's announced release for that subtask plus ``grace_s``; without an announcement (a policy
-drives), the subtask's start (when its line was last said) plus its share of the task's time limit. Reaction times are uniform in ``reaction_s``.
+``repeats`` times; a ``next`` not understood is said again as the next subtask's full sentence (what a person
+does when a short word is not understood). A subtask not done by its deadline gets ``fail`` and the instructor
+stops (``finished``). The deadline is the expert's announced release for that subtask plus ``grace_s``; without an
+announcement (a policy drives), the subtask's start (when its line was last said) plus its share of the task's
+time limit. Reaction times are uniform in ``reaction_s``.
 
 ``poll(t)`` returns the lines due at simulated time ``t`` (each a :class:`Line`; call it once per tick, after the
 simulator stepped); ``log`` keeps every line said. Lines are spaced at least ``gap_s`` apart (a person finishes a
@@ -47,6 +49,7 @@ against.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,10 +103,13 @@ class ScriptedInstructor:
         """``line`` did not reach the robot (found out at ``t``): say it again a reaction time later, unless it was
         repeated ``repeats`` times already. Returns whether it will be.
         """
-        key = (line.text, line.subtask)
+        key = (line.kind, line.subtask)
         if self._repeated.get(key, 0) >= self.repeats:
             return False
         self._repeated[key] = self._repeated.get(key, 0) + 1
+        if line.kind == "next":   # say what comes next instead
+            line = Line(line.t, self.task.subtasks[line.subtask].text, "subtask", line.subtask)
+            self._repeated[("subtask", line.subtask)] = self._repeated[("next", line.subtask)]
         self._repeat = (t + float(self.rng.uniform(*self.reaction_s)), line)
         return True
 
@@ -161,8 +167,17 @@ class ScriptedInstructor:
 VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb+m3", "en-us+m4", "en-gb-scotland")
 
 
+def speakable(text: str) -> str:
+    """A line as a person says it: written step separators ("; ", ", then") become a spoken "then", with no pause
+    that a speech endpointer would take for the end of the utterance.
+    """
+    return re.sub(r"\s*[,;]\s*(?:and\s+)?(?:then\s+)?", " then ", text).strip()
+
+
 class RoomAudio:
     """A person's voice plus room noise on a 16 kHz timeline in simulated time. See the module docstring.
+
+    Lines are spoken as :func:`speakable` writes them.
 
     Per episode (:meth:`reset`): a voice from ``voices``, a speed (words per minute) uniform in ``speed``, a noise
     floor (white, RMS uniform in ``noise_rms``, int16 units; espeak-ng's speech is about 3000 RMS). Deterministic:
@@ -189,7 +204,7 @@ class RoomAudio:
         """Start saying ``text`` at simulated time ``t``; returns (start, end) of the words in simulated time."""
         from pi_vla_ros.speech.synth import synthesize
 
-        audio = synthesize(text, voice=self.voice, speed=self.wpm)
+        audio = synthesize(speakable(text), voice=self.voice, speed=self.wpm)
         first = max(round(t * self.rate), self._read_to)      # what is already heard cannot change
         self.utterances.append((first, audio))
         loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 0.02 * np.abs(audio.astype(np.int32)).max())

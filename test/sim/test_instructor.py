@@ -126,3 +126,23 @@ def test_a_line_not_heard_is_said_again_at_most_twice(task):
     assert ins.not_heard(first[0], 4.0) and ins.poll(4.5)[0].text == first[0].text
     assert not ins.not_heard(first[0], 6.0) and not ins.repeating      # twice is enough
     assert [line.text for line in ins.log] == [first[0].text] * 3 and ins.given_at[0] == pytest.approx(4.5)
+
+
+def test_a_next_not_heard_becomes_the_next_subtasks_sentence(task):
+    ins = ScriptedInstructor(task, style="queue", reaction_s=(0.5, 0.5))
+    ins.reset(0.0, np.random.default_rng(6))
+    lines = run(ins, task, 8.0, done_at=(6.0,))
+    assert [line.kind for line in lines] == ["task", "next"]
+    assert ins.not_heard(lines[1], 7.5)
+    again = ins.poll(8.0)
+    assert [(line.kind, line.text, line.subtask) for line in again] == [("subtask", task.subtasks[1].text, 1)]
+
+
+def test_lines_are_spoken_without_a_pause_between_their_steps():
+    from pi_vla_ros.sim.instructor import speakable
+
+    assert speakable("put the red cube in the bowl; then move the blue block to the bowl") == \
+        "put the red cube in the bowl then move the blue block to the bowl"
+    assert speakable("a b, then c d") == speakable("a b; c d") == "a b then c d"
+    assert speakable("pick up the red cube and put it in the bowl and then x") == \
+        "pick up the red cube and put it in the bowl and then x"
