@@ -56,7 +56,7 @@ def vi_bench(profiles=PROFILES, episodes: int = 17, *, out="runs/bench/vi_collec
               "episodes_detail": details}
     if figure:
         Path(figure).parent.mkdir(parents=True, exist_ok=True)
-        plot_vi_episode(out / profiles[0], 0, figure)
+        plot_vi_episode(out / profiles[0], 0, figure, lines=details[0]["lines"])
         result["figure"] = str(figure)
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)

@@ -265,10 +265,12 @@ def vi_summary(results: list[dict], tolerance_s: float = 0.2) -> dict:
             "marks": {m: sum(line["kind"] == m for r in results for line in r["lines"]) for m in ("success", "fail")}}
 
 
-def plot_vi_episode(root, episode: int, path, camera: str | None = None, shots: int = 8) -> None:
+def plot_vi_episode(root, episode: int, path, camera: str | None = None, shots: int = 8,
+                    lines: list[dict] | None = None) -> None:
     """A figure of one recorded VI episode, read back from the dataset: ``shots`` frames of ``camera`` (default: the
     first) above a timeline of its subtask labels (bands), the lines given (events) and the frames flagged
-    ``next.subtask_success``.
+    ``next.subtask_success``. ``lines`` (the collection summary's, episode times): when each line was being said
+    (grey bars; spoken lines take a while), for comparison with where the dataset put it.
     """
     import matplotlib
 
@@ -307,11 +309,14 @@ def plot_vi_episode(root, episode: int, path, camera: str | None = None, shots: 
                 ha="left" if t < 0.75 * length else "right")
     for t in done:
         ax.plot([t], [0.5], marker="v", color="green", ms=9)
+    for line in lines or ():
+        ax.plot([line["t"], line["end"]], [0.52, 0.52], color="0.45", lw=4, solid_capstyle="butt")
     ax.set_xlim(0, length)
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     ax.set_xlabel("episode time (s)   bands: subtask label per frame;  lines: language events;  "
-                  "green marks: subtask detected done (next.subtask_success)", fontsize=8)
+                  "green marks: subtask detected done (next.subtask_success)"
+                  + (";  grey: the person speaking" if lines else ""), fontsize=8)
     fig.suptitle(f"VI episode {episode}: {task!r}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
