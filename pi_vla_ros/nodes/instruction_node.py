@@ -28,7 +28,8 @@ clear error at start-up), a WAV file path (replayed in real time), or ``topic`` 
 rejected, is published on ``speech_topic`` (std_msgs/String, JSON: ``text``, ``heard``, ``confidence``,
 ``reason``, and stream times ``start``, ``end``, ``decided`` in seconds); only accepted ones reach the queue, as a
 line from source ``speech``. Rejected ones (``speech_no_match``, ``speech_low_confidence``, ``speech_too_short``)
-are logged and counted with the other rejections.
+are logged and counted with the other rejections. ``speech_backend:=whisper speech_model:=<dir>`` runs a local
+Whisper checkpoint the user has (:mod:`pi_vla_ros.speech.whisper`) behind the same interface and vocabulary.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class InstructionNode(GraphNode, Node):
                       "path"),
         speech_input=Param("mic", "speech audio: mic, a WAV file path, or topic (speech_audio_topic)"),
         speech_device=Param("", "microphone: a sounddevice device index or name ('' = the system default)"),
+        speech_model=Param("", "speech_backend:=whisper: the path of your local Whisper checkpoint"),
         speech_audio_topic=Param("/pi_vla/audio", "speech_input:=topic: audio in (std_msgs/Int16MultiArray, 16 kHz "
                                  "mono)"),
         speech_min_confidence=Param(0.5, "utterances below this confidence are rejected (speech_low_confidence)",
@@ -103,6 +105,7 @@ class InstructionNode(GraphNode, Node):
         if name not in SPEECH_BACKENDS:
             try:
                 import pi_vla_ros.speech.backend  # noqa: F401  (registers "pocketsphinx")
+                import pi_vla_ros.speech.whisper  # noqa: F401  (registers "whisper")
             except ImportError as exc:
                 raise ValueError(f"speech backend {name!r}: {exc} (pip install 'pi_vla_ros[speech]')") from None
         if name not in SPEECH_BACKENDS:
@@ -111,10 +114,11 @@ class InstructionNode(GraphNode, Node):
 
         device = self.p.speech_device
         source = "feed" if self.p.speech_input == "topic" else self.p.speech_input
+        model = dict(model=self.p.speech_model) if self.p.speech_model else {}
         self.speech = SPEECH_BACKENDS[name](
             profile=load_profile(self.p.profile), source=source,
             device=int(device) if device.isdigit() else (device or None),
-            min_confidence=self.p.speech_min_confidence, push_to_talk=self.p.push_to_talk)
+            min_confidence=self.p.speech_min_confidence, push_to_talk=self.p.push_to_talk, **model)
         self.speech_pub = self.create_publisher(msgs.String, self.p.speech_topic, 10)
         if self.p.push_to_talk:
             self.create_subscription(msgs.Bool, self.p.push_to_talk_topic,

@@ -21,7 +21,8 @@
 yields every :class:`~pi_vla_ros.speech.recognizer.Utterance` the source's audio holds, accepted and rejected;
 callers act on ``accepted`` ones only. With ``push_to_talk``, :meth:`set_talking` (the button) delimits the
 utterances instead of the voice-activity detector. The microphone is opened in the constructor, so a missing
-device is one :class:`~pi_vla_ros.speech.sources.AudioDeviceError` there.
+device is one :class:`~pi_vla_ros.speech.sources.AudioDeviceError` there. ``recognizer_factory(vocabulary,
+min_confidence, pronunciations)`` builds another recognizer on the same sources (``pi_vla_ros.speech.whisper``).
 
 Thread-safety: :meth:`feed`, :meth:`set_talking` and the :meth:`utterances` loop may run on different threads;
 one lock serializes them.
@@ -46,10 +47,13 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 @register_speech_backend("pocketsphinx")
 class PocketSphinxBackend:
     def __init__(self, profile, source: str = "mic", device=None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 push_to_talk: bool = False, realtime: bool = True, extra_phrases: tuple[str, ...] = ()):
+                 push_to_talk: bool = False, realtime: bool = True, extra_phrases: tuple[str, ...] = (),
+                 recognizer_factory=None):
         raw = profile if isinstance(profile, dict) else profile.raw
-        self.recognizer = Recognizer(profile_vocabulary(raw, tuple(extra_phrases)), min_confidence=min_confidence,
-                                     pronunciations=raw.get("speech", {}).get("pronunciations"))
+        make = recognizer_factory or (lambda voc, min_confidence, pronunciations: Recognizer(
+            voc, min_confidence=min_confidence, pronunciations=pronunciations))
+        self.recognizer = make(profile_vocabulary(raw, tuple(extra_phrases)), min_confidence,
+                               raw.get("speech", {}).get("pronunciations"))
         self._lock = threading.Lock()
         if push_to_talk:
             self.recognizer.set_talking(False)
