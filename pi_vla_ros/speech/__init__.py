@@ -16,6 +16,8 @@
 
 Layers inside (imports point down): :mod:`.audio` (WAV files, resampling, noise) and :mod:`.synth` (espeak-ng
 text to speech) have no recognizer; :mod:`.vocabulary` turns a robot profile into the phrases a recognizer
-may hear; :mod:`.recognizer` (PocketSphinx) segments audio and decodes it against that vocabulary. No module
-here imports ROS; ``nodes/instruction_node.py`` is the ROS edge.
+may hear; :mod:`.recognizer` segments audio and decodes it against that vocabulary with PocketSphinx;
+:mod:`.sources` delivers audio from a WAV file or a microphone; :mod:`.backend` (``pocketsphinx``) and
+:mod:`.whisper` (``whisper``, a user's local checkpoint) are the speech backends the instruction node loads by
+name. No module here imports ROS; ``nodes/instruction_node.py`` is the ROS edge.
 """
