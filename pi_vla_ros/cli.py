@@ -257,6 +257,12 @@ def cmd_serve(args) -> int:
                           max_clients=args.max_clients)
     print(f"pi-vla serve: {name} for {profile} (checkpoint {args.policy}) on {server.url} (API key from {where})",
           flush=True)
+    import signal
+
+    def stop(signum, _frame):   # SIGTERM (systemd, docker stop) as Ctrl-C: close connections, exit 0
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -55,9 +55,14 @@ def _serve_child(conn, spec, key: str) -> None:
     warm_up(policy, profile)
     server = PolicyServer(policy, profile, api_key=key, port=0, rate_hz=1000.0, burst=1000).start()
     conn.send(server.port)
-    conn.recv()
-    conn.send(server.stats())
-    server.stop()
+    try:
+        conn.recv()                  # "stop"; EOF when the benchmark died: stop all the same
+        conn.send(server.stats())
+    except (EOFError, OSError):
+        pass
+    finally:
+        server.stop()
+        os._exit(0)                  # nothing else to wait for (torch and pool threads)
 
 
 class DelayProxy:

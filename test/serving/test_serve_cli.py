@@ -66,7 +66,7 @@ def test_serve_generates_a_key_once_and_serves_the_shipped_policy(tmp_path):
         actions = client.infer(openpi_observation())["actions"]
         assert actions.shape == (50, 14) and np.all(np.isfinite(actions))
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)   # as a service manager stops it
         proc.wait(timeout=30)
     assert proc.returncode == 0
 
