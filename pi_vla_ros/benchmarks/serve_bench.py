@@ -86,11 +86,18 @@ class DelayProxy:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self._loop = loop = asyncio.new_event_loop()
+        self._server = loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
-        self._loop.run_forever()
+        loop.run_forever()
+        # stopped: close the listener and end every connection's tasks before the loop goes
+        self._server.close()
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.close()
 
     async def _handle(self, reader, writer) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
@@ -108,10 +115,13 @@ class DelayProxy:
             writer.close()
 
         task = asyncio.ensure_future(deliver())
-        while data := await reader.read(1 << 16):
-            queue.put_nowait((time.monotonic() + self.one_way_s, data))
-        queue.put_nowait(None)
-        await task
+        try:
+            while data := await reader.read(1 << 16):
+                queue.put_nowait((time.monotonic() + self.one_way_s, data))
+            queue.put_nowait(None)
+            await task
+        finally:
+            task.cancel()
 
 
 def _observations(profile_name: str, n: int, horizon: int, seed: int):
