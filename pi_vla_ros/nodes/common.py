@@ -235,12 +235,17 @@ def run_node(node_cls, args=None) -> int:
     node = None
     try:
         node = node_cls()
+        if hasattr(node, "on_own_process"):  # e.g. the executor's real-time priority: only in a process of its own
+            node.on_own_process()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback, then a non-zero exit
+        if node is not None and not rclpy.ok():
+            # a callback was publishing when SIGINT shut the context down under it: that is the shutdown
+            return 0
         print(f"[{node_cls.__name__}] fatal: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:

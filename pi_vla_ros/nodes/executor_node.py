@@ -33,6 +33,7 @@ Teleop commands outside an intervention are dropped.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 
@@ -68,6 +69,8 @@ class ExecutorNode(GraphNode, LifecycleNode):
                                                      "action layout)"),
         language_topic=Param("/pi_vla/language", "the current task: empty means the episode ended (hold, idle)"),
         autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
+        thread_priority=Param(50, "SCHED_FIFO priority of the control loop when the executor has its own process, "
+                                  "as ros2_control's controller_manager (0: normal scheduling)", (0, 99)),
     )
 
     def __init__(self, **kwargs):
@@ -89,6 +92,24 @@ class ExecutorNode(GraphNode, LifecycleNode):
         self.idle = False                # the task ended (empty language): holding is expected, not starvation
         self._idle_since = -float("inf")
         start_managed(self)
+
+    def on_own_process(self) -> None:
+        """Run the control loop's thread at real-time priority when the executor is a process of its own.
+
+        Only the spinning thread is raised (Fast DDS's threads keep normal scheduling); in a shared process the
+        other nodes' work would inherit it, so the in-process graph never calls this. Without the right to (no
+        CAP_SYS_NICE and no rtprio limit, e.g. outside the `realtime` group) it warns once and runs normally.
+        """
+        priority = self.p.thread_priority
+        if not priority:
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            self.get_logger().info(f"control loop at SCHED_FIFO priority {priority}")
+        except OSError as exc:
+            self.get_logger().warning(f"thread_priority {priority}: SCHED_FIFO refused ({exc.strerror}); the control "
+                                      "loop runs with normal scheduling (add the user to a group with an rtprio "
+                                      "limit, as for ros2_control)")
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
