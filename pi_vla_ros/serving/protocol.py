@@ -24,8 +24,10 @@ Observation map (openpi's ALOHA layout): ``state`` float [state_dim]; ``images``
 [3, H, W]}; ``prompt`` str. Reply: ``actions`` float32 [H, action_dim], ``server_timing`` {``infer_ms``, ...}.
 Our extensions travel under the key ``pi_vla``, which an openpi peer ignores: in a request, ``stamp`` and the
 real-time-chunking prefix ``committed`` {``actions`` [H, action_dim], ``frozen``, ``overlap``, ``delay_s``},
-``reset`` (a new episode: the server calls the policy's ``reset()``, re-seeding its noise, before this request); in
-a reply ``dt``, ``stamp``, ``policy``, ``untrained``. A camera image may also be ``bytes``: a JPEG file (our
+``reset`` (a new episode: the server calls the policy's ``reset()``, re-seeding its noise, before this request),
+``subtask`` (hierarchical policies: a person's subtask, used instead of the predicted one); in a reply ``dt``,
+``stamp``, ``policy``, ``untrained`` and, from hierarchical policies, ``subtask``, ``subtask_confidence`` and
+``subtask_source`` ("predicted" | "given"). A camera image may also be ``bytes``: a JPEG file (our
 extension: smaller frames at some loss of fidelity; an openpi server does not read it).
 
 Decoding (:func:`unpack`) accepts only these forms: arrays of plain numeric or bool dtypes whose byte count
@@ -45,6 +47,7 @@ from pi_vla_ros.policies.base import ActionChunk, CommittedActions, Observation
 
 PROTOCOL_VERSION = 1
 EXTENSION_KEY = "pi_vla"
+SUBTASK_INFO = ("subtask", "subtask_confidence", "subtask_source")
 # the text frame a server sends instead of a reply: "<code>: <detail>"
 ERROR_CODES = ("bad_frame", "invalid_observation", "rate_limited", "inference_failed", "server_busy")
 MAX_IMAGE_SIDE = 4096
@@ -161,6 +164,8 @@ def request_from_observation(obs: Observation, *, image_encoding: str = "raw", j
         else:
             images[name] = np.ascontiguousarray(np.moveaxis(img, -1, 0)) if layout == "chw" else img
     ext: dict = {"stamp": float(obs.stamp)}
+    if obs.subtask is not None:   # hierarchical policies: a person's subtask, used instead of the predicted one
+        ext["subtask"] = obs.subtask
     if reset:
         ext["reset"] = True
     if obs.committed is not None:
@@ -210,8 +215,12 @@ def observation_from_request(req, *, cameras: tuple[str, ...], state_dim: int, h
     stamp = ext.get("stamp", 0.0)
     stamp = float(stamp) if isinstance(stamp, (int, float)) and np.isfinite(stamp) else 0.0
     committed = _committed(ext.get("committed"), horizon, action_dim)
+    subtask = ext.get("subtask")
+    if subtask is not None and (not isinstance(subtask, str) or len(subtask) > MAX_PROMPT_CHARS):
+        raise ProtocolError("invalid_observation", f"pi_vla.subtask must be a string of at most {MAX_PROMPT_CHARS} "
+                                                   "chars")
     return Observation(images={n: _image(n, v) for n, v in images.items()}, state=state, prompt=prompt,
-                       stamp=stamp, committed=committed)
+                       stamp=stamp, committed=committed, subtask=subtask)
 
 
 def wants_reset(req) -> bool:
@@ -238,7 +247,12 @@ def _committed(c, horizon: int, action_dim: int) -> CommittedActions | None:
 def reply_from_chunk(chunk: ActionChunk, policy_name: str, untrained: bool, timing: dict) -> dict:
     return {"actions": np.asarray(chunk.actions, np.float32), "server_timing": timing,
             EXTENSION_KEY: {"dt": float(chunk.dt), "stamp": float(chunk.stamp), "policy": policy_name,
-                            "untrained": bool(untrained)}}
+                            "untrained": bool(untrained),
+                            # hierarchical policies: the subtask the actions were made for, and where it came from
+                            **({"subtask": str(chunk.info["subtask"]),
+                                "subtask_confidence": float(chunk.info["subtask_confidence"]),
+                                "subtask_source": str(chunk.info["subtask_source"])}
+                               if "subtask" in chunk.info else {})}}
 
 
 def chunk_from_reply(reply, *, stamp: float, dt: float, horizon: int | None, action_dim: int) -> ActionChunk:
@@ -253,4 +267,10 @@ def chunk_from_reply(reply, *, stamp: float, dt: float, horizon: int | None, act
     timing = reply.get("server_timing") if isinstance(reply.get("server_timing"), dict) else {}
     info = {"policy": ext.get("policy", "remote"), "untrained": bool(ext.get("untrained", False)),
             "server_timing": timing}
+    subtask = {k: ext[k] for k in SUBTASK_INFO if k in ext}
+    if subtask:
+        if not (isinstance(subtask.get("subtask"), str) and isinstance(subtask.get("subtask_confidence"), float)
+                and subtask.get("subtask_source") in ("predicted", "given")):
+            raise ProtocolError("bad_frame", "reply pi_vla.subtask must be text with a float confidence and a source")
+        info |= subtask
     return ActionChunk(actions=actions.astype(np.float32), dt=float(ext.get("dt", dt)), stamp=stamp, info=info)

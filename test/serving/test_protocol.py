@@ -14,14 +14,17 @@
 
 """The wire format against openpi_client's own msgpack_numpy, and strict decoding of frames and observations."""
 
+import dataclasses
+
 import msgpack
 import numpy as np
 import pytest
 from openpi_client import msgpack_numpy
 
-from pi_vla_ros.policies.base import CommittedActions, Observation
+from pi_vla_ros.policies.base import ActionChunk, CommittedActions, Observation
 from pi_vla_ros.serving.protocol import (ProtocolError, RemoteError, chunk_from_reply, decode_jpeg, encode_jpeg,
-                                         observation_from_request, pack, request_from_observation, unpack)
+                                         observation_from_request, pack, reply_from_chunk, request_from_observation,
+                                         unpack)
 
 CAMS = ("cam_high", "cam_left_wrist")
 META = dict(cameras=CAMS, state_dim=4, horizon=5, action_dim=3)
@@ -89,6 +92,7 @@ def test_request_round_trip_raw_chw_and_jpeg_with_the_rtc_prefix():
     (lambda r: r["images"].update(cam_high=encode_jpeg(np.zeros((4, 5000, 3), np.uint8))), "5000x4"),
     (lambda r: r.update(prompt=7), "prompt"),
     (lambda r: r.update(prompt="x" * 5000), "prompt"),
+    (lambda r: r["pi_vla"].update(subtask=["pick"]), "subtask"),
     (lambda r: r["pi_vla"].update(committed={"actions": np.zeros((5, 3), np.float32), "frozen": 5, "overlap": 4}),
      "committed"),
     (lambda r: r["pi_vla"].update(committed={"actions": np.zeros((4, 3), np.float32), "frozen": 1, "overlap": 4}),
@@ -112,3 +116,20 @@ def test_jpeg_decoding_and_replies():
         chunk_from_reply(reply, stamp=2.0, dt=0.02, horizon=50, action_dim=3)
     assert RemoteError("rate_limited: too many").code == "rate_limited"
     assert RemoteError("Traceback (most recent call last):\n...").code == "error"
+
+
+def test_hierarchical_subtasks_cross_both_ways():
+    """A person's subtask goes with the request; the subtask the server's policy acted on comes back."""
+    obs = dataclasses.replace(_obs(), subtask="pick up the red cube")
+    back = observation_from_request(unpack(pack(request_from_observation(obs))), **META)
+    assert back.subtask == "pick up the red cube"
+    assert observation_from_request(unpack(pack(request_from_observation(_obs()))), **META).subtask is None
+    info = {"subtask": "put it in the bowl", "subtask_confidence": np.float32(0.75), "subtask_source": "predicted"}
+    chunk = ActionChunk(actions=np.zeros((5, 3), np.float32), dt=0.02, stamp=1.5, info=info)
+    reply = unpack(pack(reply_from_chunk(chunk, "pi05_hier", False, {"infer_ms": 1.0})))
+    got = chunk_from_reply(reply, stamp=1.5, dt=0.02, horizon=5, action_dim=3).info
+    assert (got["subtask"], got["subtask_confidence"], got["subtask_source"]) == ("put it in the bowl", 0.75,
+                                                                                   "predicted")
+    reply["pi_vla"]["subtask_source"] = "made up"
+    with pytest.raises(ProtocolError, match="subtask"):
+        chunk_from_reply(reply, stamp=1.5, dt=0.02, horizon=5, action_dim=3)
