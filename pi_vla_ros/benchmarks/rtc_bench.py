@@ -57,7 +57,8 @@ def measure(policy_name: str = "pi05_sim", profile: str = "bimanual", chunks: in
                                  frozen=frozen, overlap=overlap)
     results = {}
     for mode in ("none", "guidance", "training"):
-        config = dataclasses.replace(get_config(policy_name), training_rtc_max_delay=frozen if mode == "training" else 0)
+        delay = frozen if mode == "training" else 0
+        config = dataclasses.replace(get_config(policy_name), training_rtc_max_delay=delay)
         policy = Pi0Policy.build(config, prof, seed=0)
         obs = Observation(images=images, state=state, prompt="pick up the red cube", stamp=0.0,
                           committed=None if mode == "none" else committed)

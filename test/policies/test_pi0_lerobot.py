@@ -140,8 +140,8 @@ def test_mismatches_are_one_clear_error(tmp_path, tokenizer):
     with pytest.raises(CheckpointError, match="camera 'wrist' has no profile camera"):
         import_lerobot(src, prof, tmp_path / "a", tokenizer=tokenizer)
     with pytest.raises(CheckpointError, match="two cameras"):
-        import_lerobot(src, prof, tmp_path / "a", tokenizer=tokenizer, camera_map={"front": "cam_high",
-                                                                                     "wrist": "cam_high"})
+        import_lerobot(src, prof, tmp_path / "a", tokenizer=tokenizer,
+                       camera_map={"front": "cam_high", "wrist": "cam_high"})
     with pytest.raises(CheckpointError, match="profile 'bimanual' has 14 / 14"):
         import_lerobot(src, profile("bimanual"), tmp_path / "a", tokenizer=tokenizer, camera_map=CAMERAS)
     minmax = lerobot_checkpoint(tmp_path / "minmax", pi05=False, mode="MIN_MAX")

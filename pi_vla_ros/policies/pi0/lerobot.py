@@ -60,7 +60,7 @@ from pi_vla_ros.policies.tokenizer import load_tokenizer
 
 from .configuration import Pi0Config
 from .policy import Pi0Policy
-from .weights import canonical_name, EMBED, LM_HEAD, VISION
+from .weights import EMBED, LM_HEAD, VISION, canonical_name
 
 NORM_MODES = {"MEAN_STD": "zscore", "QUANTILES": "quantile"}
 MODE_STATS = {"zscore": ("mean", "std"), "quantile": ("q01", "q99")}
@@ -86,7 +86,8 @@ def file_architecture(weights: Path) -> tuple[str, int, int]:
     try:
         with safe_open(str(weights), framework="pt") as f:
             names = {canonical_name(k): k for k in f.keys()}
-            shape = {n: f.get_slice(k).get_shape() for n, k in names.items() if n in (PATCH_EMBED, EMBED, LM_HEAD, PROJECTOR)}
+            wanted = (PATCH_EMBED, EMBED, LM_HEAD, PROJECTOR)
+            shape = {n: f.get_slice(k).get_shape() for n, k in names.items() if n in wanted}
     except Exception as exc:
         raise CheckpointError(f"corrupt safetensors file {weights}: {exc}") from exc
     if PATCH_EMBED not in shape or PROJECTOR not in shape or not {EMBED, LM_HEAD} & set(shape):
