@@ -87,6 +87,7 @@ class DelayProxy:
 
     def _run(self) -> None:
         self._loop = loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)   # this thread's loop: gather() at shutdown looks it up
         self._server = loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -100,8 +101,11 @@ class DelayProxy:
         loop.close()
 
     async def _handle(self, reader, writer) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        except asyncio.CancelledError:   # the proxy is stopping: the connection ends with it, quietly
+            writer.close()
 
     async def _pipe(self, reader, writer) -> None:
         queue: asyncio.Queue = asyncio.Queue()
