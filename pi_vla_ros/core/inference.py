@@ -288,6 +288,16 @@ def _send(conn, data: bytes) -> None:
         pass
 
 
+def _request_timeout(runner) -> float:
+    """A fixed ``request_timeout_s`` if set, else ``timeout_factor`` times the slowest recent round trip (at least
+    ``timeout_floor_s``; ``initial_timeout_s`` before the first): the rule ProcessRunner and RemoteRunner share.
+    """
+    if runner.request_timeout_s > 0:
+        return runner.request_timeout_s
+    trips = list(runner._round_trips)
+    return max(runner.timeout_floor_s, runner.timeout_factor * max(trips)) if trips else runner.initial_timeout_s
+
+
 def _exit_text(code: int | None) -> str:
     return "still running" if code is None else f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
@@ -352,10 +362,7 @@ class ProcessRunner:
     @property
     def timeout_s(self) -> float:
         """The timeout a request submitted now gets (module docstring, 3)."""
-        if self.request_timeout_s > 0:
-            return self.request_timeout_s
-        trips = list(self._round_trips)
-        return max(self.timeout_floor_s, self.timeout_factor * max(trips)) if trips else self.initial_timeout_s
+        return _request_timeout(self)
 
     def submit(self, obs: Observation, now: float) -> None:
         """Send one request; ignored while not ready (the fault that made it so is reported by ``faults()``)."""
@@ -573,10 +580,7 @@ class RemoteRunner:
     @property
     def timeout_s(self) -> float:
         """The timeout a request submitted now gets (ProcessRunner's rule)."""
-        if self.request_timeout_s > 0:
-            return self.request_timeout_s
-        trips = list(self._round_trips)
-        return max(self.timeout_floor_s, self.timeout_factor * max(trips)) if trips else self.initial_timeout_s
+        return _request_timeout(self)
 
     def submit(self, obs: Observation, now: float) -> None:
         """Hand one request to the worker; ignored while not ready (the fault is reported by ``faults()``)."""
