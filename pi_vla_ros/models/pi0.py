@@ -50,7 +50,10 @@ from transformers import (DynamicCache, GemmaConfig, PaliGemmaConfig, PaliGemmaF
                           SiglipVisionConfig)
 from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm, apply_rotary_pos_emb
 
+from transformers.modeling_outputs import BaseModelOutput
+
 from . import flow_matching as fm
+from .obs_encoder import ConvObsEncoder
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class SiglipVariant:
     mlp_dim: int
     num_heads: int
     patch_size: int
+    conv_width: int = 0  # > 0: a strided CNN of this width replaces the ViT (ConvVisionTower), same token grid
 
 
 GEMMA_VARIANTS = {
@@ -86,6 +90,9 @@ SIGLIP_VARIANTS = {
     "so400m/14": SiglipVariant(width=1152, depth=27, mlp_dim=4304, num_heads=16, patch_size=14),
     "siglip_tiny": SiglipVariant(width=16, depth=2, mlp_dim=32, num_heads=2, patch_size=4),
     "siglip_sim": SiglipVariant(width=64, depth=2, mlp_dim=128, num_heads=2, patch_size=16),
+    # Sim-sized models trained from scratch on a CPU: a ViT does not learn to localize small cubes from a few
+    # hundred demonstrations in that budget, a CNN does ("early convolutions", README "π0.5's recipe").
+    "conv_sim": SiglipVariant(width=64, depth=1, mlp_dim=128, num_heads=2, patch_size=16, conv_width=32),
 }
 PREFIX_KEYS = ("images", "image_mask", "tokens", "token_mask")
 # Markers in the VLM's reserved tail (the last 128 ids, FACTS §4; vocab - 1 is PaliGemma's image token):
@@ -193,6 +200,19 @@ def recipe_mask(pad: Tensor, ar: Tensor, fast: Tensor, n_vlm: int) -> tuple[Tens
     return mask, torch.where(expert, (pad & ~fast).long().cumsum(1), pad.long().cumsum(1)) - 1
 
 
+class ConvVisionTower(nn.Module):
+    """Drop-in for PaliGemma's SigLIP tower: pixel_values [B, 3, S, S] -> last_hidden_state [B, (S/16)^2, width]."""
+
+    def __init__(self, variant: SiglipVariant, image_size: int):
+        super().__init__()
+        self.encoder = ConvObsEncoder(n_slots=1, image_size=image_size, width=variant.conv_width, out_dim=variant.width)
+
+    def forward(self, pixel_values: Tensor) -> BaseModelOutput:
+        images = pixel_values[:, None]
+        tokens, _ = self.encoder(images, torch.ones(images.shape[:2], dtype=torch.bool, device=images.device))
+        return BaseModelOutput(last_hidden_state=tokens)
+
+
 class Pi0Model(nn.Module):
     """Batches (see policies/pi0/processing.py): images [B, N, 3, S, S] in [-1, 1], image_mask [B, N],
     tokens / token_mask [B, T], state [B, action_dim] (π0 only), actions / noise [B, H, action_dim]; optional
@@ -205,6 +225,9 @@ class Pi0Model(nn.Module):
         self.config = c = config
         pg_cfg, expert_cfg = c.hf_configs()
         self.paligemma_with_expert = nn.ModuleDict({"paligemma": PaliGemmaForConditionalGeneration(pg_cfg)})
+        vision = SIGLIP_VARIANTS[c.vision]
+        if vision.conv_width:
+            self.vlm.vision_tower = ConvVisionTower(vision, c.image_size)
         if expert_cfg is None:  # π0-FAST: the VLM alone
             return
         w = expert_cfg.hidden_size

@@ -28,7 +28,7 @@ from pi_vla_ros.policies.pi06.configuration import Pi06Config
 _PI0_TINY = Pi0ModelConfig(vlm="gemma_tiny", expert="gemma_expert_tiny", vision="siglip_tiny", image_size=32,
                            vocab_size=1024)
 
-_PI0_SIM = Pi0ModelConfig(vlm="gemma_sim", expert="gemma_expert_sim", vision="siglip_sim", image_size=64,
+_PI0_SIM = Pi0ModelConfig(vlm="gemma_sim", expert="gemma_expert_sim", vision="conv_sim", image_size=64,
                           vocab_size=1024)
 
 POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
@@ -69,13 +69,19 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
                          fast_tokens=True),
     "pi05_hier": Pi0Config(name="pi05_hier", model=Pi0ModelConfig(pi05=True), max_tokens=200, norm_mode="quantile",
                            fast_tokens=True, subtask=True),
-    # Sim-sized π0 / π0.5 for `pi-vla train` on this CPU, everything trainable (pass --train-vlm): 64x64 cameras,
-    # a 3-layer width-128 Gemma with a width-64 expert.
-    "pi0_sim": Pi0Config(name="pi0_sim", model=_PI0_SIM, max_tokens=24, norm_mode="zscore"),
+    # Sim-sized π0 / π0.5 for `pi-vla train` on this CPU, everything trainable (pass --train-vlm): 64x64 cameras
+    # through a small CNN in SigLIP's place (16 tokens each), a 3-layer width-128 Gemma with a width-64 expert;
+    # absolute actions, as pi06_sim (relative ones let the idle arm drift).
+    "pi0_sim": Pi0Config(name="pi0_sim", model=_PI0_SIM, max_tokens=24, norm_mode="zscore", delta_actions=False),
     "pi05_sim": Pi0Config(name="pi05_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
-                          norm_mode="quantile"),
+                          norm_mode="quantile", delta_actions=False),
     "pi05_ki_sim": Pi0Config(name="pi05_ki_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
-                             norm_mode="quantile", fast_tokens=True, fast_vocab=512),
+                             norm_mode="quantile", fast_tokens=True, fast_vocab=512, delta_actions=False),
+    "pi05_hier_sim": Pi0Config(name="pi05_hier_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
+                               norm_mode="quantile", fast_tokens=True, fast_vocab=512, subtask=True,
+                               delta_actions=False),
+    "pi0_fast_sim": Pi0Config(name="pi0_fast_sim", model=dataclasses.replace(_PI0_SIM, expert=""), max_tokens=80,
+                              norm_mode="quantile", fast_tokens=True, fast_vocab=512, delta_actions=False),
     # π0-FAST: PaliGemma alone, actions decoded from FAST tokens (state in the prompt, quantile normalization).
     "pi0_fast_tiny": Pi0Config(name="pi0_fast_tiny", model=dataclasses.replace(_PI0_TINY, expert=""), max_tokens=200,
                                norm_mode="quantile", fast_tokens=True, fast_vocab=512),

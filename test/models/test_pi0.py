@@ -144,3 +144,24 @@ def test_full_size_layout_equals_openpi_checkpoints(pi05):
     assert ours == theirs
     n = sum(p.numel() for p in model.parameters())
     assert n == (3_353_433_872 if pi05 else 3_238_048_528)
+
+
+def test_conv_vision_tower_takes_siglips_place():
+    """The sim-sized CNN tower yields SigLIP's token grid (S/16 per side) at the projector's input width, and
+    its tokens depend on where things are in the image (a shifted image gives other tokens)."""
+    torch.manual_seed(0)
+    config = Pi0ModelConfig(vlm="gemma_sim", expert="gemma_expert_sim", vision="conv_sim", image_size=64,
+                            vocab_size=256)
+    model = Pi0Model(config).eval()
+    assert not any("vision_model" in k for k in model.state_dict())  # no SigLIP weights left behind
+    images = torch.zeros(2, 3, 3, 64, 64)
+    images[0, :, :, 8:16, 8:16] = 1.0
+    images[1, :, :, 40:48, 40:48] = 1.0
+    emb, pad, ar = model.embed_prefix(images, torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 5, dtype=torch.long),
+                                      torch.ones(2, 5, dtype=torch.bool))
+    assert emb.shape == (2, 3 * 16 + 5, 128) and pad.all() and not ar.any()
+    assert not torch.allclose(emb[0, :16], emb[1, :16])
+    batch = {"images": images, "image_mask": torch.ones(2, 3, dtype=torch.bool),
+             "tokens": torch.ones(2, 5, dtype=torch.long), "token_mask": torch.ones(2, 5, dtype=torch.bool),
+             "state": torch.zeros(2, 32)}
+    assert torch.isfinite(model.sample_actions(batch, num_steps=2)).all()

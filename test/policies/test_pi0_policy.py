@@ -102,3 +102,11 @@ def test_config_round_trip_and_limits():
         Pi0Config.from_dict({**cfg.to_dict(), "model": {**cfg.to_dict()["model"], "depth": 3}})
     with pytest.raises(ValueError, match="exceed"):
         Pi0Config(action_names=tuple(f"j{i}" for i in range(33)))
+
+
+def test_delta_mask_defaults():
+    """Arm joints relative by default (openpi); the sim-sized configs act in absolute joints throughout."""
+    bimanual = profile("bimanual")
+    arm = get_config("pi0_tiny").resolve(bimanual).delta_mask
+    assert arm == ((True,) * 6 + (False,)) * 2
+    assert get_config("pi0_sim").resolve(bimanual).delta_mask == (False,) * 14

@@ -49,6 +49,7 @@ class Pi0Config:
     max_target_tokens: int = 128         # longest VLM target block (subtask + FAST tokens, markers included)
     max_subtask_tokens: int = 16         # decoding budget of a subtask
     training_rtc_max_delay: int = 0      # training-time RTC: prefixes of up to this many actions given clean
+    delta_actions: bool = True           # default delta_mask: arm joints relative (openpi); False: all absolute
     # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
     action_names: tuple[str, ...] = ()
     state_dim: int = 0
@@ -101,7 +102,8 @@ class Pi0Config:
                              f"profile {profile.name!r} has {list(names)}")
         mask = self.delta_mask
         if mask is None:
-            mask = tuple(i < profile.state_dim and "gripper" not in n for i, n in enumerate(names))
+            mask = tuple(self.delta_actions and i < profile.state_dim and "gripper" not in n
+                         for i, n in enumerate(names))
         return dataclasses.replace(self, action_names=names, state_dim=profile.state_dim, delta_mask=tuple(mask))
 
     def to_dict(self) -> dict:
