@@ -20,8 +20,10 @@ closed-loop through the graph; ``recap value`` / ``recap label`` prepare Recap's
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -665,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_learning(sub)
     _add_import(sub)
     args = parser.parse_args(argv)
+    if hasattr(signal, "SIGUSR1"):   # `kill -USR1 <pid>` prints every thread's stack: what a stuck run is waiting on
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return args.func(args)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
