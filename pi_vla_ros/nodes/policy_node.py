@@ -36,7 +36,8 @@ network delay, since the delay estimate is built from the latencies the loop exp
 were rejected (``inference_error``, ``bad_policy_output``); WARN when inactive, waiting for language or for
 observations; OK when chunks flow.
 
-Hierarchical policies (config ``subtask``, e.g. ``pi05_hier``) with ``task`` set: the prompt is ``task``; the policy
+Hierarchical policies (config ``subtask``, e.g. ``pi05_hier``) with ``task`` set (the parameter, or per episode a
+message on ``task_topic``, which holds until ``reset_episode()``): the prompt is the task; the policy
 decodes the current subtask from it and the observation at most every ``subtask_period_s`` (in between the last
 prediction is passed on as given) and acts on it; a ``/pi_vla/language`` other than empty or the task itself is
 then a person's verbal instruction (what the instruction node publishes, e.g. after a spoken "next") and overrides
@@ -117,6 +118,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         task=Param("", "hierarchical policies: the task prompt (the language topic then overrides the subtask)"),
         subtask_period_s=Param(1.0, "hierarchical: re-predict the subtask at most this often", (0.0, 3600.0)),
         subtask_topic=Param("/pi_vla/subtask", "hierarchical: each chunk's subtask out (std_msgs/String, JSON)"),
+        task_topic=Param("/pi_vla/task", "hierarchical: a new task prompt in place of `task` (std_msgs/String, "
+                         "transient local; '' restores `task`)"),
     )
 
     def __init__(self, policy=None, **kwargs):
@@ -126,6 +129,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.runner = None
         self.active = False
         self.language = ""
+        self.task = ""     # hierarchical: the task prompt (the parameter, or the last one on task_topic)
         self.rejections = Rejections(self)
         # for reports and tests, bounded (hours of running must not grow memory): the last 1,000 chunks, ~12 minutes
         # at execute 35 (a chunk's log entry is ~0.8 KB: a 10,000 bound kept the 1-hour soak's memory growing)
@@ -169,10 +173,11 @@ class PolicyNode(GraphNode, LifecycleNode):
                            for cam in self.profile.cameras]
         self._entities.append(self.create_subscription(msgs.String, self.p.language_topic, self._on_language,
                                                        LATCHED_QOS))
+        self._entities.append(self.create_subscription(msgs.String, self.p.task_topic, self._on_task, LATCHED_QOS))
         self.chunk_pub = self.create_lifecycle_publisher(msgs.JointTrajectory, self.p.chunk_topic, 10)
         self.latency_pub = self.create_publisher(msgs.Float64, "/pi_vla/inference_latency", 10)
         self.info_pub = self.create_publisher(msgs.String, "/pi_vla/chunk_info", 10)
-        self.subtask_pub = self.create_publisher(msgs.String, self.p.subtask_topic, 10) if self.p.task else None
+        self.subtask_pub = self.create_publisher(msgs.String, self.p.subtask_topic, 10)   # a task may come later
         self.diag_pub = self.create_publisher(msgs.DiagnosticArray, "/diagnostics", 10)
         self._entities.append(self.create_timer(1.0 / self.p.tick_rate_hz, self._tick))
         self._entities.append(self.create_timer(self.p.diagnostics_period_s, self._publish_diagnostics))
@@ -213,6 +218,7 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._episode_start = -float("inf")
         self._executing: tuple[float, float, np.ndarray] | None = None   # last published chunk: stamp, dt, actions
         self._subtask: tuple[str, float, float] | None = None   # hierarchical: last prediction, when, confidence
+        self.task = self.p.task
         self._submitted_source = "predicted"
 
     def _make_runner(self, policy):
@@ -277,6 +283,18 @@ class PolicyNode(GraphNode, LifecycleNode):
             self.get_logger().info(f"language: {msg.data!r}")
         self.language = msg.data
 
+    def _on_task(self, msg) -> None:
+        try:
+            validate_text(msg.data, kind="task")
+        except RejectedInput as e:
+            self.rejections(e, "task")
+            return
+        task = msg.data or self.p.task
+        if task != self.task:
+            self.get_logger().info(f"task: {task!r}")
+            self._subtask = None    # a prediction for another task is not reused
+        self.task = task
+
     # -- the loop -------------------------------------------------------------------------------
     def _tick(self) -> None:
         self._check_runner()
@@ -288,7 +306,7 @@ class PolicyNode(GraphNode, LifecycleNode):
             self._publish(result, now)
         if not self.runner.ready or not self.scheduler.should_request(now, self.runner.in_flight):
             return
-        if not self.language and not self.p.task:
+        if not self.language and not self.task:
             if not self._waiting_logged:
                 self.get_logger().info(f"waiting for language on {self.p.language_topic}")
                 self._waiting_logged = True
@@ -304,14 +322,14 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.observation_ages.append(now - synced.stamp)
         committed = self._committed(synced.stamp, now) if self.p.real_time_chunking else None
         subtask = None
-        if self.p.task:  # hierarchical: a person's instruction, else the last prediction while it is recent
+        if self.task:  # hierarchical: a person's instruction, else the last prediction while it is recent
             last = self._subtask
-            person = self.language if self.language != self.p.task else ""   # the task itself overrides nothing
+            person = self.language if self.language != self.task else ""   # the task itself overrides nothing
             subtask = person or (last[0] if last and now - last[1] < self.p.subtask_period_s else None)
             self._submitted_source = "instruction" if person else "reused" if subtask is not None else "predicted"
-        obs = Observation(images=synced.images, state=synced.state, prompt=self.p.task or self.language,
+        obs = Observation(images=synced.images, state=synced.state, prompt=self.task or self.language,
                           stamp=synced.stamp, committed=committed, subtask=subtask)
-        self._submitted_prompt = self.p.task or self.language
+        self._submitted_prompt = self.task or self.language
         self._submitted_rtc = None if committed is None else {"frozen": committed.frozen, "overlap": committed.overlap}
         self.runner.submit(obs, now)
 
@@ -364,14 +382,14 @@ class PolicyNode(GraphNode, LifecycleNode):
                       for i, row in enumerate(actions)]
         self.chunk_pub.publish(msg)
         self._executing = (chunk.stamp, chunk.dt, actions)
-        if self.subtask_pub is not None and "subtask" in chunk.info:
+        if self.task and "subtask" in chunk.info:
             source, confidence = self._submitted_source, float(chunk.info["subtask_confidence"])
             if source == "predicted":
                 self._subtask = (chunk.info["subtask"], now, confidence)
             elif source == "reused" and self._subtask is not None:
                 confidence = self._subtask[2]   # the prediction's own, not the "given" 1.0
             self.subtask_pub.publish(msgs.String(data=json.dumps(
-                {"task": self.p.task, "subtask": chunk.info["subtask"], "stamp": chunk.stamp,
+                {"task": self._submitted_prompt, "subtask": chunk.info["subtask"], "stamp": chunk.stamp,
                  "confidence": round(confidence, 4), "source": source})))
         self.scheduler.on_chunk(now, result.latency_s)
         self.latencies.append(result.latency_s)
@@ -405,7 +423,7 @@ class PolicyNode(GraphNode, LifecycleNode):
             level, message = ERROR, f"policy server down, restarting: {r.last_error}"
         elif len(self._rejected_in_a_row) == 3:
             level, message = ERROR, f"the last 3 inferences were rejected: {', '.join(self._rejected_in_a_row)}"
-        elif not self.language:
+        elif not self.language and not self.task:
             level, message = WARN, f"waiting for language on {self.p.language_topic}"
         elif self._blocked_reason is not None:
             level, message = WARN, f"waiting for observations: {self._blocked_reason}"
@@ -415,7 +433,8 @@ class PolicyNode(GraphNode, LifecycleNode):
                                                    status=[diagnostics(self.get_name(), level, message, values)]))
 
     def reset_episode(self) -> None:
-        """A new episode: forget the chunk schedule, buffered observations and language.
+        """A new episode: forget the chunk schedule, buffered observations, language, the last subtask prediction
+        and a task given on ``task_topic`` (back to the ``task`` parameter).
 
         An inference still in flight is dropped when it returns; the policy re-seeds its sampling noise.
         """
@@ -423,6 +442,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         self.scheduler = ChunkScheduler(self.scheduler.config)
         self.obs_core = ObservationCore(self.profile, max_age_s=self.p.max_age_s, max_skew_s=self.p.max_skew_s)
         self.language = ""
+        self.task = self.p.task
+        self._subtask = None
         self._executing = None
         self._waiting_logged = False
         self._blocked_reason = None

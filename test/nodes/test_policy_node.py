@@ -47,3 +47,17 @@ def test_hierarchical_mode_publishes_the_subtask_and_a_person_overrides_it(make_
     later = [json.loads(m.data) for _, m in tap.messages["/pi_vla/subtask"][n:]]
     assert later[-1] == {**later[-1], "source": "instruction", "subtask": "pick up the red cube", "confidence": 1.0}
     assert node.rejections.counter.total() == 0
+
+
+def test_a_task_on_the_task_topic_holds_until_the_episode_is_reset(make_graph):
+    run = make_graph("ur5e", policy="pi05_hier_tiny", skip=("pi_vla_instruction",))
+    tap = Tap(run, {"/pi_vla/subtask": msgs.String})
+    run.spin_until(1.0)
+    assert tap.messages["/pi_vla/subtask"] == []     # no task: a plain policy waiting for language
+    tap.node.create_publisher(msgs.String, "/pi_vla/task", LATCHED_QOS).publish(msgs.String(data=TASK))
+    run.spin_until(2.5)
+    got = [json.loads(m.data) for _, m in tap.messages["/pi_vla/subtask"]]
+    node = run.node("pi_vla_policy")
+    assert got and got[0]["source"] == "predicted" and {m["task"] for m in got} == {TASK} and node.task == TASK
+    run.reset_episode(1)
+    assert node.task == "" and node._subtask is None    # the next episode's task comes with it
