@@ -437,11 +437,15 @@ def cmd_eval(args) -> int:
     _env_for_graph()
     from pi_vla_ros.evaluation.closed_loop import evaluate
 
-    out_dir = args.out or (str(Path(args.policy) / ("eval_swapped" if args.swap_instruction else "eval"))
+    modes = (("_swapped", args.swap_instruction), ("_multistep", args.multi_step and not args.hierarchical),
+             ("_hier", args.hierarchical), ("_override", args.override_next))
+    out_dir = args.out or (str(Path(args.policy) / ("eval" + "".join(m for m, on in modes if on)))
                            if args.policy != "expert" else None)
     report = evaluate(args.profile, args.policy, args.episodes, seed=args.seed, checkpoint=args.checkpoint,
                       swap_instruction=args.swap_instruction, out_dir=out_dir, media_episodes=args.media_episodes,
-                      progress=not args.no_progress, params=_parse_params(args.param))
+                      progress=not args.no_progress, params=_parse_params(args.param), multi_step=args.multi_step,
+                      hierarchical=args.hierarchical or args.override_next, override_next=args.override_next,
+                      override_at_s=args.override_at)
     summary = {k: v for k, v in report.items() if k != "per_episode"}
     print(json.dumps(summary, indent=1))
     if args.report:
@@ -601,7 +605,17 @@ def _add_learning(sub) -> None:
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--seed", type=int, default=100000, help="episode i uses seed + i (keep clear of training seeds)")
     p.add_argument("--swap-instruction", action="store_true", help="name the other cube than the seed would")
-    p.add_argument("--out", help="directory for eval.json and the images (default: <checkpoint>/eval[_swapped])")
+    p.add_argument("--multi-step", action="store_true", help="the pick_place_sequence task: every cube into the bowl "
+                   "in the order the instruction names them; reports subtasks done")
+    p.add_argument("--hierarchical", action="store_true", help="implies --multi-step; a policy that predicts subtasks "
+                   "(e.g. pi05_hier_sim) gets the whole instruction as its task (/pi_vla/task); reports subtask "
+                   "accuracy per 0.02 s frame against the expert's annotations, in total and by source")
+    p.add_argument("--override-next", action="store_true", help="implies --hierarchical; at --override-at a person "
+                   "names the next subtask (typed on /pi_vla/instruction), says 'clear' once it is done; reports how "
+                   "often the policy followed and whether every cube still reached the bowl")
+    p.add_argument("--override-at", type=float, default=1.0, help="--override-next: seconds into the episode")
+    p.add_argument("--out", help="directory for eval.json and the images (default: <checkpoint>/eval[_swapped]"
+                   "[_multistep|_hier][_override])")
     p.add_argument("--media-episodes", type=int, default=2, help="camera strips and joint plots for the first N")
     p.add_argument("--report", help="also write the full report (JSON) here")
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")

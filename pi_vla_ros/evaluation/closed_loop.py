@@ -25,16 +25,41 @@ Per episode: success (the named cube resting in the bowl, released), time to suc
 ``media_episodes`` episodes: a camera image strip and a plot of commanded (what went to the controllers) vs executed
 (``/joint_states``) joint trajectories. ``policy`` may also be ``"expert"``: the scripted expert drives the same
 controller topics instead (the policy and executor nodes are not started) -- the reference success rate.
+
+Multi-step (``multi_step``): the simulator's ``pick_place_sequence`` task (every cube into the bowl, in the order the
+instruction names them); per episode also the subtasks and how many were done in order. A plain policy gets the
+whole instruction through the instruction node as in the single-step task (which makes its first part the language).
+
+Hierarchical (``hierarchical``, implies ``multi_step``; the policy's config must have ``subtask``): the simulator
+does not type the instruction; after each reset the evaluator publishes it on ``/pi_vla/task`` (the policy node's
+``task_topic``), so the prompt is the whole task and the policy predicts the subtask itself; nothing else publishes
+on ``/pi_vla/language``. Subtask accuracy per frame: at every control tick (0.02 s) after the episode's first
+``/pi_vla/subtask`` message, the subtask in force (the last one published) is compared with the expert's annotation,
+``task.subtasks[task.current]`` (lower case, punctuation and spacing ignored); ticks after the last subtask is done
+have no annotation and are not counted. ``subtask_accuracy`` counts the policy's own subtasks (sources ``predicted``
+and ``reused``); ``subtask_by_source`` has each source, ``instruction`` (a person's override) included.
+
+Override (``override_next``, with ``hierarchical``): a person changes the order mid-episode. At ``override_at_s``
+into the episode the *next* subtask (the one after the current, i.e. the second at first) is typed on
+``/pi_vla/instruction`` as a person's line, so the instruction node publishes it on ``/pi_vla/language`` and the
+policy node acts on it instead of its prediction; once that subtask's cube rests in the bowl (released) the
+person says ``clear`` and the policy predicts again. The simulator's task now counts the order as broken, so in these
+episodes ``success`` means every cube resting in the bowl, released, in whichever order (``success_in_order``
+keeps the simulator's judgement) and the episode ends there. ``followed``: the person's cube was the first to rest
+in the bowl. The report gives how often the policy followed and how often the task still got done.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import numpy as np
+
+STEP_S = 0.02   # one control tick: the loop's step, and the unit of per-frame subtask accuracy
 
 
 class _Trace:
@@ -82,21 +107,86 @@ class _Trace:
                 self.commanded[name].append((t, pos))
 
 
+class _Subtasks:
+    """Hierarchical runs: hands each episode's task to the policy node, plays the person who overrides, and scores
+    the subtask in force at every tick (see the module docstring).
+    """
+
+    def __init__(self, run):
+        from pi_vla_ros.nodes.common import LATCHED_QOS
+        from pi_vla_ros.ros import Node, msgs
+
+        self.node = Node("pi_vla_eval_subtasks", **run.node_options())
+        self._string = msgs.String
+        self.task_pub = self.node.create_publisher(msgs.String, "/pi_vla/task", LATCHED_QOS)
+        self.person_pub = self.node.create_publisher(msgs.String, "/pi_vla/instruction", 10)
+        self.node.create_subscription(msgs.String, "/pi_vla/subtask", self._on_subtask, 50)
+        self.last, self.messages, self.frames = None, 0, {}
+        run.add_node(self.node, "pi_vla_eval_subtasks")
+
+    def start(self, task: str) -> None:
+        self.last, self.messages, self.frames = None, 0, {}   # frames: source -> [ticks, correct]
+        self.task_pub.publish(self._string(data=task))
+
+    def say(self, line: str) -> None:
+        self.person_pub.publish(self._string(data=line))
+
+    def _on_subtask(self, msg) -> None:
+        self.last = json.loads(msg.data)
+        self.messages += 1
+
+    def score(self, annotation: str | None) -> None:
+        if self.last is not None and annotation is not None:
+            counts = self.frames.setdefault(self.last["source"], [0, 0])
+            counts[0] += 1
+            counts[1] += _normalized(self.last["subtask"]) == _normalized(annotation)
+
+    def summary(self) -> dict:
+        return {"subtask_messages": self.messages, **_accuracy(self.frames)}
+
+
+def _normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def _accuracy(frames: dict) -> dict:
+    """frames: source -> [ticks, correct]. The headline counts the policy's own subtasks, not a person's."""
+    own = [sum(frames.get(s, [0, 0])[k] for s in ("predicted", "reused")) for k in (0, 1)]
+    return {"subtask_frames": own[0], "subtask_accuracy": round(own[1] / own[0], 4) if own[0] else None,
+            "subtask_by_source": {s: {"frames": n, "correct": c, "accuracy": round(c / n, 4)}
+                                  for s, (n, c) in sorted(frames.items())}}
+
+
 def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpoint: str | None = None,
              swap_instruction: bool = False, out_dir=None, media_episodes: int = 2, time_limit_s: float | None = None,
-             progress: bool = True, policy_name: str | None = None, log=print, params: dict | None = None) -> dict:
+             progress: bool = True, policy_name: str | None = None, log=print, params: dict | None = None,
+             multi_step: bool = False, hierarchical: bool = False, override_next: bool = False,
+             override_at_s: float = 1.0) -> dict:
     """Run ``episodes`` closed-loop episodes. ``policy``: a registry name (with ``checkpoint``), a checkpoint
     directory (its config.json names the policy), or ``"expert"``. Returns the report (also written as JSON to
-    ``out_dir/eval.json`` with the media, when ``out_dir`` is given).
+    ``out_dir/eval.json`` with the media, when ``out_dir`` is given). ``multi_step``, ``hierarchical``,
+    ``override_next`` (a person's line at ``override_at_s``): see the module docstring.
     """
     os.environ.setdefault("MUJOCO_GL", "egl")
     from pi_vla_ros.episodes import Progress, resolve_policy
     from pi_vla_ros.nodes.expert_node import ExpertNode
+    from pi_vla_ros.policies.registry import get_config
     from pi_vla_ros.ros import Parameter
     from pi_vla_ros.runner import GraphRunner
 
     expert = policy == "expert"
     name, ckpt = (None, None) if expert else resolve_policy(policy, checkpoint, policy_name)
+    if override_next and not hierarchical:
+        raise ValueError("override_next needs hierarchical: the person overrides a predicted subtask")
+    if hierarchical and (expert or not getattr(get_config(name), "subtask", False)):
+        raise ValueError(f"hierarchical evaluation needs a policy that predicts subtasks (config subtask=True, e.g. "
+                         f"pi05_hier_sim); {name or 'the scripted expert'} does not")
+    multi_step = multi_step or hierarchical
+    params = {k: dict(v) for k, v in (params or {}).items()}
+    if multi_step:
+        params.setdefault("pi_vla_sim", {})["task"] = "pick_place_sequence"
+    if hierarchical:   # the task goes to the policy node; /pi_vla/language is left to the person
+        params["pi_vla_sim"]["publish_instruction"] = False
     launch = {"seed": seed}
     skip = ()
     if expert:
@@ -108,18 +198,21 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
         out_dir.mkdir(parents=True, exist_ok=True)
     wall0 = time.perf_counter()
     results = []
-    with GraphRunner(profile, realtime=False, skip=skip, overrides=params or {}, **launch) as run:
+    with GraphRunner(profile, realtime=False, skip=skip, overrides=params, **launch) as run:
         sim = run.sim.sim
         prof = sim.profile
         if expert:
             run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
                 Parameter("use_sim_time", value=True), Parameter("announce_subtasks", value=False)]))
         trace = _Trace(run, prof)
+        subtasks = _Subtasks(run) if hierarchical else None
         if progress:
             run.set_log_level(30)   # the bar says what happens; warnings still show
         limit = sim.task.time_limit_s if time_limit_s is None else time_limit_s
-        bar = Progress(episodes, f"eval {name or 'expert'} on {profile}" + (" (swapped)" if swap_instruction else ""),
-                       progress)
+        modes = (("swapped", swap_instruction), ("multi-step", multi_step), ("hierarchical", hierarchical),
+                 ("override", override_next))
+        mode = "".join(f" ({m})" for m, on in modes if on)
+        bar = Progress(episodes, f"eval {name or 'expert'} on {profile}{mode}", progress)
         executor = run.nodes.get("pi_vla_executor")
         for i in range(episodes):
             s = seed + i
@@ -128,6 +221,11 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                 run.reset_episode(s)
                 target = next(o for o in sim.task.object_names if o != sim.target_object)
             instruction = run.reset_episode(s, target)
+            if subtasks is not None:
+                subtasks.start(instruction)
+            task = sim.task
+            placed: list[str] = []     # cubes in the order they came to rest in the bowl, released
+            override = {} if override_next else None
             t0 = run.sim_time()
             clamps0 = executor.core.stats.safety_clamps if executor else 0
             kinds0 = dict(executor.core.stats.clamps_by_kind) if executor else {}
@@ -141,8 +239,17 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                 if media and run.sim_time() - t0 >= next_shot - 1e-9:
                     strip.append((run.sim_time() - t0, {c.name: sim.render(c.name).copy() for c in prof.cameras}))
                     next_shot += 1.0
-                run.spin_for(0.02)
-                if sim.success():
+                run.spin_for(STEP_S)
+                if multi_step:
+                    held = sim.grasp.held()
+                    resting = [o for o in task.object_names if task.in_bowl(o) and o not in held]
+                    placed += [o for o in resting if o not in placed]
+                if subtasks is not None:
+                    subtasks.score(task.subtasks[task.current].text if task.current < len(task.subtasks) else None)
+                if override is not None:
+                    _person(subtasks, task, placed, override, run.sim_time() - t0, override_at_s)
+                done = len(resting) == len(task.object_names) if override is not None else sim.success()
+                if done:
                     success_at = run.sim_time() - t0
                     break
             if media:
@@ -159,17 +266,69 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                             "clamps_by_kind": {k: v - kinds0.get(k, 0) for k, v in
                                                (executor.core.stats.clamps_by_kind if executor else {}).items()
                                                if v - kinds0.get(k, 0)}})
+            if multi_step:
+                results[-1].update(subtasks=[t.text for t in task.subtasks],
+                                   subtasks_done=sum(t is not None for t in task.subtask_done_at),
+                                   placed_order=placed, success_in_order=bool(sim.success()))
+            if subtasks is not None:
+                results[-1].update(subtasks.summary())
+            if override is not None:
+                results[-1]["override"] = override | {"followed": bool(placed) and placed[0] == override.get("obj")}
             bar.update(success_at is not None)
         bar.close()
         trace.enabled = False
     report = _report(results, profile, name or "expert", ckpt, seed, swap_instruction, time.perf_counter() - wall0)
+    if multi_step:
+        report |= _multi_step_report(results, hierarchical, override_next, override_at_s)
     if out_dir:
         (out_dir / "eval.json").write_text(json.dumps(report, indent=1))
-    log(f"eval {report['policy']} on {profile}{' (swapped instruction)' if swap_instruction else ''}: "
+    extra = ""
+    if multi_step:
+        extra = f", subtasks done {report['subtasks_done']}/{report['subtasks_total']}"
+    if hierarchical:
+        extra += f", subtask accuracy per frame {report['subtask_accuracy']}"
+    if override_next:
+        o = report["override"]
+        extra += f", followed the person {o['followed']}/{o['episodes']}, all cubes placed {o['all_placed']}"
+    log(f"eval {report['policy']} on {profile}{mode}: "
         f"success {report['successes']}/{report['episodes']} = {report['success_rate']:.0%}, wrong object "
         f"{report['wrong_object_rate']:.0%}, mean time to success {report['time_to_success_s']['mean']} s, "
-        f"clamps/episode {report['safety_clamps']['mean']}, wall {report['wall_s']} s")
+        f"clamps/episode {report['safety_clamps']['mean']}{extra}, wall {report['wall_s']} s")
     return report
+
+
+def _person(subtasks: _Subtasks, task, placed: list[str], override: dict, t: float, at_s: float) -> None:
+    """The person of ``override_next``: at ``at_s`` names the subtask after the current one; clears it once its cube
+    rests in the bowl. ``override`` collects what was said and when (episode time).
+    """
+    if "line" not in override and t >= at_s - 1e-9 and task.current + 1 < len(task.subtasks):
+        nxt = task.subtasks[task.current + 1]
+        override.update(line=nxt.text, obj=nxt.obj, at_s=round(t, 3), cleared_at_s=None)
+        subtasks.say(nxt.text)
+    elif "line" in override and override["cleared_at_s"] is None and override["obj"] in placed:
+        override["cleared_at_s"] = round(t, 3)
+        subtasks.say("clear")
+
+
+def _multi_step_report(results, hierarchical: bool, override_next: bool, override_at_s: float) -> dict:
+    out = {"multi_step": True, "hierarchical": hierarchical,
+           "subtasks_done": sum(r["subtasks_done"] for r in results),
+           "subtasks_total": sum(len(r["subtasks"]) for r in results)}
+    if hierarchical:   # frames summed over the episodes: every tick weighs the same
+        frames: dict = {}
+        for r in results:
+            for source, v in r["subtask_by_source"].items():
+                counts = frames.setdefault(source, [0, 0])
+                counts[0] += v["frames"]
+                counts[1] += v["correct"]
+        out |= _accuracy(frames) | {"subtask_messages": sum(r["subtask_messages"] for r in results)}
+    if override_next:
+        said = [r for r in results if "line" in r["override"]]
+        out["override"] = {"at_s": override_at_s, "episodes": len(said),
+                           "followed": sum(r["override"]["followed"] for r in said),
+                           "all_placed": sum(r["success"] for r in said),
+                           "followed_and_all_placed": sum(r["override"]["followed"] and r["success"] for r in said)}
+    return out
 
 
 def _report(results, profile, policy, ckpt, seed, swapped, wall_s) -> dict:
