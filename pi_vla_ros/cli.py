@@ -681,8 +681,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_learning(sub)
     _add_import(sub)
     args = parser.parse_args(argv)
-    if hasattr(signal, "SIGUSR1"):   # `kill -USR1 <pid>` prints every thread's stack: what a stuck run is waiting on
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:
+        # `kill -USR1 <pid>` prints every thread's stack: what a stuck run is waiting on (the real stderr: a
+        # captured sys.stderr, as under pytest, has no file descriptor)
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     try:
         return args.func(args)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
