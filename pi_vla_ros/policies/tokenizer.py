@@ -22,10 +22,13 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 SPECIALS = ("[PAD]", "[UNK]", "[BOS]")
+# Between two numbers ("State: 3 250"): digits are split one by one, so without a mark "3 250" and "32 50" would
+# read the same (SentencePiece keeps the space as "▁"; a word-level splitter drops it).
+NUMBER_GAP = "␣"
 
 # Enough to write π0.5-style prompts ("Task: ..., State: 12 240;\nAction: ") and common instructions.
 BASE_WORDS = (
@@ -40,13 +43,16 @@ def build_tokenizer(words, out_dir: str | Path) -> PreTrainedTokenizerFast:
     """Word-level tokenizer over `words` + BASE_WORDS + single digits + punctuation, saved to out_dir.
 
     Lower-cases, splits on whitespace, punctuation and individual digits (so any number is
-    representable), prepends [BOS]; unknown words become [UNK].
+    representable; a space between two numbers becomes the NUMBER_GAP token), prepends [BOS]; unknown words
+    become [UNK].
     """
     vocab: dict[str, int] = {}
-    for w in (*SPECIALS, *string.digits, *string.punctuation, *BASE_WORDS, *(str(w).lower() for w in words)):
+    words = (*SPECIALS, *string.digits, *string.punctuation, *BASE_WORDS, *(str(w).lower() for w in words), NUMBER_GAP)
+    for w in words:
         vocab.setdefault(w, len(vocab))
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.Lowercase()
+    tok.normalizer = normalizers.Sequence([normalizers.Lowercase(),
+                                           normalizers.Replace(Regex(r"(?<=\d) (?=\d)"), f" {NUMBER_GAP} ")])
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(), pre_tokenizers.Digits(individual_digits=True)]
     )
