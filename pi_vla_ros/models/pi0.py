@@ -48,9 +48,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import (DynamicCache, GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration,
                           SiglipVisionConfig)
-from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm, apply_rotary_pos_emb
-
 from transformers.modeling_outputs import BaseModelOutput
+from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm, apply_rotary_pos_emb
 
 from . import flow_matching as fm
 from .obs_encoder import ConvObsEncoder

@@ -148,7 +148,8 @@ def test_full_size_layout_equals_openpi_checkpoints(pi05):
 
 def test_conv_vision_tower_takes_siglips_place():
     """The sim-sized CNN tower yields SigLIP's token grid (S/16 per side) at the projector's input width, and
-    its tokens depend on where things are in the image (a shifted image gives other tokens)."""
+    its tokens depend on where things are in the image (a shifted image gives other tokens).
+    """
     torch.manual_seed(0)
     config = Pi0ModelConfig(vlm="gemma_sim", expert="gemma_expert_sim", vision="conv_sim", image_size=64,
                             vocab_size=256)
