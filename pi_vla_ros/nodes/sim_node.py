@@ -34,6 +34,7 @@ import json
 import os
 import queue
 import threading
+from array import array
 
 import mujoco
 import numpy as np
@@ -80,6 +81,9 @@ class SimNode(GraphNode, Node):
         self._next_frame = {c.name: 0.0 for c in self.profile.cameras}
         # joint_states in name order, as joint_state_broadcaster does: never assume the profile's order
         self._js_order = sorted(range(len(self.profile.joints)), key=lambda i: self.profile.joints[i])
+        self._js_names = [self.profile.joints[i] for i in self._js_order]
+        scene = self.sim.scene   # qpos/qvel addresses in that order: one gather per field and tick, no copies
+        self._js_qadr, self._js_dadr = scene.qadr[self._js_order], scene.dadr[self._js_order]
 
         self.clock_pub = self.create_publisher(msgs.Clock, "/clock", 10)
         self.js_pub = self.create_publisher(msgs.JointState, "/joint_states", 10)
@@ -123,12 +127,11 @@ class SimNode(GraphNode, Node):
         t = self.sim.time
         stamp = to_stamp(t)
         self.clock_pub.publish(msgs.Clock(clock=stamp))
-        pos, vel, eff = self.sim.joint_positions(), self.sim.joint_velocities(), self.sim.joint_efforts()
-        o = self._js_order
-        self.js_pub.publish(msgs.JointState(header=msgs.Header(stamp=stamp),
-                                            name=[self.profile.joints[i] for i in o],
-                                            position=pos[o].tolist(), velocity=vel[o].tolist(),
-                                            effort=eff[o].tolist()))
+        d = self.sim.data   # as joint_positions()/velocities()/efforts(), gathered straight into the message's arrays
+        self.js_pub.publish(msgs.JointState(header=msgs.Header(stamp=stamp), name=self._js_names,
+                                            position=array("d", d.qpos[self._js_qadr].tobytes()),
+                                            velocity=array("d", d.qvel[self._js_dadr].tobytes()),
+                                            effort=array("d", d.qfrc_actuator[self._js_dadr].tobytes())))
         due = [c for c in self.profile.cameras if t + 1e-9 >= self._next_frame[c.name]]
         for cam in due:
             self._next_frame[cam.name] += 1.0 / cam.rate_hz

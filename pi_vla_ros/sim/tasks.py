@@ -38,6 +38,7 @@ from object poses only. Which objects are held comes from the simulator's grasp 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -104,6 +105,9 @@ class PickPlaceTask:
         self.bowl_radius = float(tgt.get("radius", 0.07))
         self.bowl_height = float(tgt.get("height", 0.035))
         self.success_radius = float(tgt.get("success_radius", self.bowl_radius - 0.012))
+        # in_bowl runs after every simulator tick (update, the sim node's success check): its constants once, here
+        self._bowl_x, self._bowl_y = (float(v) for v in self.bowl_xy)
+        self._rest_z = {c.name: self.top_z + self.BOWL_FLOOR + c.size / 2 + 0.012 for c in self.cubes}
         self.moved_tol = float(cfg.get("moved_tol", 0.03))
         self.time_limit_s = float(cfg.get("time_limit_s", 12.0))
         base = cfg.get("base_start")  # mobile robots: start pose (x, y, yaw) and its jitter
@@ -212,11 +216,9 @@ class PickPlaceTask:
         return {n: (d.xpos[b].copy(), d.xquat[b].copy()) for n, b in self._body.items()}
 
     def in_bowl(self, name: str) -> bool:
-        pos = self._data.xpos[self._body[name]]
-        size = self.cube(name).size
+        x, y, z = self._data.xpos[self._body[name]].tolist()
         # Resting on the bowl floor (a little slack for a cube tilted against the wall), not falling into it.
-        return bool(np.linalg.norm(pos[:2] - self.bowl_xy) < self.success_radius
-                    and pos[2] < self.top_z + self.BOWL_FLOOR + size / 2 + 0.012)
+        return math.hypot(x - self._bowl_x, y - self._bowl_y) < self.success_radius and z < self._rest_z[name]
 
     def success(self) -> bool:
         return self.in_bowl(self.target_object) and self.target_object not in self._held()
