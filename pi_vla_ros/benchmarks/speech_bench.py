@@ -15,12 +15,14 @@
 """``pi-vla bench speech``: command accuracy, false triggers and latency of the shipped speech backend.
 
 Every clip is synthesized here (espeak-ng, :mod:`pi_vla_ros.speech.synth`), noise mixed in with numpy; nothing is
-downloaded. Two disjoint splits, drawn from different seeds:
+downloaded. Splits, drawn from different seeds:
 
-- ``tune``: voices ``TUNE_VOICES``, white and pink noise. The recognizer's defaults (confidence centre and scale,
-  ``min_confidence``, endpointer gate) were chosen by looking at this split only.
-- ``eval``: other voices (``EVAL_VOICES``), other speeds and SNRs (other draws from the same ranges), and brown noise
-  besides white and pink. The figures in the README are from this split.
+- ``tune``: voices ``TUNE_VOICES``, white, pink and brown noise. The recognizer's defaults (confidence centres and
+  scale, ``min_confidence``, endpointer gate) were chosen by looking at this split only.
+- ``eval``: the first round's held-out split (``EVAL_VOICES``, other speeds and SNRs). Its results were looked at,
+  so its voices have since joined ``TUNE_VOICES``; it is kept to compare with the first round's figures.
+- ``eval2``: held out from the second round (``EVAL2_VOICES``: an accent no other split has, and other variants of
+  the others), run once after that round's tuning was finished. The figures in the README are from this split.
 
 Per split: ``utterances`` in-vocabulary utterances (70% instructions, a fifth of them two steps joined by "then";
 30% control words), each ``0.4-1.0 s`` of silence, the words, ``1.0 s`` of silence, with noise at an SNR uniform
@@ -56,10 +58,16 @@ from pi_vla_ros.speech import audio, synth
 from pi_vla_ros.speech.recognizer import FRAME, Recognizer
 from pi_vla_ros.speech.vocabulary import CONTROL_WORDS, profile_vocabulary
 
-TUNE_VOICES = ("en-us", "en-gb", "en-us+f3", "en-us+m3", "en-gb-scotland", "en-029")
 EVAL_VOICES = ("en-us+f2", "en-gb+f4", "en-us+m5", "en-gb-x-rp", "en-us-nyc", "en-gb-x-gbcwmd")
-SPLITS = {"tune": dict(seed=0, voices=TUNE_VOICES, colors=("white", "pink")),
-          "eval": dict(seed=1_000_003, voices=EVAL_VOICES, colors=("white", "pink", "brown"))}
+# The first round tuned on the first six; the eval split, once looked at, joined the tuning voices.
+TUNE_VOICES = ("en-us", "en-gb", "en-us+f3", "en-us+m3", "en-gb-scotland", "en-029") + EVAL_VOICES
+# Held out from the second round: never run before its tuning was finished. One accent no split had
+# (Lancaster), the others other variants (pitch, formants) than any tuning voice of their accent.
+EVAL2_VOICES = ("en-gb-x-gbclan", "en-gb-x-gbclan+f2", "en-gb-x-rp+m4", "en-us-nyc+f5", "en-029+m6",
+                "en-gb-scotland+f1", "en-us+f4", "en-gb+m2")
+SPLITS = {"tune": dict(seed=0, voices=TUNE_VOICES, colors=("white", "pink", "brown")),
+          "eval": dict(seed=1_000_003, voices=EVAL_VOICES, colors=("white", "pink", "brown")),
+          "eval2": dict(seed=20_261_202, voices=EVAL2_VOICES, colors=("white", "pink", "brown"))}
 OOV = ("what time is it now", "open the fridge door", "turn on the lights please", "hello robot how are you",
        "close the window", "go to the kitchen", "the weather is nice today", "bring me a cup of coffee",
        "can you hear me", "yes", "no", "okay", "thanks", "put it down", "wait a second", "good job")
@@ -132,6 +140,28 @@ def run_split(recognizer: Recognizer, clips, progress=None) -> list[dict]:
         rows.append(row)
         if progress:
             progress(k + 1, len(clips))
+    return rows
+
+
+def _shard(args):
+    vocabulary, kwargs, clips = args
+    return run_split(Recognizer(vocabulary, **kwargs), clips)
+
+
+def run_parallel(vocabulary, clips, workers: int, progress=None, **kwargs) -> list[dict]:
+    """:func:`run_split` over ``workers`` processes, each with its own recognizer: the same rows as one process,
+    since a segment's decoding depends on that segment alone (and each clip starts a new stream).
+    """
+    if workers <= 1:
+        return run_split(Recognizer(vocabulary, **kwargs), clips, progress)
+    import multiprocessing
+
+    shards = [clips[i::workers] for i in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_shard, [(vocabulary, kwargs, s) for s in shards])
+    rows = [None] * len(clips)
+    for i, part in enumerate(parts):
+        rows[i::workers] = part
     return rows
 
 
@@ -245,7 +275,7 @@ def plot(summary: dict, rows, path: Path, split: str = "eval") -> None:
 
 def speech_bench(profile: str = "bimanual", split: str = "eval", utterances: int = 240, noise_clips: int = 200,
                  oov: int = 60, node: int = 0, out: str | None = "runs/bench/speech.json",
-                 figure: str | None = "runs/bench/speech.png") -> dict:
+                 figure: str | None = "runs/bench/speech.png", workers: int = 1) -> dict:
     from pi_vla_ros.profiles import load_profile
 
     if not synth.available():
@@ -260,7 +290,7 @@ def speech_bench(profile: str = "bimanual", split: str = "eval", utterances: int
         if k % 50 == 0 or k == n:
             print(f"  {k}/{n} clips decoded ({time.monotonic() - t0:.0f} s)", flush=True)
 
-    rows = run_split(recognizer, clips, progress)
+    rows = run_split(recognizer, clips, progress) if workers <= 1 else run_parallel(vocabulary, clips, workers)
     summary = summarize(rows)
     report = dict(profile=profile, split=split, voices=SPLITS[split]["voices"], colors=SPLITS[split]["colors"],
                   recognizer=dict(min_confidence=recognizer.min_confidence, confidence_center=recognizer.center,

@@ -117,3 +117,12 @@ def test_too_little_speech_is_rejected():
     clip, _, _ = spoken("clear", "en-us", 150, 25, 6)
     (u,) = hear(short, clip)
     assert u.reason == "speech_too_short" and not u.accepted and u.text == "" and u.heard == "clear"
+
+
+def test_a_segment_decodes_the_same_whatever_came_before(recognizer):
+    # PocketSphinx's noise removal and CMN state would otherwise carry over from the previous clip.
+    clip, _, _ = spoken("next", "en-gb", 170, 14, 7, color="pink")
+    loud, _, _ = spoken("put the red cube in the bowl", "en-us", 160, 10, 8, color="white")
+    first = [(u.heard, u.ratio) for u in hear(recognizer, clip)]
+    hear(recognizer, loud)
+    assert [(u.heard, u.ratio) for u in hear(recognizer, clip)] == first
