@@ -216,7 +216,8 @@ def _add_bench(sub) -> None:
     p = bench.add_parser("speech", help="spoken commands: exact-subtask accuracy on synthesized utterances not used "
                                         "for tuning, false triggers on noise, latency (runs/bench/speech.json)")
     p.add_argument("--profile", default="bimanual", choices=["ur5e", "bimanual", "mobile_manipulator"])
-    p.add_argument("--split", default="eval", choices=["eval", "tune"], help="eval: the held-out voices and noise")
+    p.add_argument("--split", default="eval", choices=["eval", "eval2", "tune"],
+                   help="eval2: held out from the second tuning round (README figures); eval: the first round's")
     p.add_argument("--utterances", type=int, default=240)
     p.add_argument("--noise-clips", type=int, default=200)
     p.add_argument("--oov", type=int, default=60, help="out-of-vocabulary sentences")
