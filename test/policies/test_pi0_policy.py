@@ -79,11 +79,12 @@ def test_processing_pads_to_32_and_slices_back():
     assert not batch["image_mask"].any()
     out = policy.processor.postprocess(batch["actions"], state[None])
     assert out.shape == (1, 50, 7) and np.allclose(out[0], actions, atol=1e-5)
-    # π0.5: the discretized normalized state is in the prompt (the word-level tokenizer splits digits)
+    # π0.5: the discretized normalized state is in the prompt (the word-level tokenizer splits digits, a gap token
+    # between numbers)
     bins = discretize(policy.processor.normalizer.normalize(state, "state"))
     assert bins[0] == 12 and bins[-1] == 243
     text = policy.processor.tokenizer.decode(batch["tokens"][0][batch["token_mask"][0]])
-    assert "state : " + " ".join(" ".join(str(b)) for b in bins) + " ; action :" in text
+    assert "state : " + " ␣ ".join(" ".join(str(b)) for b in bins) + " ; action :" in text
 
 
 def test_pi0_prompt_ends_with_a_separately_encoded_newline():
