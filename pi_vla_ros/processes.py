@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from pi_vla_ros.graph import NodeLaunch, graph
+from pi_vla_ros.nodes.common import QUIET_QOS_EVENTS_ENV
 from pi_vla_ros.report import _stats_ms
 
 
@@ -75,7 +76,7 @@ class GraphProcesses:
         self.grace_s = grace_s
         self.procs: dict[str, subprocess.Popen] = {}
         self.exit_codes: dict[str, int] = {}
-        environment = os.environ | (env or {})
+        environment = os.environ | {QUIET_QOS_EVENTS_ENV: "1"} | (env or {})   # a simulated graph: all QoS our own
         try:
             for spec in self.specs:
                 self.procs[spec.executable] = subprocess.Popen(
