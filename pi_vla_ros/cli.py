@@ -60,7 +60,8 @@ def cmd_launch(args) -> int:
 
         print(f"pi-vla: {args.robot} graph as one process per node, closed loop in the embedded simulator for "
               f"{args.duration} s (real time)", flush=True)
-        report = processes.run(args.robot, args.duration, overrides=_parse_params(args.param), **launch_args)
+        report = processes.run(args.robot, args.duration, overrides=_parse_params(args.param),
+                               monitor_priority=args.monitor_priority, **launch_args)
         print(processes_summary(report))
         failed = report["stopped_by"].startswith("node exited") or any(report["exit_codes"].values())
     else:
@@ -114,7 +115,8 @@ def processes_summary(report: dict) -> str:
         f"{report['cpu_s']} CPU s ({report['cpu_s_per_sim_s']} per sim s): {report['cpu_s_by_node']}",
         f"commands on {ex['topic']}: {ex['commands_seen']} seen, {ex['rate_hz_wall']} Hz wall, interval p50 "
         f"{ex['interval_ms_wall']['p50']} p99 {ex['interval_ms_wall']['p99']} max {ex['interval_ms_wall']['max']} ms; "
-        f"executor: starvation {ex['starvation_ticks']}, watchdog trips {ex['watchdog_trips']}",
+        f"executor: starvation {ex['starvation_ticks']}, watchdog trips {ex['watchdog_trips']} (listener at "
+        f"{report.get('monitor_priority')})",
         f"policy: {pol['chunks']} chunks, latency p50 {pol['inference_latency_ms']['p50']} p95 "
         f"{pol['inference_latency_ms']['p95']} ms",
         f"exit codes: {report['exit_codes']} (stopped by {report['stopped_by']})",
@@ -670,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true", help="simulated time, as fast as possible, deterministic")
     p.add_argument("--processes", action="store_true",
                    help="one process per node (their console scripts), as ros2 launch starts them")
+    p.add_argument("--monitor-priority", type=int, default=40, choices=range(100), metavar="0-99",
+                   help="--processes: SCHED_FIFO priority of the measuring listener, as a controller manager's "
+                        "(0: normal scheduling)")
     p.add_argument("--policy", help="policy config name")
     p.add_argument("--checkpoint", help="policy checkpoint directory")
     p.add_argument("--allow-untrained", action="store_true", help="run a policy with random weights")

@@ -42,6 +42,7 @@ import sys
 import time
 
 from pi_vla_ros.graph import graph, node_class
+from pi_vla_ros.nodes.common import realtime_priority
 from pi_vla_ros.processes import cpu_seconds
 from pi_vla_ros.report import build_report
 from pi_vla_ros.ros import Context, Parameter, SingleThreadedExecutor, TimeoutException, rclpy
@@ -99,6 +100,7 @@ class GraphRunner:
         """
         self.realtime = realtime
         self.nodes: dict = {}
+        self._scheduling = None     # (policy, param) of this thread before a real-time run raised it
         self._run_id = next(_RUN_IDS)
         self._next_tick = 0.0
         if realtime:   # discoverable: `ros2 topic echo` from another terminal sees the graph
@@ -130,8 +132,24 @@ class GraphRunner:
             self.close()
             raise
         self.sim = self.nodes["pi_vla_sim"]
+        if realtime and "pi_vla_executor" in self.nodes:
+            self._raise_priority(self.nodes["pi_vla_executor"].p.thread_priority)
         self._wall_start = time.perf_counter()
         self._cpu_start = cpu_seconds(os.getpid())   # this process and its policy server, after start-up
+
+    def _raise_priority(self, priority: int) -> None:
+        """This thread steps the simulator and runs every node's callbacks, the control loop's among them: give it
+        the executor's real-time priority (``thread_priority``) until close(), as the control loop has in a process
+        of its own. The camera renderer and the policy server started above keep normal scheduling; inference
+        runs there, so nothing slow runs at this priority.
+        """
+        before = (os.sched_getscheduler(0), os.sched_getparam(0))
+        refused = realtime_priority(priority)
+        if refused:
+            self.nodes["pi_vla_executor"].get_logger().warning(
+                f"thread_priority {priority}: SCHED_FIFO refused ({refused}); the graph runs with normal scheduling")
+        elif priority:
+            self._scheduling = before
 
     def node_options(self, executable: str = "") -> dict:
         """Constructor options for a node of this run (``executable``: which graph node, "" for plain rclpy nodes):
@@ -216,6 +234,9 @@ class GraphRunner:
             with contextlib.suppress(Exception):
                 node.destroy_node()
         self.nodes.clear()
+        if self._scheduling is not None:    # the caller's thread goes on with its own scheduling
+            os.sched_setscheduler(0, self._scheduling[0], self._scheduling[1])
+            self._scheduling = None
         with contextlib.suppress(Exception):
             self.executor.shutdown(timeout_sec=1)
         self.context.try_shutdown()

@@ -208,6 +208,7 @@ class ExecutorStats:
     commands: int = 0
     starvation_ticks: int = 0
     watchdog_trips: int = 0
+    last_trip: str = ""              # why the last hold began: what the chunk covered and when
     safety_clamps: int = 0           # ticks where any limit changed a command
     chunks_accepted: int = 0
     clamps_by_kind: dict = field(default_factory=dict)    # kind -> ticks where it changed a command
@@ -329,6 +330,9 @@ class ActionExecutor:
         if target is None:
             if not self._holding and self._chunk is not None:
                 self.stats.watchdog_trips += 1
+                c = self._chunk
+                self.stats.last_trip = (f"at {now:.3f} s no chunk covers now: the latest spans {c.times[0]:.3f}-"
+                                        f"{c.end:.3f} s (timeout {self.config.chunk_timeout_s} s after its start)")
             if self._chunk is not None:
                 self.stats.starvation_ticks += 1
             self._holding = True

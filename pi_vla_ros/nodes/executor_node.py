@@ -33,15 +33,14 @@ Teleop commands outside an intervention are dropped.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.executor import ActionExecutor, ExecutorConfig, validate_chunk
 from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, Rejections, SENSOR_QOS, WARN, declare,
-                                     destroy_entities, diagnostics, now_sec, run_node, start_managed, to_duration,
-                                     to_sec)
+                                     destroy_entities, diagnostics, now_sec, realtime_priority, run_node, start_managed,
+                                     to_duration, to_sec)
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.ros import LifecycleNode, TransitionCallbackReturn, msgs
 
@@ -100,16 +99,13 @@ class ExecutorNode(GraphNode, LifecycleNode):
         other nodes' work would inherit it, so the in-process graph never calls this. Without the right to (no
         CAP_SYS_NICE and no rtprio limit, e.g. outside the `realtime` group) it warns once and runs normally.
         """
-        priority = self.p.thread_priority
-        if not priority:
-            return
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-            self.get_logger().info(f"control loop at SCHED_FIFO priority {priority}")
-        except OSError as exc:
-            self.get_logger().warning(f"thread_priority {priority}: SCHED_FIFO refused ({exc.strerror}); the control "
-                                      "loop runs with normal scheduling (add the user to a group with an rtprio "
-                                      "limit, as for ros2_control)")
+        refused = realtime_priority(self.p.thread_priority, whole_process=True)
+        if refused:
+            self.get_logger().warning(f"thread_priority {self.p.thread_priority}: SCHED_FIFO refused ({refused}); the "
+                                      "control loop runs with normal scheduling (add the user to a group with an "
+                                      "rtprio limit, as for ros2_control)")
+        elif self.p.thread_priority:
+            self.get_logger().info(f"control loop at SCHED_FIFO priority {self.p.thread_priority}")
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -237,9 +233,12 @@ class ExecutorNode(GraphNode, LifecycleNode):
             if not self._teleop_driving:
                 return
         now = now_sec(self)
+        trips = self.core.stats.watchdog_trips
         cmd = self.core.tick(now)
         if cmd is None:
             return
+        if self.core.stats.watchdog_trips != trips:
+            self.get_logger().warning(f"watchdog: holding, {self.core.stats.last_trip}")
         self._send(cmd.positions, cmd.base)
         self._last_sent = (cmd.positions, cmd.base)
         self.publish_wall_times.append(time.perf_counter())

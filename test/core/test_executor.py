@@ -104,6 +104,9 @@ def test_watchdog_holds_when_chunk_runs_out(profile):
     assert all(c.holding for c in held)
     assert ex.stats.watchdog_trips == 1 and ex.stats.starvation_ticks == 4
     assert np.allclose(held[-1].positions, held[0].positions)
+    # what the node logs with the trip: when, and what the latest chunk covered
+    assert ex.stats.last_trip == ("at 0.100 s no chunk covers now: the latest spans 0.000-0.080 s "
+                                  "(timeout 2.0 s after its start)")
 
 
 def test_watchdog_stops_base(mobile_profile):

@@ -81,7 +81,15 @@ def test_graph_as_processes_over_dds(tmp_path):
         # the control loop runs at real-time priority in its own process, as ros2_control's (root here; elsewhere
         # the node warns and keeps normal scheduling)
         if os.geteuid() == 0:
-            assert os.sched_getscheduler(procs.procs["pi_vla_executor"].pid) == os.SCHED_FIFO
+            def policy_of(tid):      # without the flag that gives children normal scheduling back
+                return os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK
+            assert policy_of(procs.procs["pi_vla_executor"].pid) == os.SCHED_FIFO
+            # the simulator steps (and receives) at real-time priority too, its camera renderer does not
+            sim = procs.procs["pi_vla_sim"].pid
+            policies = [policy_of(int(t)) for t in os.listdir(f"/proc/{sim}/task")]
+            assert policy_of(sim) == os.SCHED_FIFO and os.SCHED_OTHER in policies
+            # and the policy node, inference included, keeps normal scheduling
+            assert policy_of(procs.procs["pi_vla_policy"].pid) == os.SCHED_OTHER
     finally:
         t0 = time.monotonic()
         codes = procs.stop()
