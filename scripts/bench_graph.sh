@@ -11,7 +11,7 @@ export MUJOCO_GL=egl
 out=runs/bench
 mkdir -p "$out"
 run=(bimanual --sim --duration "${DURATION:-60}" --policy pi06_sim --checkpoint checkpoints/bimanual_pi06_sim
-     --param policy.execute_steps=35 --param instruction.on_episode_end=continue --seed 100002)
+     --param instruction.on_episode_end=continue --seed 100002)
 .venv/bin/pi-vla launch "${run[@]}" --report "$out/one_process.json"
 .venv/bin/pi-vla launch "${run[@]}" --processes --report "$out/processes.json"
 rm -rf "$out/demos50"

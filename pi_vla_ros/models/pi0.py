@@ -84,6 +84,9 @@ GEMMA_VARIANTS = {
     # Sim-sized, trained whole on a 2-core CPU (the VLM learns here: nothing pretrained can be downloaded).
     "gemma_sim": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1, head_dim=32),
     "gemma_expert_sim": GemmaVariant(width=64, depth=3, mlp_dim=128, num_heads=4, num_kv_heads=1, head_dim=32),
+    # the width of pi06_sim's expert, which learns the simulated tasks from the same demonstrations
+    "gemma_expert_sim_w128": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1,
+                                          head_dim=32),
 }
 SIGLIP_VARIANTS = {
     "so400m/14": SiglipVariant(width=1152, depth=27, mlp_dim=4304, num_heads=16, patch_size=14),
