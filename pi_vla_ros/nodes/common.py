@@ -242,14 +242,15 @@ def realtime_priority(priority: int, *, whole_process: bool = False, keep_normal
     if not priority:
         return None
     threads = [int(t) for t in os.listdir("/proc/self/task")] if whole_process else [0]
-    try:
-        for tid in threads:
-            if tid not in keep_normal:
-                os.sched_setscheduler(tid, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
-    except ProcessLookupError:
-        pass     # a thread that ended meanwhile
-    except OSError as exc:
-        return exc.strerror
+    for tid in threads:
+        if tid in keep_normal:
+            continue
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
+        except ProcessLookupError:
+            continue     # a thread that ended meanwhile
+        except OSError as exc:
+            return exc.strerror
     return None
 
 
