@@ -84,7 +84,7 @@ GEMMA_VARIANTS = {
     # Sim-sized, trained whole on a 2-core CPU (the VLM learns here: nothing pretrained can be downloaded).
     "gemma_sim": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1, head_dim=32),
     "gemma_expert_sim": GemmaVariant(width=64, depth=3, mlp_dim=128, num_heads=4, num_kv_heads=1, head_dim=32),
-    # the width of pi06_sim's expert, which learns the simulated tasks from the same demonstrations
+    # pi06_sim's expert width, tried for pi0_sim (`--set model.expert=...`): 8% vs 34% at width 64 (README)
     "gemma_expert_sim_w128": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1,
                                           head_dim=32),
 }

@@ -261,3 +261,19 @@ def test_verbal_instruction_events_and_per_subtask_success(tmp_path):
         write(tmp_path / "plain", [(frames, "red then blue", True)])
     with LeRobotDataset(tmp_path / "plain") as ds:
         assert "next.subtask_success" not in ds.columns and len(ds.episode_language(0)["events"]) == 3
+
+
+def test_encoding_leaves_thread_scheduling_as_it_was(tmp_path):
+    """Run as root, libsvtav1 raises the calling thread and its workers to SCHED_FIFO 99 (above the control loop);
+    the writer puts every thread back (the encoder's own workers to normal scheduling).
+    """
+    import os
+
+    codec = lds._pick_codec("av1")
+    before = os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
+    enc = lds._VideoEncoder(tmp_path / "v.mp4", 50, 32, 32, codec, 30, 10, preset=lds._DEFAULT_PRESET.get(codec))
+    for i in range(3):
+        enc.add(np.full((32, 32, 3), 40 * i, np.uint8))
+    enc.close()
+    assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == before
+    assert all(os.sched_getscheduler(int(t)) != os.SCHED_FIFO for t in os.listdir("/proc/self/task"))
