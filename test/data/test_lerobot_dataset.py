@@ -271,9 +271,11 @@ def test_encoding_leaves_thread_scheduling_as_it_was(tmp_path):
 
     codec = lds._pick_codec("av1")
     before = os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
+    threads = set(os.listdir("/proc/self/task"))
     enc = lds._VideoEncoder(tmp_path / "v.mp4", 50, 32, 32, codec, 30, 10, preset=lds._DEFAULT_PRESET.get(codec))
     for i in range(3):
         enc.add(np.full((32, 32, 3), 40 * i, np.uint8))
+        started = set(os.listdir("/proc/self/task")) - threads      # the encoder's workers, while it is open
+        assert all(os.sched_getscheduler(int(t)) != os.SCHED_FIFO for t in started)
     enc.close()
     assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == before
-    assert all(os.sched_getscheduler(int(t)) != os.SCHED_FIFO for t in os.listdir("/proc/self/task"))
