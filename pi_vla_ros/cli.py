@@ -661,6 +661,13 @@ def _add_teleop(sub) -> None:
     p.set_defaults(func=cmd_teleop)
 
 
+def _priority(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 99:
+        raise argparse.ArgumentTypeError(f"{value} is not a SCHED_FIFO priority (0-99; 0: normal scheduling)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pi-vla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -672,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast", action="store_true", help="simulated time, as fast as possible, deterministic")
     p.add_argument("--processes", action="store_true",
                    help="one process per node (their console scripts), as ros2 launch starts them")
-    p.add_argument("--monitor-priority", type=int, default=40, choices=range(100), metavar="0-99",
+    p.add_argument("--monitor-priority", type=_priority, default=40, metavar="0-99",
                    help="--processes: SCHED_FIFO priority of the measuring listener, as a controller manager's "
                         "(0: normal scheduling)")
     p.add_argument("--policy", help="policy config name")
