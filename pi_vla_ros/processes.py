@@ -39,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pi_vla_ros.core.scheduling import realtime_priority, scheduling_kept
 from pi_vla_ros.graph import NodeLaunch, graph
-from pi_vla_ros.nodes.common import QUIET_QOS_EVENTS_ENV, realtime_priority
+from pi_vla_ros.nodes.common import QUIET_QOS_EVENTS_ENV
 from pi_vla_ros.report import _stats_ms
 
 
@@ -217,6 +218,12 @@ def run(robot: str, duration_s: float, *, overrides: dict | None = None, log=pri
     manager it stands in for would: otherwise its own wake-ups behind the policy's inference on a loaded machine
     enter the command intervals it reports (p99 +1 ms here).
     """
+    with scheduling_kept():     # the monitor's real-time threads do not outlive the run
+        return _run(robot, duration_s, overrides=overrides, log=log, startup_timeout_s=startup_timeout_s,
+                    monitor_priority=monitor_priority, **launch_args)
+
+
+def _run(robot, duration_s, *, overrides, log, startup_timeout_s, monitor_priority, **launch_args) -> dict:
     from pi_vla_ros.profiles import load_profile
     from pi_vla_ros.ros import SingleThreadedExecutor, rclpy
 

@@ -41,8 +41,8 @@ import os
 import sys
 import time
 
+from pi_vla_ros.core.scheduling import realtime_priority
 from pi_vla_ros.graph import graph, node_class
-from pi_vla_ros.nodes.common import realtime_priority
 from pi_vla_ros.processes import cpu_seconds
 from pi_vla_ros.report import build_report
 from pi_vla_ros.ros import Context, Parameter, SingleThreadedExecutor, TimeoutException, rclpy

@@ -41,7 +41,6 @@ the episode table as ``pi_vla/histogram/<key>`` so appending in a later session 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -52,6 +51,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pi_vla_ros.core.scheduling import scheduling_kept
 
 CODEBASE_VERSION = "v3.0"
 CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
@@ -245,34 +246,6 @@ def _pick_codec(preferred: str | None) -> str:
     raise RuntimeError(f"PyAV has no encoder for {preferred or 'AV1 or H.264'} (tried {', '.join(candidates)})")
 
 
-def _thread_ids() -> list[int]:
-    return [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else []
-
-
-@contextlib.contextmanager
-def _scheduling_kept():
-    """Undo what an encoder call does to thread scheduling. Run as root, libsvtav1 (PyAV's AV1 encoder) puts the
-    calling thread and the workers it starts at SCHED_FIFO 99: a collection or evaluation process would then
-    outrank the robot's control loop (SCHED_FIFO 50) and, busy encoding, starve it. Threads keep what they had;
-    threads started meanwhile get normal scheduling.
-    """
-    if not hasattr(os, "sched_getscheduler"):
-        yield
-        return
-    before = {}
-    for tid in _thread_ids():
-        with contextlib.suppress(OSError):
-            before[tid] = (os.sched_getscheduler(tid), os.sched_getparam(tid))
-    try:
-        yield
-    finally:
-        for tid in _thread_ids():
-            policy, param = before.get(tid, (os.SCHED_OTHER, os.sched_param(0)))
-            with contextlib.suppress(OSError):
-                if (os.sched_getscheduler(tid), os.sched_getparam(tid)) != (policy, param):
-                    os.sched_setscheduler(tid, policy, param)
-
-
 class _VideoEncoder:
     """Streams frames into an mp4 as they arrive, so an episode's images are never all held in memory."""
 
@@ -300,13 +273,13 @@ class _VideoEncoder:
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = self.frames
         self.frames += 1
-        with _scheduling_kept():      # the first frame opens the encoder
+        with scheduling_kept():      # the first frame opens the encoder
             self.container.mux(self.stream.encode(frame))
 
     def close(self) -> None:
         if self.container is not None:
             try:
-                with _scheduling_kept():
+                with scheduling_kept():
                     self.container.mux(self.stream.encode())
             finally:
                 self.container.close()

@@ -27,6 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
+from pi_vla_ros.core.scheduling import realtime_priority  # noqa: F401 - the nodes' import point
 from pi_vla_ros.ros import (DurabilityPolicy, FloatingPointRange, IntegerRange, InvalidParameterTypeException,
                             InvalidParameterValueException, Node, ParameterDescriptor, PublisherEventCallbacks,
                             QoSProfile, ReliabilityPolicy, SubscriptionEventCallbacks, TransitionCallbackReturn, msgs,
@@ -228,30 +229,6 @@ def diagnostics(node_name: str, level: bytes, message: str, values: dict):
         level=level, name=node_name, message=message, hardware_id="pi_vla_ros",
         values=[msgs.KeyValue(key=str(k), value=json.dumps(v) if not isinstance(v, str) else v)
                 for k, v in values.items()])
-
-
-def realtime_priority(priority: int, *, whole_process: bool = False, keep_normal: tuple[int, ...] = ()) -> str | None:
-    """Put the calling thread (``whole_process``: every thread of this process so far, but the native thread ids in
-    ``keep_normal``) under SCHED_FIFO at ``priority`` (1-99; 0 leaves them alone), as ros2_control's
-    controller_manager does its update loop. The whole process includes the middleware's receive threads: each
-    message on the way to a real-time callback passes one, and at normal priority it waits behind inference and
-    rendering (p99 command interval 24.8 -> 23.0 ms here). Processes started later get normal scheduling.
-    Returns why it was refused (no CAP_SYS_NICE and no rtprio limit, e.g. a user outside the ``realtime`` group),
-    else None: the caller warns once and runs with normal scheduling.
-    """
-    if not priority:
-        return None
-    threads = [int(t) for t in os.listdir("/proc/self/task")] if whole_process else [0]
-    for tid in threads:
-        if tid in keep_normal:
-            continue
-        try:
-            os.sched_setscheduler(tid, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(priority))
-        except ProcessLookupError:
-            continue     # a thread that ended meanwhile
-        except OSError as exc:
-            return exc.strerror
-    return None
 
 
 def run_node(node_cls, args=None) -> int:

@@ -136,10 +136,10 @@ def lerobot_style(root: Path, n: int = 6):
     (root / "meta/episodes/chunk-000").mkdir(parents=True)
     (root / f"videos/{CAM}/chunk-000").mkdir(parents=True)
     (root / "data/chunk-000").mkdir(parents=True)
-    from pi_vla_ros.data.lerobot_dataset import _scheduling_kept
+    from pi_vla_ros.core.scheduling import scheduling_kept
 
-    # LeRobot's encoder, run as root, would leave this test process at SCHED_FIFO 99 (see _scheduling_kept)
-    with _scheduling_kept(), av.open(str(root / f"videos/{CAM}/chunk-000/file-000.mp4"), "w") as c:
+    # LeRobot's encoder, run as root, would leave this test process at SCHED_FIFO 99 (see scheduling_kept)
+    with scheduling_kept(), av.open(str(root / f"videos/{CAM}/chunk-000/file-000.mp4"), "w") as c:
         s = c.add_stream("libsvtav1", rate=Fraction(FPS))
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         s.options = {"g": "2", "crf": "30", "preset": "12"}
