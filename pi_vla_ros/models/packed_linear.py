@@ -19,12 +19,12 @@ which at the expert's 50 rows per GEMM costs ~20% in bf16; and fp32 goes to MKL,
 kernels (~90 GFLOP/s per core on the dev machine's AVX-512 EPYC, where oneDNN's AVX-512 fp32 GEMM does ~210).
 oneDNN's prepacked linear (the op torch.compile's freezing pass emits for bf16) avoids both, and fuses GELU.
 
-Taken only where it is safe: CPU tensors, autograd off (no_grad / inference_mode), oneDNN present. Anything else
-(training, CUDA, odd dtypes) is plain F.linear. The packed copy is rebuilt whenever the weight changes (its
-version counter, storage or dtype), so optimizer steps, load_state_dict and .to() are all seen; writes through
-`weight.data` bypass the version counter and are NOT seen (write under torch.no_grad() instead). Keys and
-parameters are nn.Linear's; the packed copy is a plain attribute (not in the state dict, dropped by deepcopy and
-pickling). Costs one extra copy of the weights in memory once inference has run.
+Taken only where it is safe: CPU tensors, autograd off (no_grad / inference_mode), oneDNN present (for bf16: a CPU
+with bf16 instructions). Anything else (training, CUDA, odd dtypes) is plain F.linear. The packed copy is rebuilt
+whenever the weight changes (its version counter, storage or dtype), so optimizer steps, load_state_dict and .to()
+are all seen; writes through `weight.data` bypass the version counter and are NOT seen (write under torch.no_grad()
+instead). Keys and parameters are nn.Linear's; the packed copy is a plain attribute (not in the state dict, dropped
+by deepcopy and pickling). Costs one extra copy of the weights in memory once inference has run.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-_DTYPES = (torch.float32, torch.bfloat16)
+# oneDNN packs bf16 weights only on CPUs with bf16 instructions (AVX512-BF16, AMX, AVX-NE-CONVERT); an AVX2-only
+# CPU raises, so bf16 goes to F.linear there.
+_DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN and torch.ops.mkldnn._is_mkldnn_bf16_supported() else ())
 
 
 class Linear(nn.Linear):
