@@ -29,6 +29,9 @@ def test_splits_are_disjoint():
     assert not set(speech_bench.TUNE_VOICES) & set(speech_bench.EVAL2_VOICES)
     assert len({s["seed"] for s in speech_bench.SPLITS.values()}) == len(speech_bench.SPLITS)
     assert len(speech_bench.EVAL2_VOICES) >= 6
+    # eval3 is held out from the third round, which tuned on all three others: no voice in common with any.
+    others = set(speech_bench.TUNE_VOICES) | set(speech_bench.EVAL2_VOICES)
+    assert not others & set(speech_bench.EVAL3_VOICES) and len(speech_bench.EVAL3_VOICES) >= 6
 
 
 def test_parallel_decoding_gives_the_same_rows():

@@ -21,7 +21,7 @@ from pi_vla_ros.core.instructions import SubtaskQueue
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.speech import audio, synth
 from pi_vla_ros.speech.recognizer import Recognizer
-from pi_vla_ros.speech.vocabulary import profile_vocabulary
+from pi_vla_ros.speech.vocabulary import Vocabulary, profile_vocabulary
 
 pytestmark = pytest.mark.skipif(not synth.available(),
                                 reason="espeak-ng is not installed (scripts/ci_deps.sh installs it)")
@@ -126,3 +126,12 @@ def test_a_segment_decodes_the_same_whatever_came_before(recognizer):
     first = [(u.heard, u.ratio) for u in hear(recognizer, clip)]
     hear(recognizer, loud)
     assert [(u.heard, u.ratio) for u in hear(recognizer, clip)] == first
+
+
+def test_british_bowl_has_its_own_pronunciation(recognizer):
+    dec = recognizer.grammar.dec
+    assert dec.lookup_word("bowl") == "B OW L" and dec.lookup_word("bowl(2)") == "B OW W L"
+    recognizer._add_variant("bowl", "B OW W L")                       # already there: not added twice
+    assert dec.lookup_word("bowl(3)") is None
+    plates = Recognizer(Vocabulary(("pick up the plate",)))          # only the vocabulary's words get variants
+    assert plates.grammar.dec.lookup_word("bowl(2)") is None
