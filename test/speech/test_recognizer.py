@@ -128,9 +128,10 @@ def test_a_segment_decodes_the_same_whatever_came_before(recognizer):
     assert [(u.heard, u.ratio) for u in hear(recognizer, clip)] == first
 
 
-def test_british_bowl_has_its_own_pronunciation(recognizer):
+def test_british_vowels_have_their_own_pronunciations(recognizer):
     dec = recognizer.grammar.dec
     assert dec.lookup_word("bowl") == "B OW L" and dec.lookup_word("bowl(2)") == "B OW W L"
+    assert dec.lookup_word("stop(2)") == "S T AO P" and dec.lookup_word("block(2)") == "B L AO K"
     recognizer._add_variant("bowl", "B OW W L")                       # already there: not added twice
     assert dec.lookup_word("bowl(3)") is None
     plates = Recognizer(Vocabulary(("pick up the plate",)))          # only the vocabulary's words get variants
