@@ -47,7 +47,8 @@ ratio over the words' frames only, against the phone loop's acoustic score on th
 the speech outside the words, which the grammar must call silence, is what gives most out-of-vocabulary speech
 away); PocketSphinx's noise removal off in both decoders (the model's feat.params turns it on and overrides a
 ``remove_noise=False`` given to the decoder; only a ``featparams`` file without it turns it off): 185 instead of 189
-right of a 227-utterance subset, control words 96 instead of 100 of 135. The README's "Spoken instructions" has the figures. ``Utterance.reason``:
+right of a 227-utterance subset, control words 96 instead of 100 of 135. The README's "Spoken instructions" has
+the figures. ``Utterance.reason``:
 
 - ``""``: accepted; ``text`` is the line for the subtask queue (:meth:`Vocabulary.to_line`).
 - ``speech_no_match``: the grammar search ended without a complete sentence (a partial path, or nothing).
