@@ -136,3 +136,13 @@ def test_british_vowels_have_their_own_pronunciations(recognizer):
     assert dec.lookup_word("bowl(3)") is None
     plates = Recognizer(Vocabulary(("pick up the plate",)))          # only the vocabulary's words get variants
     assert plates.grammar.dec.lookup_word("bowl(2)") is None
+
+
+@pytest.mark.parametrize("said, wpm, snr, color", [
+    ("place the blue block into the bowl", 156, 16, "pink"),   # the default beams pruned every complete path
+    ("put the red block in the bowl", 165, 20, "pink"),        # (no words at all)
+    ("drop the blue block in the bowl", 182, 17, "white"),     # B OW L alone: "the green bowl"
+])
+def test_an_rp_voice_is_heard_exactly(recognizer, said, wpm, snr, color):
+    clip, _, _ = spoken(said, "en-gb-x-rp+m4", wpm, snr, seed=wpm, color=color)
+    assert [u.text for u in hear(recognizer, clip) if u.accepted] == [said]
