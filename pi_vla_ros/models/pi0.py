@@ -87,6 +87,10 @@ GEMMA_VARIANTS = {
     # pi06_sim's expert width, tried for pi0_sim (`--set model.expert=...`): 8% vs 34% at width 64 (README)
     "gemma_expert_sim_w128": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1,
                                           head_dim=32),
+    # Every head its own keys / values: with one 32-dim KV head the expert reads the scene through 32 numbers per
+    # token and layer (Gemma 2B: 256); pi06_sim's cross-attention reads 128.
+    "gemma_sim_mha": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=4, head_dim=32),
+    "gemma_expert_sim_mha": GemmaVariant(width=64, depth=3, mlp_dim=128, num_heads=4, num_kv_heads=4, head_dim=32),
 }
 SIGLIP_VARIANTS = {
     "so400m/14": SiglipVariant(width=1152, depth=27, mlp_dim=4304, num_heads=16, patch_size=14),
