@@ -203,7 +203,8 @@ def gemm_peak(dtype: torch.dtype, device: torch.device, sizes=(1024, 2048), reps
     """
     out: dict[str, Any] = {"torch_mm": {}, "onednn_packed": {}}
     onednn = (device.type == "cpu" and torch.backends.mkldnn.is_available()
-              and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+              and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+              and (dtype != torch.bfloat16 or torch.ops.mkldnn._is_mkldnn_bf16_supported()))  # AVX2: no bf16 packing
     for n in sizes:
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)
