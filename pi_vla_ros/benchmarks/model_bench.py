@@ -52,6 +52,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from pi_vla_ros.models.packed_linear import ONEDNN, PACKED_DTYPES
+
 CONFIGS = ("pi0", "pi05", "pi06-expert")
 SIZES = ("tiny", "full")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -202,9 +204,7 @@ def gemm_peak(dtype: torch.dtype, device: torch.device, sizes=(1024, 2048), reps
     prepacked weight (what the expert's linears run).
     """
     out: dict[str, Any] = {"torch_mm": {}, "onednn_packed": {}}
-    onednn = (device.type == "cpu" and torch.backends.mkldnn.is_available()
-              and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-              and (dtype != torch.bfloat16 or torch.ops.mkldnn._is_mkldnn_bf16_supported()))  # AVX2: no bf16 packing
+    onednn = device.type == "cpu" and ONEDNN and dtype in PACKED_DTYPES  # what the expert's linears can pack
     for n in sizes:
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)

@@ -33,10 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 # oneDNN packs bf16 weights only on CPUs with bf16 instructions (AVX512-BF16, AMX, AVX-NE-CONVERT); an AVX2-only
 # CPU raises, so bf16 goes to F.linear there.
-_DTYPES = (torch.float32,) + ((torch.bfloat16,) if _ONEDNN and torch.ops.mkldnn._is_mkldnn_bf16_supported() else ())
+_BF16_PACKS = ONEDNN and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+PACKED_DTYPES = (torch.float32, torch.bfloat16) if _BF16_PACKS else (torch.float32,)
 
 
 class Linear(nn.Linear):
@@ -45,7 +46,7 @@ class Linear(nn.Linear):
     def forward(self, x: Tensor, gelu_tanh: bool = False) -> Tensor:
         """x @ W^T + b, optionally followed by GELU (tanh approximation), fused into the GEMM when packed."""
         w = self.weight
-        if not (_ONEDNN and x.device.type == "cpu" and x.dtype == w.dtype and w.dtype in _DTYPES
+        if not (ONEDNN and x.device.type == "cpu" and x.dtype == w.dtype and w.dtype in PACKED_DTYPES
                 and not torch.is_grad_enabled()):
             y = F.linear(x, w, self.bias)
             return F.gelu(y, approximate="tanh") if gelu_tanh else y
