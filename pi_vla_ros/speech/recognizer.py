@@ -36,19 +36,8 @@ ratio at confidence 0.5) and ``confidence_scale``; words forced into the grammar
 A lone control word has its own centre, ``control_confidence_center``: a short word's ratio runs lower (fewer frames
 to average; the phone loop's per-phone costs weigh more), and on the first round's tuning split every control word
 misheard as another scored below -21 while half of the correct ones scored between -20 and -8. The defaults were
-chosen on the tuning splits of ``pi_vla_ros/benchmarks/speech_bench.py`` only (third round: tune, eval and eval2,
-with the wider grammar beams, which move every ratio: -6 and -20 instead of -8 and -18). Tried there and not kept
-(second round): silence and noise fillers 20x and 1e6x likelier (``silprob`` 0.1, ``fillprob`` 0.01; in white noise
-"next" and "stop" are mostly heard as "fail", the noise taken for its F) with a centre of -10 heard 116 of 144
-control words right instead of 114, but accepted 8 of 50 out-of-vocabulary clips instead of 6; spectral
-subtraction before decoding (noise from the frames before the segment) heard 92 instead of 114. Third round, on
-500 utterances of the three tuning splits: a language weight of 10 instead of 6.5 (420 instead of 443 right); the
-ratio over the words' frames only, against the phone loop's acoustic score on the same frames (420 instead of 447:
-the speech outside the words, which the grammar must call silence, is what gives most out-of-vocabulary speech
-away); PocketSphinx's noise removal off in both decoders (the model's feat.params turns it on and overrides a
-``remove_noise=False`` given to the decoder; only a ``featparams`` file without it turns it off): 185 instead of 189
-right of a 227-utterance subset, control words 96 instead of 100 of 135. The README's "Spoken instructions" has
-the figures. ``Utterance.reason``:
+chosen on the tuning splits of ``pi_vla_ros/benchmarks/speech_bench.py`` only; the README's "Spoken instructions"
+has their figures and what was tried and not kept. ``Utterance.reason``:
 
 - ``""``: accepted; ``text`` is the line for the subtask queue (:meth:`Vocabulary.to_line`).
 - ``speech_no_match``: the grammar search ended without a complete sentence (a partial path, or nothing).
@@ -310,8 +299,8 @@ class Recognizer(Segmenter):
         every one).
         """
         n = 2
-        while self.grammar.dec.lookup_word(f"{word}({n})") is not None:
-            if self.grammar.dec.lookup_word(f"{word}({n})") == phones:
+        while (known := self.grammar.dec.lookup_word(f"{word}({n})")) is not None:
+            if known == phones:
                 return
             n += 1
         self.grammar.dec.add_word(f"{word}({n})", phones, False)
