@@ -48,11 +48,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from transformers import (DynamicCache, GemmaConfig, PaliGemmaConfig, PaliGemmaForConditionalGeneration,
                           SiglipVisionConfig)
-from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.gemma.modeling_gemma import GemmaDecoderLayer, GemmaRMSNorm, apply_rotary_pos_emb
 
 from . import flow_matching as fm
 from .obs_encoder import ConvObsEncoder
+from .vlm import IMAGE_KEYS
 
 
 @dataclass(frozen=True)
@@ -207,16 +207,22 @@ def recipe_mask(pad: Tensor, ar: Tensor, fast: Tensor, n_vlm: int) -> tuple[Tens
 
 
 class ConvVisionTower(nn.Module):
-    """Drop-in for PaliGemma's SigLIP tower: pixel_values [B, 3, S, S] -> last_hidden_state [B, (S/16)^2, width]."""
+    """In SigLIP's place (sim configs): every camera [B, N, 3, S, S] -> [B, N, (S/16)^2, width], SigLIP's token grid.
 
-    def __init__(self, variant: SiglipVariant, image_size: int):
+    Unlike SigLIP it is given all cameras at once: its position embedding is per camera slot as well as per cell, so
+    the tokens say which camera they come from. With one embedding shared by all cameras, the two wrist views (whose
+    images look alike) could only be told apart by their RoPE distance, and the grasps trained from scratch
+    missed, worse on one arm or the other from run to run (README "π0.5's recipe").
+    """
+
+    def __init__(self, variant: SiglipVariant, image_size: int, n_slots: int):
         super().__init__()
-        self.encoder = ConvObsEncoder(n_slots=1, image_size=image_size, width=variant.conv_width, out_dim=variant.width)
+        self.encoder = ConvObsEncoder(n_slots=n_slots, image_size=image_size, width=variant.conv_width,
+                                      out_dim=variant.width)
 
-    def forward(self, pixel_values: Tensor) -> BaseModelOutput:
-        images = pixel_values[:, None]
-        tokens, _ = self.encoder(images, torch.ones(images.shape[:2], dtype=torch.bool, device=images.device))
-        return BaseModelOutput(last_hidden_state=tokens)
+    def forward(self, images: Tensor, image_mask: Tensor) -> Tensor:
+        tokens, _ = self.encoder(images, image_mask)
+        return tokens.unflatten(1, (images.shape[1], -1))
 
 
 class Pi0Model(nn.Module):
@@ -233,7 +239,7 @@ class Pi0Model(nn.Module):
         self.paligemma_with_expert = nn.ModuleDict({"paligemma": PaliGemmaForConditionalGeneration(pg_cfg)})
         vision = SIGLIP_VARIANTS[c.vision]
         if vision.conv_width:
-            self.vlm.vision_tower = ConvVisionTower(vision, c.image_size)
+            self.vlm.vision_tower = ConvVisionTower(vision, c.image_size, len(IMAGE_KEYS))
         if expert_cfg is None:  # π0-FAST: the VLM alone
             return
         w = expert_cfg.hidden_size
@@ -261,8 +267,12 @@ class Pi0Model(nn.Module):
     # -- embeddings ------------------------------------------------------------------------------------------------
     def embed_prefix(self, images: Tensor, image_mask: Tensor, tokens: Tensor, token_mask: Tensor):
         b, n = images.shape[:2]
-        img = self.vlm.vision_tower(pixel_values=images.flatten(0, 1).to(self.dtype)).last_hidden_state
-        img = self.vlm.multi_modal_projector(img).unflatten(0, (b, n))  # [B, N, P, W], no 1/sqrt(W) scaling
+        tower = self.vlm.vision_tower
+        if isinstance(tower, ConvVisionTower):
+            img = tower(images.to(self.dtype), image_mask)
+        else:
+            img = tower(pixel_values=images.flatten(0, 1).to(self.dtype)).last_hidden_state.unflatten(0, (b, n))
+        img = self.vlm.multi_modal_projector(img)  # [B, N, P, W], no 1/sqrt(W) scaling
         lang = self.vlm.language_model.embed_tokens(tokens)  # Gemma's embedding multiplies by sqrt(width)
         emb = torch.cat([img.flatten(1, 2), lang], dim=1)
         pad = torch.cat([image_mask.bool().repeat_interleave(img.shape[2], dim=1), token_mask.bool()], dim=1)

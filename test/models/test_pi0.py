@@ -148,7 +148,8 @@ def test_full_size_layout_equals_openpi_checkpoints(pi05):
 
 def test_conv_vision_tower_takes_siglips_place():
     """The sim-sized CNN tower yields SigLIP's token grid (S/16 per side) at the projector's input width, and
-    its tokens depend on where things are in the image (a shifted image gives other tokens).
+    its tokens depend on where things are in the image (a shifted image gives other tokens) and on which camera
+    slot the image is in (the same image in another slot gives other tokens).
     """
     torch.manual_seed(0)
     config = Pi0ModelConfig(vlm="gemma_sim", expert="gemma_expert_sim", vision="conv_sim", image_size=64,
@@ -162,6 +163,7 @@ def test_conv_vision_tower_takes_siglips_place():
                                       torch.ones(2, 5, dtype=torch.bool))
     assert emb.shape == (2, 3 * 16 + 5, 128) and pad.all() and not ar.any()
     assert not torch.allclose(emb[0, :16], emb[1, :16])
+    assert not torch.allclose(emb[0, :16], emb[0, 16:32])  # same picture, other camera
     batch = {"images": images, "image_mask": torch.ones(2, 3, dtype=torch.bool),
              "tokens": torch.ones(2, 5, dtype=torch.long), "token_mask": torch.ones(2, 5, dtype=torch.bool),
              "state": torch.zeros(2, 32)}
