@@ -117,6 +117,9 @@ class Pi0ModelConfig:
     action_dim: int = 32         # actions and state zero-padded to this many dims (openpi / LeRobot)
     action_horizon: int = 50
     num_steps: int = 10
+    # > 0: the flow runs on the first noise_dims dims only (the robot's actions); the padding stays exactly 0 in
+    # noise, x_t and velocity and is not scored. 0: openpi's noise and loss over all action_dim dims (parity).
+    noise_dims: int = 0
 
     def __post_init__(self):
         for name, table in ((self.vlm, GEMMA_VARIANTS), (self.expert or self.vlm, GEMMA_VARIANTS),
@@ -127,6 +130,8 @@ class Pi0ModelConfig:
         shared = ("depth", "num_heads", "num_kv_heads", "head_dim")
         if any(getattr(v, k) != getattr(e, k) for k in shared):  # both experts share every attention layer
             raise ValueError(f"VLM {self.vlm} and expert {self.expert} must agree on {shared}")
+        if not 0 <= self.noise_dims <= self.action_dim:
+            raise ValueError(f"noise_dims {self.noise_dims} must be in [0, action_dim={self.action_dim}]")
 
     def special_id(self, offset: int) -> int:
         """The id of a marker (SUBTASK_BEGIN, ACTION_BEGIN, END) in the VLM vocabulary."""
@@ -385,8 +390,9 @@ class Pi0Model(nn.Module):
         n_vlm, suffix, cond, out = emb.shape[1], None, None, {}
         flow = flow and self.expert is not None and "actions" in batch
         if flow:
-            actions = batch["actions"]
+            actions = self._robot_dims(batch["actions"])
             noise = torch.randn(actions.shape, generator=generator).to(actions) if noise is None else noise.to(actions)
+            noise = self._robot_dims(noise)
             time = fm.sample_time(actions.shape[0], generator).to(actions) if time is None else time.to(actions)
             t = time if rtc_prefix is None else fm.prefix_times(time, rtc_prefix.to(pad.device))
             suffix, s_pad, s_ar, cond = self.embed_suffix(batch.get("state"), fm.interpolate(actions, noise, t), t)
@@ -405,7 +411,8 @@ class Pi0Model(nn.Module):
             keep = batch.get("action_mask")
             if rtc_prefix is not None:
                 keep = ~rtc_prefix.to(pad.device) & (True if keep is None else keep.bool())
-            out["flow"] = fm.flow_loss(v, noise, actions, keep)
+            n = c.noise_dims or c.action_dim
+            out["flow"] = fm.flow_loss(v[..., :n], noise[..., :n], actions[..., :n], keep)
         if not out:
             raise ValueError("nothing to learn: the batch has neither targets nor actions for an expert")
         out["loss"] = (out["ce"] + alpha * out["flow"] if "ce" in out and "flow" in out
@@ -422,7 +429,7 @@ class Pi0Model(nn.Module):
         c, b = self.config, batch["tokens"].shape[0]
         if noise is None:
             noise = torch.randn((b, c.action_horizon, c.action_dim), generator=generator)
-        return self.denoise(self.prefix_cache(batch), noise, num_steps, inpaint)
+        return self.denoise(self.prefix_cache(batch), self._robot_dims(noise), num_steps, inpaint)
 
     @torch.no_grad()
     def prefix_cache(self, batch: dict[str, Tensor]) -> dict:
@@ -485,9 +492,14 @@ class Pi0Model(nn.Module):
             mask = torch.cat([p_pad[:, None].expand(-1, suffix.shape[1], -1), make_attention_mask(s_pad, s_ar)], 2)
             pos = n_prefix + s_pad.long().cumsum(1) - 1
             (_, out), _ = self.joint_forward([None, suffix], mask, pos, cond, cache=cache["kv"])
-            return self.action_out_proj(out[:, -c.action_horizon:])
+            return self._robot_dims(self.action_out_proj(out[:, -c.action_horizon:]))
 
         return fm.euler_sample(velocity, noise.to(self.device, self.dtype), num_steps or c.num_steps, inpaint)
+
+    def _robot_dims(self, x: Tensor) -> Tensor:
+        """x [..., action_dim] with the padding past config.noise_dims set to 0 (unchanged when noise_dims is 0)."""
+        n = self.config.noise_dims
+        return F.pad(x[..., :n], (0, x.shape[-1] - n)) if n else x
 
     @property
     def device(self) -> torch.device:

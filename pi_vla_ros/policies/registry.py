@@ -71,15 +71,18 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
                            fast_tokens=True, subtask=True),
     # Sim-sized π0 / π0.5 for `pi-vla train` on this CPU, everything trainable (pass --train-vlm): 64x64 cameras
     # through a small CNN in SigLIP's place (16 tokens each), a 3-layer width-128 Gemma with a width-64 expert;
-    # absolute actions, as pi06_sim (relative ones let the idle arm drift).
-    "pi0_sim": Pi0Config(name="pi0_sim", model=_PI0_SIM, max_tokens=24, norm_mode="zscore", delta_actions=False),
+    # absolute actions, as pi06_sim (relative ones let the idle arm drift); noise and flow loss on the robot's own
+    # action dims only (flow_on_padding=False: with openpi's 32 padded dims the width-64 expert fitted half as well).
+    "pi0_sim": Pi0Config(name="pi0_sim", model=_PI0_SIM, max_tokens=24, norm_mode="zscore", delta_actions=False,
+                        flow_on_padding=False),
     "pi05_sim": Pi0Config(name="pi05_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
-                          norm_mode="quantile", delta_actions=False),
+                          norm_mode="quantile", delta_actions=False, flow_on_padding=False),
     "pi05_ki_sim": Pi0Config(name="pi05_ki_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
-                             norm_mode="quantile", fast_tokens=True, fast_vocab=512, delta_actions=False),
+                             norm_mode="quantile", fast_tokens=True, fast_vocab=512, delta_actions=False,
+                             flow_on_padding=False),
     "pi05_hier_sim": Pi0Config(name="pi05_hier_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
                                norm_mode="quantile", fast_tokens=True, fast_vocab=512, subtask=True,
-                               delta_actions=False),
+                               delta_actions=False, flow_on_padding=False),
     "pi0_fast_sim": Pi0Config(name="pi0_fast_sim", model=dataclasses.replace(_PI0_SIM, expert=""), max_tokens=80,
                               norm_mode="quantile", fast_tokens=True, fast_vocab=512, delta_actions=False),
     # π0-FAST: PaliGemma alone, actions decoded from FAST tokens (state in the prompt, quantile normalization).

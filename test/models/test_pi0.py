@@ -16,6 +16,7 @@
 the attention mask, adaRMS semantics, the prefix KV cache and the published sizes.
 """
 
+import dataclasses
 import gzip
 import json
 from pathlib import Path
@@ -168,3 +169,23 @@ def test_conv_vision_tower_takes_siglips_place():
              "tokens": torch.ones(2, 5, dtype=torch.long), "token_mask": torch.ones(2, 5, dtype=torch.bool),
              "state": torch.zeros(2, 32)}
     assert torch.isfinite(model.sample_actions(batch, num_steps=2)).all()
+
+
+def test_noise_dims_keep_the_padding_out_of_the_flow(reference):
+    """noise_dims=n: the padding past n is exactly 0 in the sampled actions whatever noise is given, and the flow
+    loss is the MSE over the first n dims only (the padding's error does not count)."""
+    model, batch, io = reference
+    narrow = Pi0Model(dataclasses.replace(model.config, noise_dims=14)).eval()
+    narrow.load_state_dict(model.state_dict())
+    actions = narrow.sample_actions(batch, noise=io["noise"])
+    assert actions[..., 14:].abs().max().item() == 0.0 and actions[..., :14].abs().max().item() > 0.0
+    with torch.no_grad():
+        target = {**batch, "actions": io["actions"]}
+        full = model.compute_losses(target, noise=io["noise"], time=io["time"])["flow"]
+        loss = narrow.compute_losses(target, noise=io["noise"], time=io["time"])["flow"]
+        junk = io["actions"].clone()
+        junk[..., 14:] += 5.0  # the padding's targets change: the narrow loss must not
+        same = narrow.compute_losses({**batch, "actions": junk}, noise=io["noise"], time=io["time"])["flow"]
+    assert abs(loss.item() - same.item()) < 1e-6 and abs(loss.item() - full.item()) > 1e-6
+    with pytest.raises(ValueError, match="noise_dims"):
+        dataclasses.replace(model.config, noise_dims=33)

@@ -50,6 +50,9 @@ class Pi0Config:
     max_subtask_tokens: int = 16         # decoding budget of a subtask
     training_rtc_max_delay: int = 0      # training-time RTC: prefixes of up to this many actions given clean
     delta_actions: bool = True           # default delta_mask: arm joints relative (openpi); False: all absolute
+    # openpi flows noise through all 32 padded dims and scores them all; False (the sim configs): only the robot's
+    # action dims (resolve sets model.noise_dims), so a small expert is not spent carrying the padding's noise.
+    flow_on_padding: bool = True
     # Robot-specific, filled by resolve(profile) and stored in the checkpoint:
     action_names: tuple[str, ...] = ()
     state_dim: int = 0
@@ -104,7 +107,9 @@ class Pi0Config:
         if mask is None:
             mask = tuple(self.delta_actions and i < profile.state_dim and "gripper" not in n
                          for i, n in enumerate(names))
-        return dataclasses.replace(self, action_names=names, state_dim=profile.state_dim, delta_mask=tuple(mask))
+        model = self.model if self.flow_on_padding else dataclasses.replace(self.model, noise_dims=len(names))
+        return dataclasses.replace(self, model=model, action_names=names, state_dim=profile.state_dim,
+                                   delta_mask=tuple(mask))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
