@@ -74,7 +74,7 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
     # absolute actions, as pi06_sim (relative ones let the idle arm drift); noise and flow loss on the robot's own
     # action dims only (flow_on_padding=False: with openpi's 32 padded dims the width-64 expert fitted half as well).
     "pi0_sim": Pi0Config(name="pi0_sim", model=_PI0_SIM, max_tokens=24, norm_mode="zscore", delta_actions=False,
-                        flow_on_padding=False),
+                         flow_on_padding=False),
     "pi05_sim": Pi0Config(name="pi05_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
                           norm_mode="quantile", delta_actions=False, flow_on_padding=False),
     "pi05_ki_sim": Pi0Config(name="pi05_ki_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,

@@ -173,7 +173,8 @@ def test_conv_vision_tower_takes_siglips_place():
 
 def test_noise_dims_keep_the_padding_out_of_the_flow(reference):
     """noise_dims=n: the padding past n is exactly 0 in the sampled actions whatever noise is given, and the flow
-    loss is the MSE over the first n dims only (the padding's error does not count)."""
+    loss is the MSE over the first n dims only (the padding's error does not count).
+    """
     model, batch, io = reference
     narrow = Pi0Model(dataclasses.replace(model.config, noise_dims=14)).eval()
     narrow.load_state_dict(model.state_dict())
