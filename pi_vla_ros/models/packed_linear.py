@@ -47,7 +47,7 @@ class Linear(nn.Linear):
         """x @ W^T + b, optionally followed by GELU (tanh approximation), fused into the GEMM when packed."""
         w = self.weight
         if not (ONEDNN and x.device.type == "cpu" and x.dtype == w.dtype and w.dtype in PACKED_DTYPES
-                and not torch.is_grad_enabled()):
+                and not torch.is_grad_enabled() and x.shape[-1] == w.shape[1]):  # a wrong width: F.linear says so
             y = F.linear(x, w, self.bias)
             return F.gelu(y, approximate="tanh") if gelu_tanh else y
         key = (w._version, w.data_ptr(), w.dtype)

@@ -70,3 +70,10 @@ def test_deepcopy_and_pickle_after_inference(tmp_path):
     torch.save(lin, tmp_path / "lin.pt")
     with torch.no_grad():
         assert torch.equal(torch.load(tmp_path / "lin.pt", weights_only=False)(x), y)
+
+
+def test_a_wrong_input_width_is_a_clear_error():
+    """oneDNN's own message for this is 'could not create a primitive descriptor'; F.linear names the shapes."""
+    layer = Linear(14, 32)
+    with torch.no_grad(), pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        layer(torch.zeros(50, 32))
