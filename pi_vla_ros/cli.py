@@ -173,6 +173,14 @@ def cmd_bench_speech(args) -> int:
     return 0
 
 
+def cmd_bench_flow_fit(args) -> int:
+    from pi_vla_ros.benchmarks.flow_fit import run
+
+    run(args.checkpoints, args.dataset, args.out, profile=args.profile, episodes=args.episodes, batches=args.batches,
+        seed=args.seed)
+    return 0
+
+
 def _add_bench(sub) -> None:
     from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
 
@@ -215,6 +223,16 @@ def _add_bench(sub) -> None:
     p.add_argument("--figure", default="runs/bench/vi_collect_episode.png")
     p.add_argument("--out", default="runs/bench/vi_collect.json", help="write the JSON report here")
     p.set_defaults(func=cmd_bench_vi)
+    p = bench.add_parser("flow-fit", help="flow-matching error of checkpoints on a dataset by noise level (t buckets), "
+                                          "on the robot's own action dims")
+    p.add_argument("checkpoints", nargs="+", help="checkpoint directories")
+    p.add_argument("--dataset", required=True, help="LeRobot dataset (its first --episodes episodes are used)")
+    p.add_argument("--profile", help="robot profile (default: the dataset's robot_type)")
+    p.add_argument("--episodes", type=int, default=8)
+    p.add_argument("--batches", type=int, default=6, help="batches of 64 per noise level")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the JSON report here")
+    p.set_defaults(func=cmd_bench_flow_fit)
     p = bench.add_parser("speech", help="spoken commands: exact-subtask accuracy on synthesized utterances not used "
                                         "for tuning, false triggers on noise, latency (runs/bench/speech.json)")
     p.add_argument("--profile", default="bimanual", choices=["ur5e", "bimanual", "mobile_manipulator"])
