@@ -41,6 +41,10 @@ def flow_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episo
     from pi_vla_ros.profiles import load_profile
     from pi_vla_ros.training.data import dataset_profile, load_frames, make_batches
 
+    if not (Path(checkpoint) / "config.json").is_file():
+        raise ValueError(f"{checkpoint}: not a checkpoint directory (no config.json)")
+    if not (Path(dataset) / "meta" / "info.json").is_file():
+        raise ValueError(f"{dataset}: not a LeRobot dataset (no meta/info.json)")
     name, path = resolve_policy(checkpoint)
     prof = load_profile(profile or dataset_profile(dataset))
     policy = make_policy(name, prof, path)

@@ -14,6 +14,9 @@
 
 """pi-vla bench flow-fit: flow error by noise level on the robot's action dims, reproducible per seed."""
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from pi_vla_ros.benchmarks.flow_fit import flow_fit
@@ -38,3 +41,10 @@ def test_flow_fit_scores_the_robots_dims_by_noise_level(tmp_path):
         policy.model.action_out_proj.bias[14:] += 100.0
     policy.save_pretrained(ckpt)
     assert flow_fit(str(ckpt), str(data), episodes=2, batches=2, batch_size=8)["buckets"] == report["buckets"]
+
+
+def test_flow_fit_names_what_is_not_a_checkpoint_or_dataset(tmp_path):
+    with pytest.raises(ValueError, match="not a checkpoint directory"):
+        flow_fit(str(tmp_path / "nope"), str(tmp_path))
+    with pytest.raises(ValueError, match="not a LeRobot dataset"):
+        flow_fit(str(Path(__file__).parents[2] / "checkpoints" / "bimanual_pi06_sim"), str(tmp_path / "nope"))
