@@ -53,11 +53,12 @@ def flow_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episo
     source = make_batches(frames, policy, cache_prefix=False)
     n_dims = len(prof.action_names)
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    errors = {f"t={lo:g}-{hi:g}": [] for lo, hi in BUCKETS}
+    errors, samples = {f"t={lo:g}-{hi:g}": [] for lo, hi in BUCKETS}, 0
     with torch.no_grad():
         for _ in range(batches):
             batch = source.batch(rng.choice(len(source), min(batch_size, len(source)), replace=False), rng)
             actions = batch["actions"]
+            samples += actions.shape[0]
             keep = batch.get("action_mask", torch.ones(actions.shape[:2], dtype=torch.bool))
             if actions.shape[-1] > n_dims and not getattr(model.config, "noise_dims", 0):
                 keep = keep[..., None] & (torch.arange(actions.shape[-1]) < n_dims)  # score the robot's dims only
@@ -68,7 +69,7 @@ def flow_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episo
                 errors[key].append(float(loss))
     buckets = {k: round(float(np.mean(v)), 5) for k, v in errors.items()}
     return {"checkpoint": str(checkpoint), "policy": name, "dataset": str(dataset), "episodes": episodes,
-            "samples": batches * batch_size, "action_dims": n_dims, "buckets": buckets,
+            "samples": samples, "action_dims": n_dims, "buckets": buckets,
             "all": round(float(np.mean(list(buckets.values()))), 5)}
 
 
