@@ -181,6 +181,14 @@ def cmd_bench_flow_fit(args) -> int:
     return 0
 
 
+def cmd_bench_subtask(args) -> int:
+    from pi_vla_ros.benchmarks.subtask_fit import run
+
+    run(args.checkpoint, args.dataset, args.out, profile=args.profile, episodes=args.episodes, every=args.every,
+        boundary_s=args.boundary_s)
+    return 0
+
+
 def _add_bench(sub) -> None:
     from pi_vla_ros.benchmarks.model_bench import CONFIGS, DTYPES, SIZES
 
@@ -233,6 +241,17 @@ def _add_bench(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the JSON report here")
     p.set_defaults(func=cmd_bench_flow_fit)
+    p = bench.add_parser("subtask", help="a hierarchical checkpoint's subtask predictions on a dataset's frames "
+                                         "against their annotations (held-out VI episodes)")
+    p.add_argument("checkpoint", help="checkpoint directory of a subtask-predicting policy (pi05_hier*)")
+    p.add_argument("--dataset", required=True, help="LeRobot dataset with subtask annotations")
+    p.add_argument("--profile", help="robot profile (default: the dataset's robot_type)")
+    p.add_argument("--episodes", type=int, help="the first N episodes (default: all)")
+    p.add_argument("--every", type=int, default=10, help="score every N-th frame of each episode")
+    p.add_argument("--boundary-s", type=float, default=0.5,
+                   help="frames this close to a change of annotation are reported apart")
+    p.add_argument("--out", help="write the JSON report here")
+    p.set_defaults(func=cmd_bench_subtask)
     p = bench.add_parser("speech", help="spoken commands: exact-subtask accuracy on synthesized utterances not used "
                                         "for tuning, false triggers on noise, latency (runs/bench/speech.json)")
     p.add_argument("--profile", default="bimanual", choices=["ur5e", "bimanual", "mobile_manipulator"])

@@ -23,7 +23,9 @@ from pi_vla_ros.profiles import load_profile
 TASKS = ("put the red cube in the bowl", "put the blue cube in the bowl")
 
 
-def write_dataset(root, episodes: int = 2, frames: int = 30) -> None:
+def write_dataset(root, episodes: int = 2, frames: int = 30,
+                  subtasks: tuple[str, ...] = ("reach for the cube",)) -> None:
+    """Every episode's frames split evenly between `subtasks`, in order (their annotations)."""
     profile = load_profile("bimanual")
     rng = np.random.default_rng(0)
     with LeRobotDatasetWriter(root, profile=profile) as w:
@@ -33,7 +35,7 @@ def write_dataset(root, episodes: int = 2, frames: int = 30) -> None:
             for k in range(frames):
                 target = state.copy()
                 target[7 * (e % 2): 7 * (e % 2) + 6] += 0.01 * (1 + e % 2)
-                frame = {"observation.state": state, "action": target, "subtask": "reach for the cube"}
+                frame = {"observation.state": state, "action": target, "subtask": subtasks[k * len(subtasks) // frames]}
                 for cam in profile.cameras:
                     img = np.full((cam.height, cam.width, 3), 180, np.uint8)
                     img[50:62, x0 + k: x0 + k + 12] = (200, 30, 30) if e % 2 == 0 else (30, 60, 220)
