@@ -429,6 +429,16 @@ def _name_map(pairs: list[str], flag: str = "--camera-map") -> dict[str, str] | 
     return out or None
 
 
+def _add_name_maps(p) -> None:
+    """--camera-map / --joint-map: read a dataset whose camera or joint names are not the profile's."""
+    p.add_argument("--camera-map", action="append", default=[], metavar="DATASET_CAMERA=PROFILE_CAMERA",
+                   help="train the profile camera on this dataset camera, e.g. --camera-map front=cam_high "
+                        "(DATASET_CAMERA= leaves it out); unmapped cameras must carry the profile's names")
+    p.add_argument("--joint-map", action="append", default=[], metavar="DATASET_NAME=PROFILE_JOINT",
+                   help="state/action name of the dataset -> profile joint, where names differ by more than order "
+                        "and LeRobot's .pos suffix, e.g. --joint-map shoulder_pan=shoulder_pan_joint")
+
+
 def cmd_train(args) -> int:
     from pi_vla_ros.training.trainer import TrainConfig, train
 
@@ -457,7 +467,8 @@ def cmd_recap_value(args) -> int:
     profile = args.profile or dataset_profile(args.dataset)
     recap = RecapConfig.for_profile(load_profile(profile), fail_penalty=args.fail_penalty)
     train_value(args.dataset, args.out, profile=profile, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                seed=args.seed, threads=args.threads, recap=recap, progress=not args.no_progress)
+                seed=args.seed, threads=args.threads, recap=recap, progress=not args.no_progress,
+                camera_map=_name_map(args.camera_map), joint_map=_name_map(args.joint_map, "--joint-map"))
     return 0
 
 
@@ -468,7 +479,8 @@ def cmd_recap_label(args) -> int:
              for e in (range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1))]
     summary = label_advantages(args.dataset, args.value, args.out, positive_fraction=args.positive_fraction,
                                human_episodes=human, progress=not args.no_progress,
-                               log_fn=lambda m: print(m, file=sys.stderr))
+                               log_fn=lambda m: print(m, file=sys.stderr), camera_map=_name_map(args.camera_map),
+                               joint_map=_name_map(args.joint_map, "--joint-map"))
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -605,12 +617,7 @@ def _add_learning(sub) -> None:
     p.add_argument("--advantage-dropout", type=float, default=0.3, help="Recap: P(no indicator in a prompt)")
     p.add_argument("--target-clip", type=float, default=5.0,
                    help="clamp normalized action targets to +-this (0: off); matters when fine-tuning with --init")
-    p.add_argument("--camera-map", action="append", default=[], metavar="DATASET_CAMERA=PROFILE_CAMERA",
-                   help="train the profile camera on this dataset camera, e.g. --camera-map front=cam_high "
-                        "(DATASET_CAMERA= leaves it out); unmapped cameras must carry the profile's names")
-    p.add_argument("--joint-map", action="append", default=[], metavar="DATASET_NAME=PROFILE_JOINT",
-                   help="state/action name of the dataset -> profile joint, where names differ by more than order "
-                        "and LeRobot's .pos suffix, e.g. --joint-map shoulder_pan=shoulder_pan_joint")
+    _add_name_maps(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -626,6 +633,7 @@ def _add_learning(sub) -> None:
     v.add_argument("--fail-penalty", type=float, default=0.5, help="C_fail, in units of the longest episode")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--threads", type=int, default=1)
+    _add_name_maps(v)
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(func=cmd_recap_value)
     lab = rsub.add_parser("label", help="per-frame advantages and the positive/negative indicator (parquet)")
@@ -635,6 +643,7 @@ def _add_learning(sub) -> None:
     lab.add_argument("--positive-fraction", type=float, help="default: the value checkpoint's (0.4)")
     lab.add_argument("--human-episodes", metavar="A-B,C", help="episodes a person drove throughout (teleoperated "
                                                                "demonstrations): always positive, like corrections")
+    _add_name_maps(lab)
     lab.add_argument("--no-progress", action="store_true")
     lab.set_defaults(func=cmd_recap_label)
 

@@ -87,9 +87,11 @@ def indicator(adv: np.ndarray, intervention: np.ndarray, positive_fraction: floa
 # ---------------------------------------------------------------------------------------------- the value function
 def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi06_sim", steps: int = 1500,
                 batch_size: int = 64, lr: float = 1e-3, holdout: float = 0.1, seed: int = 0, threads: int = 1,
-                recap: RecapConfig | None = None, progress: bool = True, log_fn=print) -> dict:
+                recap: RecapConfig | None = None, progress: bool = True, log_fn=print,
+                camera_map: dict[str, str] | None = None, joint_map: dict[str, str] | None = None) -> dict:
     """Train Recap's value function on every episode of `dataset` (a held-out `holdout` fraction of the episodes
-    measures it); saves a Pi06Value checkpoint, loss.png and summary.json in `out`.
+    measures it); saves a Pi06Value checkpoint, loss.png and summary.json in `out`. camera_map / joint_map read a
+    dataset whose names differ from the profile's, as in training (`load_frames`).
     """
     from pi_vla_ros.policies.pi06.value import Pi06Value
     from pi_vla_ros.policies.tokenizer import build_tokenizer
@@ -104,7 +106,8 @@ def train_value(dataset: str, out: str, *, profile: str = "", policy: str = "pi0
     prof = load_profile(profile or dataset_profile(dataset))
     recap = recap or RecapConfig.for_profile(prof)
     config = policy_config(policy).resolve(prof)
-    frames = load_frames(dataset, prof, config, only_success=False, progress=progress)
+    frames = load_frames(dataset, prof, config, only_success=False, progress=progress, camera_map=camera_map,
+                         joint_map=joint_map)
     returns = mc_returns(frames, recap)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = build_tokenizer(training_words(frames, prof), tmp)
@@ -173,7 +176,8 @@ def _value_quality(values, returns, frames, test) -> dict:
 # --------------------------------------------------------------------------------------------------- advantages
 def label_advantages(dataset: str, value_dir: str, out_file: str, *, profile: str = "",
                      positive_fraction: float | None = None, human_episodes: list[int] | None = None,
-                     progress: bool = True, log_fn=print) -> dict:
+                     progress: bool = True, log_fn=print, camera_map: dict[str, str] | None = None,
+                     joint_map: dict[str, str] | None = None) -> dict:
     """Write every frame's Recap label (columns LABEL_COLUMNS) to a parquet file; returns a summary.
 
     human_episodes: dataset episodes a person drove throughout (teleoperated demonstrations): labelled positive
@@ -193,7 +197,8 @@ def label_advantages(dataset: str, value_dir: str, out_file: str, *, profile: st
     if positive_fraction is not None:
         recap = RecapConfig(**{**asdict(recap), "positive_fraction": positive_fraction})
     value = Pi06Value.from_pretrained(value_dir, prof)
-    frames = load_frames(dataset, prof, value.config, only_success=False, progress=progress)
+    frames = load_frames(dataset, prof, value.config, only_success=False, progress=progress, camera_map=camera_map,
+                         joint_map=joint_map)
     values = predict_values(value, frames, CachedPrefixBatches(frames, value, progress=progress))
     returns = mc_returns(frames, recap)
     adv = advantages(frames, values, returns, recap)

@@ -206,3 +206,22 @@ def test_fine_tuning_clips_targets_outside_the_initial_checkpoints_range(outcome
             assert summary["clipped_targets"] > 0.05 and summary["final_loss"] < 100
         else:
             assert summary["clipped_targets"] == 0 and summary["final_loss"] > 100
+
+
+def test_value_and_labels_read_a_dataset_with_other_camera_and_joint_names(tmp_path):
+    from test.training.test_data import _lerobot
+
+    joints = list(PROFILE.joints)
+    renamed = [f"motor_{i}" for i in range(len(joints))]
+    root = _lerobot(tmp_path / "d", {"front": 0, "left": 1, "right": 2}, action_names=renamed, state_names=renamed,
+                    length=20)
+    maps = dict(camera_map={"front": "cam_high", "left": "cam_left_wrist", "right": "cam_right_wrist"},
+                joint_map=dict(zip(renamed, joints)))
+    with pytest.raises(ValueError, match="joint-map"):
+        train_value(str(root), str(tmp_path / "v0"), steps=1, batch_size=8, holdout=0.0, progress=False,
+                    log_fn=lambda *_: None)
+    train_value(str(root), str(tmp_path / "v"), steps=2, batch_size=8, holdout=0.0, progress=False,
+                recap=RecapConfig(max_steps=20), log_fn=lambda *_: None, **maps)
+    summary = label_advantages(str(root), str(tmp_path / "v"), str(tmp_path / "labels.parquet"), progress=False,
+                               log_fn=lambda *_: None, **maps)
+    assert pq.read_table(tmp_path / "labels.parquet").num_rows == 40 and "positive_fraction" in summary
