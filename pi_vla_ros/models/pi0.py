@@ -84,7 +84,8 @@ GEMMA_VARIANTS = {
     # Sim-sized, trained whole on a 2-core CPU (the VLM learns here: nothing pretrained can be downloaded).
     "gemma_sim": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1, head_dim=32),
     "gemma_expert_sim": GemmaVariant(width=64, depth=3, mlp_dim=128, num_heads=4, num_kv_heads=1, head_dim=32),
-    # pi06_sim's expert width, tried for pi0_sim (`--set model.expert=...`): 8% vs 34% at width 64 (README)
+    # pi06_sim's expert width, the sim configs' default since the flow left the padding (README, π0.5's recipe);
+    # with openpi's padded flow it had done worse than width 64 (8% vs 34%)
     "gemma_expert_sim_w128": GemmaVariant(width=128, depth=3, mlp_dim=256, num_heads=4, num_kv_heads=1,
                                           head_dim=32),
     # Every head its own keys / values: with one 32-dim KV head the expert reads the scene through 32 numbers per
