@@ -40,8 +40,7 @@ def resolve_policy(policy: str, checkpoint: str | None = None, policy_name: str 
         return name, str(path)
     if checkpoint:
         raise FileNotFoundError(f"checkpoint {checkpoint} has no config.json")
-    raise FileNotFoundError(f"{policy!r} is neither 'expert' nor a checkpoint directory (pass --checkpoint with a "
-                            "registry name)")
+    raise FileNotFoundError(f"{policy!r} is not a checkpoint directory (no config.json)")
 
 
 class Progress:

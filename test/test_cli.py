@@ -22,6 +22,9 @@ from pi_vla_ros.cli import main
 @pytest.mark.parametrize("argv, message", [
     (["eval", "--profile", "bimanual", "--policy", "/nonexistent", "--episodes", "1"], "neither 'expert' nor"),
     (["collect", "--profile", "nope", "--episodes", "1", "--out", "{tmp}/d"], "unknown robot profile 'nope'"),
+    (["collect", "--profile", "bimanual", "--policy", "/nonexistent", "--episodes", "1", "--out", "{tmp}/d"],
+     "'/nonexistent' is not a checkpoint directory"),
+    (["bench", "subtask", "/nonexistent", "--dataset", "{tmp}"], "not a checkpoint directory"),
     (["train", "--policy", "pi06_sim", "--dataset", "/nonexistent", "--out", "{tmp}/c", "--steps", "1"],
      "/nonexistent"),
     (["launch", "bimanual", "--sim", "--fast", "--allow-untrained", "--duration", "1",

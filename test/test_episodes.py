@@ -28,7 +28,7 @@ def test_a_checkpoint_directory_names_its_policy(tmp_path):
 
 
 def test_what_cannot_name_a_policy_is_one_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="neither 'expert' nor a checkpoint"):
+    with pytest.raises(FileNotFoundError, match="not a checkpoint directory"):
         resolve_policy(str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="has no config.json"):
         resolve_policy("pi06_sim", str(tmp_path))

@@ -175,6 +175,9 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
     from pi_vla_ros.runner import GraphRunner
 
     expert = policy == "expert"
+    if not expert and not checkpoint and not (Path(policy) / "config.json").is_file():
+        raise FileNotFoundError(f"{policy!r} is neither 'expert' nor a checkpoint directory (pass --checkpoint with "
+                                f"a registry name)")
     name, ckpt = (None, None) if expert else resolve_policy(policy, checkpoint, policy_name)
     if override_next and not hierarchical:
         raise ValueError("override_next needs hierarchical: the person overrides a predicted subtask")
