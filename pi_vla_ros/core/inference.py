@@ -195,12 +195,18 @@ def dummy_observation(profile, prompt: str = "warm up") -> Observation:
 
 def warm_up(policy: Policy, profile) -> float:
     """One inference on a blank observation (first-call costs are paid before the loop starts), then ``reset()``.
-    Returns its compute time; raises what ``infer`` raised, or ``non_finite_warmup`` when an action is not finite
-    (such a policy would only ever produce rejected chunks: it must never report ready).
+    Returns its compute time; raises what ``infer`` raised (but π0-FAST's invalid action tokens), or
+    ``non_finite_warmup`` when an action is not finite (such a policy would only ever produce rejected chunks: it
+    must never report ready).
     """
     import numpy as np
 
     chunk, error, compute = _timed_infer(policy, dummy_observation(profile))
+    if type(error).__name__ == "InvalidActionTokens":
+        # π0-FAST on a blank image may decode no chunk at all: the first-call costs are paid all the same, and
+        # the loop rejects and counts such a chunk (invalid_action_tokens) whenever it happens
+        policy.reset()
+        return compute
     if error is not None:
         raise error
     actions = np.asarray(chunk.actions, dtype=np.float64)

@@ -143,3 +143,28 @@ def test_failed_start_is_one_clear_error(runners):
     with pytest.raises(InferenceFault, match="policy_server_start_failed") as raised:
         runners(spec)
     assert "/nonexistent/checkpoint" in raised.value.message
+
+
+def test_invalid_fast_tokens_at_warm_up_are_no_failed_start():
+    from pi_vla_ros.core.inference import warm_up
+    from pi_vla_ros.models.fast import InvalidActionTokens
+    from pi_vla_ros.profiles import load_profile
+
+    class Undecodable:
+        resets = 0
+
+        def infer(self, obs):
+            raise InvalidActionTokens("702 DCT coefficients decoded, a [50, 14] chunk has 700")
+
+        def reset(self):
+            self.resets += 1
+
+    policy = Undecodable()
+    assert warm_up(policy, load_profile("bimanual")) >= 0.0 and policy.resets == 1
+
+    class Broken(Undecodable):
+        def infer(self, obs):
+            raise RuntimeError("weights do not fit")
+
+    with pytest.raises(RuntimeError, match="weights do not fit"):
+        warm_up(Broken(), load_profile("bimanual"))
