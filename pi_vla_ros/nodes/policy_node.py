@@ -365,7 +365,8 @@ class PolicyNode(GraphNode, LifecycleNode):
 
     def _publish(self, result, now: float) -> None:
         if result.error is not None:
-            invalid = "InvalidActionTokens" in str(result.error)   # π0-FAST: not the encoding of a chunk
+            # π0-FAST: not the encoding of a chunk (the exception itself in process, its text from a server)
+            invalid = "InvalidActionTokens" in f"{type(result.error).__name__}: {result.error}"
             self._reject(RejectedInput("invalid_action_tokens" if invalid else "inference_error", repr(result.error)))
             return
         chunk = result.chunk

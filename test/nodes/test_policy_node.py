@@ -61,3 +61,10 @@ def test_a_task_on_the_task_topic_holds_until_the_episode_is_reset(make_graph):
     assert got and got[0]["source"] == "predicted" and {m["task"] for m in got} == {TASK} and node.task == TASK
     run.reset_episode(1)
     assert node.task == "" and node._subtask is None    # the next episode's task comes with it
+
+
+def test_fast_tokens_that_are_no_chunk_are_counted_as_such(make_graph):
+    run = make_graph("bimanual", policy="pi0_fast_tiny")   # untrained: no FAST tokenizer, so never a chunk
+    run.spin_until(2.0)
+    counts = run.node("pi_vla_policy").rejections.counter.as_dict()
+    assert counts.get("inference_error", 0) == 0 and counts.get("invalid_action_tokens", 0) > 0, counts
