@@ -151,6 +151,7 @@ def test_invalid_fast_tokens_at_warm_up_are_no_failed_start():
     from pi_vla_ros.profiles import load_profile
 
     class Undecodable:
+
         resets = 0
 
         def infer(self, obs):
@@ -163,6 +164,7 @@ def test_invalid_fast_tokens_at_warm_up_are_no_failed_start():
     assert warm_up(policy, load_profile("bimanual")) >= 0.0 and policy.resets == 1
 
     class Broken(Undecodable):
+
         def infer(self, obs):
             raise RuntimeError("weights do not fit")
 
