@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +36,27 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
+def _meant(text: str, candidates: list[str]) -> str:
+    """The candidate whose words are nearest the text's (the subtask it meant, whatever its wording)."""
+    words = text.lower().split()
+    return max(candidates, key=lambda c: SequenceMatcher(None, words, c.lower().split()).ratio())
+
+
 def score(labels: list[str], predicted: list[str], confidence: list[float], episode: np.ndarray, frame: np.ndarray,
           fps: float, boundary_s: float = 0.5) -> dict:
     """Per-frame accuracy of `predicted` against `labels`.
 
     Overall, by the label's place in its episode (first, second, ... subtask) and away from / near (within
-    boundary_s of) a change of label.
+    boundary_s of) a change of label. ``meant_accuracy``: the prediction is nearer in words to the frame's label
+    than to the episode's other labels (it names the right subtask, perhaps in other words: "block" for "cube").
     """
     episode, frame = np.asarray(episode), np.asarray(frame)
     right = np.array([_same(p, t) for p, t in zip(predicted, labels)], bool)
+    meant = np.zeros(len(labels), bool)
+    for e in np.unique(episode):
+        idx = np.flatnonzero(episode == e)
+        candidates = sorted({labels[i] for i in idx})
+        meant[idx] = [_meant(predicted[i], candidates) == labels[i] for i in idx]
     order, near = np.zeros(len(labels), int), np.zeros(len(labels), bool)
     for e in np.unique(episode):
         idx = np.flatnonzero(episode == e)
@@ -58,9 +71,13 @@ def score(labels: list[str], predicted: list[str], confidence: list[float], epis
     wrong = Counter((t, p) for t, p, r in zip(labels, predicted, right) if not r)
 
     def share(mask):
-        return {"frames": int(mask.sum()), "accuracy": round(float(right[mask].mean()), 4) if mask.any() else None}
+        if not mask.any():
+            return {"frames": 0, "accuracy": None, "meant_accuracy": None}
+        return {"frames": int(mask.sum()), "accuracy": round(float(right[mask].mean()), 4),
+                "meant_accuracy": round(float(meant[mask].mean()), 4)}
 
     return {"frames": len(labels), "accuracy": round(float(right.mean()), 4) if len(labels) else None,
+            "meant_accuracy": round(float(meant.mean()), 4) if len(labels) else None,
             "by_subtask": {str(k + 1): share(order == k) for k in range(int(order.max()) + 1 if len(labels) else 0)},
             "away_from_change": share(~near), f"within_{boundary_s:g}s_of_change": share(near),
             "confidence_right": round(float(conf[right].mean()), 4) if right.any() else None,
@@ -118,9 +135,10 @@ def subtask_fit(checkpoint: str, dataset: str, *, profile: str | None = None, ep
 def run(checkpoint: str, dataset: str, out: str | None = None, **kw) -> dict:
     report = subtask_fit(checkpoint, dataset, **kw)
     near = next(k for k in report if k.startswith("within_"))
-    print(f"{checkpoint} ({report['policy']}): subtask right on {report['accuracy']:.1%} of {report['frames']} "
-          f"frames ({report['away_from_change']['accuracy']} away from a change, {report[near]['accuracy']} "
-          f"near one); {report['episodes_all_right']}/{report['episodes']} episodes right at every frame")
+    print(f"{checkpoint} ({report['policy']}): subtask word for word on {report['accuracy']:.1%} of "
+          f"{report['frames']} frames, the right one meant on {report['meant_accuracy']:.1%} "
+          f"({report['away_from_change']['meant_accuracy']} away from a change, {report[near]['meant_accuracy']} "
+          f"near one); {report['episodes_all_right']}/{report['episodes']} episodes word for word at every frame")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=1))

@@ -30,11 +30,19 @@ def test_score_splits_by_subtask_and_by_distance_to_a_change():
     predicted = ["a", "a", "a", "a", "b", "b", "b", "b", "b", "b"]   # one frame early at the change
     report = score(labels, predicted, [0.9] * 9 + [0.4], np.zeros(10, int), np.arange(10), fps=1.0, boundary_s=1.0)
     assert report["accuracy"] == 0.9 and report["episodes_all_right"] == 0
-    assert report["by_subtask"] == {"1": {"frames": 5, "accuracy": 0.8}, "2": {"frames": 5, "accuracy": 1.0}}
-    assert report["away_from_change"] == {"frames": 7, "accuracy": 1.0}   # frames 4, 5 and 6 are within 1 s
-    assert report["within_1s_of_change"] == {"frames": 3, "accuracy": round(2 / 3, 4)}
+    assert report["by_subtask"]["1"] == {"frames": 5, "accuracy": 0.8, "meant_accuracy": 0.8}
+    assert report["away_from_change"]["accuracy"] == 1.0 and report["away_from_change"]["frames"] == 7
+    assert report["within_1s_of_change"]["accuracy"] == round(2 / 3, 4)   # frames 4, 5 and 6 are within 1 s
     assert report["top_confusions"] == [{"annotation": "a", "predicted": "b", "frames": 1}]
     assert report["confidence_wrong"] == 0.9
+
+
+def test_a_subtask_in_other_words_is_still_the_one_meant():
+    labels = ["put the red cube in the bowl"] * 2 + ["put the blue cube in the bowl"] * 2
+    predicted = ["put the red block in the bowl", "put the blue block in the bowl", "put the blue cube in the bowl",
+                 "put the red cube in the bowl"]
+    report = score(labels, predicted, [1.0] * 4, np.zeros(4, int), np.arange(4), fps=1.0)
+    assert report["accuracy"] == 0.25 and report["meant_accuracy"] == 0.5
 
 
 @pytest.fixture(scope="module")
