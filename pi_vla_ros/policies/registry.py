@@ -82,7 +82,8 @@ POLICY_CONFIGS: dict[str, Pi06Config | Pi0Config] = {
     "pi05_ki_sim": Pi0Config(name="pi05_ki_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
                              norm_mode="quantile", fast_tokens=True, fast_vocab=512, delta_actions=False,
                              flow_on_padding=False),
-    "pi05_hier_sim": Pi0Config(name="pi05_hier_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=80,
+    # Two-step tasks and the discrete state run to about 90 prompt tokens (80 cut the last state numbers off).
+    "pi05_hier_sim": Pi0Config(name="pi05_hier_sim", model=dataclasses.replace(_PI0_SIM, pi05=True), max_tokens=112,
                                norm_mode="quantile", fast_tokens=True, fast_vocab=512, subtask=True,
                                delta_actions=False, flow_on_padding=False),
     "pi0_fast_sim": Pi0Config(name="pi0_fast_sim", model=dataclasses.replace(_PI0_SIM, expert=""), max_tokens=80,
