@@ -33,13 +33,14 @@ import torch
 BUCKETS = ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0))
 
 
-def flow_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episodes: int = 8, batches: int = 6,
-             batch_size: int = 64, seed: int = 0) -> dict:
-    """{"buckets": {"t=a-b": mse}, "all": mean over buckets, ...} for the checkpoint on the first `episodes`."""
+def load_for_dataset(checkpoint: str, dataset: str, profile: str | None = None):
+    """(registry name, profile, policy) of a checkpoint, bound to the dataset's robot unless `profile` is given;
+    a path that is no checkpoint or no dataset is one ValueError naming it.
+    """
     from pi_vla_ros.episodes import resolve_policy
     from pi_vla_ros.policies.factory import make_policy
     from pi_vla_ros.profiles import load_profile
-    from pi_vla_ros.training.data import dataset_profile, load_frames, make_batches
+    from pi_vla_ros.training.data import dataset_profile
 
     if not (Path(checkpoint) / "config.json").is_file():
         raise ValueError(f"{checkpoint}: not a checkpoint directory (no config.json)")
@@ -47,7 +48,15 @@ def flow_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episo
         raise ValueError(f"{dataset}: not a LeRobot dataset (no meta/info.json)")
     name, path = resolve_policy(checkpoint)
     prof = load_profile(profile or dataset_profile(dataset))
-    policy = make_policy(name, prof, path)
+    return name, prof, make_policy(name, prof, path)
+
+
+def flow_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episodes: int = 8, batches: int = 6,
+             batch_size: int = 64, seed: int = 0) -> dict:
+    """{"buckets": {"t=a-b": mse}, "all": mean over buckets, ...} for the checkpoint on the first `episodes`."""
+    from pi_vla_ros.training.data import load_frames, make_batches
+
+    name, prof, policy = load_for_dataset(checkpoint, dataset, profile)
     model = policy.model.eval()
     frames = load_frames(dataset, prof, policy.config, episodes=list(range(episodes)), only_success=False)
     source = make_batches(frames, policy, cache_prefix=False)

@@ -52,14 +52,11 @@ def score(labels: list[str], predicted: list[str], confidence: list[float], epis
     """
     episode, frame = np.asarray(episode), np.asarray(frame)
     right = np.array([_same(p, t) for p, t in zip(predicted, labels)], bool)
-    meant = np.zeros(len(labels), bool)
+    meant, order, near = (np.zeros(len(labels), t) for t in (bool, int, bool))
     for e in np.unique(episode):
         idx = np.flatnonzero(episode == e)
         candidates = sorted({labels[i] for i in idx})
         meant[idx] = [_meant(predicted[i], candidates) == labels[i] for i in idx]
-    order, near = np.zeros(len(labels), int), np.zeros(len(labels), bool)
-    for e in np.unique(episode):
-        idx = np.flatnonzero(episode == e)
         idx = idx[np.argsort(frame[idx])]
         changes = [frame[i] for k, i in enumerate(idx[1:], 1) if labels[i] != labels[idx[k - 1]]]
         place = 0
@@ -92,20 +89,12 @@ def subtask_fit(checkpoint: str, dataset: str, *, profile: str | None = None, ep
     """Decode the subtask on every `every`-th frame of the dataset's first `episodes` episodes (all by default)."""
     import torch
 
-    from pi_vla_ros.episodes import resolve_policy
-    from pi_vla_ros.policies.factory import make_policy
-    from pi_vla_ros.profiles import load_profile
-    from pi_vla_ros.training.data import dataset_profile, load_frames, policy_image_size
+    from pi_vla_ros.benchmarks.flow_fit import load_for_dataset
+    from pi_vla_ros.training.data import load_frames, policy_image_size
 
-    if not (Path(checkpoint) / "config.json").is_file():
-        raise ValueError(f"{checkpoint}: not a checkpoint directory (no config.json)")
-    if not (Path(dataset) / "meta" / "info.json").is_file():
-        raise ValueError(f"{dataset}: not a LeRobot dataset (no meta/info.json)")
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
-    name, path = resolve_policy(checkpoint)
-    prof = load_profile(profile or dataset_profile(dataset))
-    policy = make_policy(name, prof, path)
+    name, prof, policy = load_for_dataset(checkpoint, dataset, profile)
     if not getattr(policy.config, "subtask", False):
         raise ValueError(f"{checkpoint}: {name} does not predict subtasks (its config has subtask=False)")
     frames = load_frames(dataset, prof, policy.config, only_success=False,

@@ -175,10 +175,13 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
     from pi_vla_ros.runner import GraphRunner
 
     expert = policy == "expert"
-    if not expert and not checkpoint and not (Path(policy) / "config.json").is_file():
+    try:
+        name, ckpt = (None, None) if expert else resolve_policy(policy, checkpoint, policy_name)
+    except FileNotFoundError:
+        if checkpoint:
+            raise
         raise FileNotFoundError(f"{policy!r} is neither 'expert' nor a checkpoint directory (pass --checkpoint with "
-                                f"a registry name)")
-    name, ckpt = (None, None) if expert else resolve_policy(policy, checkpoint, policy_name)
+                                f"a registry name)") from None
     if override_next and not hierarchical:
         raise ValueError("override_next needs hierarchical: the person overrides a predicted subtask")
     if hierarchical and (expert or not getattr(get_config(name), "subtask", False)):
