@@ -694,8 +694,9 @@ class RemoteRunner:
             except InferenceFault as fault:
                 client.close()
                 return fault
-            horizon = chunk.actions.shape[0]
-            self.untrained = bool(chunk.info.get("untrained", False))
+            if chunk is not None:
+                horizon = chunk.actions.shape[0]
+                self.untrained = bool(chunk.info.get("untrained", False))
         new = PolicyMetadata(name=str(meta.get("policy", "remote")), action_dim=profile.action_dim,
                              horizon=int(horizon), dt=dt,
                              cameras=tuple(meta.get("cameras", [c.name for c in profile.cameras])))
@@ -717,12 +718,19 @@ class RemoteRunner:
     def _warm_up(self, client, dt: float, horizon: int | None):
         import numpy as np
 
-        from pi_vla_ros.serving.protocol import chunk_from_reply
+        from pi_vla_ros.serving.protocol import RemoteError, chunk_from_reply
 
         t0 = time.monotonic()
         try:
             reply = client.infer(self._request(dummy_observation(self.profile)), timeout_s=self.initial_timeout_s)
             chunk = chunk_from_reply(reply, stamp=0.0, dt=dt, horizon=horizon, action_dim=self.profile.action_dim)
+        except RemoteError as exc:
+            # π0-FAST on a blank image may decode no chunk: the server is up all the same (as warm_up() locally);
+            # only a server that does not say its horizon needs a chunk to learn it
+            if "InvalidActionTokens" not in str(exc) or horizon is None:
+                raise InferenceFault("policy_server_start_failed", f"warm-up request to {self.spec.url} failed: "
+                                                                   f"{exc}") from None
+            return None, time.monotonic() - t0
         except Exception as exc:  # noqa: BLE001 - any failure of the first request is a failed start
             raise InferenceFault("policy_server_start_failed", f"warm-up request to {self.spec.url} failed: "
                                                                f"{type(exc).__name__}: {exc}") from None

@@ -148,6 +148,32 @@ def test_a_hung_server_times_out_and_the_request_is_dropped(serve, bimanual_poli
         runner.shutdown()
 
 
+class UndecodableFirst(Gate):
+    """π0-FAST on the blank warm-up image: its tokens decode to no chunk; real observations decode."""
+
+    def infer(self, obs):
+        from pi_vla_ros.models.fast import InvalidActionTokens
+
+        self.seen.append(obs)
+        if len(self.seen) == 1 or obs.prompt == "undecodable":
+            raise InvalidActionTokens("702 DCT coefficients decoded, a [50, 14] chunk has 700")
+        return self.policy.infer(obs)
+
+
+def test_invalid_fast_tokens_at_warm_up_are_no_failed_start_and_later_an_error(serve, bimanual_policy):
+    policy, profile = bimanual_policy
+    undecodable = UndecodableFirst(policy)
+    server = serve((undecodable, profile))
+    runner = RemoteRunner(RemoteSpec(server.url, KEY), profile)
+    try:
+        assert runner.ready and runner.metadata.horizon == policy.metadata.horizon and len(undecodable.seen) == 1
+        assert _result(runner, dummy_observation(profile)).chunk.actions.shape == (50, 14)
+        res = _result(runner, dummy_observation(profile, "undecodable"))
+        assert res.chunk is None and "InvalidActionTokens" in str(res.error) and runner.faults() == []
+    finally:
+        runner.shutdown()
+
+
 def test_lockstep_hands_over_after_the_simulated_latency(serve, bimanual_policy):
     policy, profile = bimanual_policy
     server = serve()
