@@ -348,6 +348,12 @@ class ProcessorBatches:
         self.size = policy_image_size(cfg)
         self.keys = list(cfg.image_keys)
         self.horizon = policy.metadata.horizon
+        policy.processor.strict_prompts = True
+        # every task's first frame through the processor now: a prompt or target over the config's token budget
+        # fails here, before any training, not at the step that first draws it
+        first = np.unique(frames.task_index, return_index=True)[1]
+        for start in range(0, len(first), 64):
+            self.batch(first[start:start + 64])
 
     def __len__(self) -> int:
         return len(self.frames.states)
@@ -380,6 +386,7 @@ class CachedPrefixBatches:
         self.frames, self.policy = frames, policy
         self.advantage, self.advantage_dropout = advantage, advantage_dropout
         cfg, proc = policy.config, policy.processor
+        proc.strict_prompts = True   # every prompt is tokenized below: an over-long one fails before training
         self.cfg, self.horizon = cfg, policy.metadata.horizon
         n = len(frames.states)
         self.state_norm = proc.normalizer.normalize(frames.states, "state")          # [N, S]

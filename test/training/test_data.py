@@ -191,3 +191,20 @@ def test_train_cli_name_maps():
     for bad in (["front"], ["=cam_high"], ["a=b", "a=c"]):
         with pytest.raises(SystemExit):
             _name_map(bad)
+
+
+def test_a_prompt_over_the_token_budget_fails_before_training_not_truncated(tmp_path):
+    import dataclasses
+
+    from pi_vla_ros.policies.pi0 import Pi0Policy
+    from pi_vla_ros.training.data import make_batches
+
+    profile = _write(tmp_path / "d", [True])
+    frames = load_frames(tmp_path / "d", profile, get_config("pi0_tiny"))
+    fits = Pi0Policy.build(get_config("pi0_tiny"), profile, seed=0)
+    assert len(make_batches(frames, fits)) == 10 and fits.processor.strict_prompts
+    short = Pi0Policy.build(dataclasses.replace(get_config("pi0_tiny"), max_tokens=4), profile, seed=0)
+    ids, mask = short.processor.tokenize(["put the red cube in the bowl"])   # inference: cut, as openpi does
+    assert mask.all() and short.processor.truncated_prompts == 1
+    with pytest.raises(ValueError, match="exceeds max_tokens=4"):
+        make_batches(frames, short)

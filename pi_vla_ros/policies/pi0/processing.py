@@ -24,8 +24,6 @@ than config.max_target_tokens is a ValueError (raise the limit), never silently 
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -33,8 +31,6 @@ import torch.nn.functional as F
 from pi_vla_ros.models.fast import FastTokenizer, to_vlm_ids
 from pi_vla_ros.models.pi0 import ACTION_BEGIN, END, SUBTASK_BEGIN
 from pi_vla_ros.policies.pi06.processing import Pi06Processor
-
-log = logging.getLogger(__name__)
 
 
 class Pi0Processor(Pi06Processor):
@@ -99,17 +95,7 @@ class Pi0Processor(Pi06Processor):
         if self.config.state_in_prompt:
             return super().tokenize(prompts)
         newline = self.tokenizer("\n", add_special_tokens=False)["input_ids"]
-        seqs = [self.tokenizer(p.removesuffix("\n"))["input_ids"] + newline for p in prompts]
-        t = self.config.max_tokens
-        ids = torch.full((len(prompts), t), self.tokenizer.pad_token_id or 0, dtype=torch.long)
-        mask = torch.zeros(len(prompts), t, dtype=torch.bool)
-        for b, seq in enumerate(seqs):
-            if len(seq) > t and not self._warned_truncation:
-                self._warned_truncation = True
-                log.warning("prompt of %d tokens truncated to max_tokens=%d: %r", len(seq), t, prompts[b])
-            seq = seq[:t]
-            ids[b, : len(seq)], mask[b, : len(seq)] = torch.tensor(seq, dtype=torch.long), True
-        return ids, mask
+        return self._pad([self.tokenizer(p.removesuffix("\n"))["input_ids"] + newline for p in prompts], prompts)
 
     def postprocess(self, actions_norm: torch.Tensor, state: np.ndarray) -> np.ndarray:
         """Padded model output [B, H, 32] -> the robot's absolute actions [B, H, action_dim]."""

@@ -165,6 +165,10 @@ class Pi06Processor:
             if st is None or any(np.shape(getattr(st, f)) != (dim,) for f in ("mean", "std", "q01", "q99")):
                 raise ValueError(f"norm stats for {key!r} must have {dim} entries per statistic")
         self._warned_truncation = False
+        # inference truncates an over-long prompt as openpi does (warned once, counted); training sets this, so a
+        # cut instruction is an error instead of something the model learns from
+        self.strict_prompts = False
+        self.truncated_prompts = 0
 
     def __call__(self, samples: list[dict]) -> dict[str, torch.Tensor]:
         """samples: [{images: {slot: HxWx3}, state: [S], prompt: str, actions?: [H, A] absolute,
@@ -205,15 +209,23 @@ class Pi06Processor:
 
     def tokenize(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-padded ids and validity mask [B, max_tokens]; over-long prompts are truncated (warned once)."""
+        return self._pad(self.tokenizer(prompts)["input_ids"], prompts)
+
+    def _pad(self, seqs: list[list[int]], prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         t = self.config.max_tokens
         ids = torch.full((len(prompts), t), self.tokenizer.pad_token_id or 0, dtype=torch.long)
         mask = torch.zeros(len(prompts), t, dtype=torch.bool)
-        for b, seq in enumerate(self.tokenizer(prompts)["input_ids"]):
-            if len(seq) > t and not self._warned_truncation:
-                self._warned_truncation = True
-                log.warning("prompt of %d tokens truncated to max_tokens=%d: %r", len(seq), t, prompts[b])
+        for b, seq in enumerate(seqs):
+            if len(seq) > t:
+                if self.strict_prompts:
+                    raise ValueError(f"prompt of {len(seq)} tokens exceeds max_tokens={t} (raise it with --set "
+                                     f"max_tokens=N): {prompts[b]!r}")
+                self.truncated_prompts += 1
+                if not self._warned_truncation:
+                    self._warned_truncation = True
+                    log.warning("prompt of %d tokens truncated to max_tokens=%d: %r", len(seq), t, prompts[b])
             seq = seq[:t]
-            ids[b, : len(seq)], mask[b, : len(seq)] = torch.tensor(seq), True
+            ids[b, : len(seq)], mask[b, : len(seq)] = torch.tensor(seq, dtype=torch.long), True
         return ids, mask
 
     def postprocess(self, actions_norm: torch.Tensor, state: np.ndarray) -> np.ndarray:
