@@ -125,6 +125,10 @@ class FastTokenizer:
         meta = json.loads((directory / "fast_config.json").read_text())
         return cls(Tokenizer.from_file(str(directory / "fast_bpe.json")), **meta)
 
+    def symbol_counts(self) -> np.ndarray:
+        """[vocab] how many DCT coefficients each FAST id stands for (constrained decoding's cost)."""
+        return np.array([len(self.bpe.id_to_token(i)) for i in range(self.vocab_size)], dtype=np.int64)
+
     @property
     def vocab_size(self) -> int:
         return self.bpe.get_vocab_size()

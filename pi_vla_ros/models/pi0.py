@@ -41,7 +41,7 @@ Sampling runs the prefix once, keeps its per-layer keys/values, and then runs on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +105,26 @@ PREFIX_KEYS = ("images", "image_mask", "tokens", "token_mask")
 # Markers in the VLM's reserved tail (the last 128 ids, FACTS §4; vocab - 1 is PaliGemma's image token):
 # id = vocab_size - offset. Text and FAST ids never reach this tail.
 SUBTASK_BEGIN, ACTION_BEGIN, END = 2, 3, 4
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """Constrained greedy decoding: token id i spends cost[i] of a fixed total (inf: never chosen); END is chosen
+    when, and only when, the total is spent exactly, and a token only if the rest can still be spent exactly in the
+    tokens left (so the sequence ends within max_new_tokens whenever it can). π0-FAST: the cost is a token's number
+    of DCT coefficients, the total a chunk's H * D, so every decoded sequence is the encoding of some chunk.
+    """
+
+    cost: Tensor   # [vocab] float
+    total: int
+    fewest: Tensor = field(init=False, repr=False)   # [total + 1] fewest tokens spending exactly r (inf: none)
+
+    def __post_init__(self):
+        costs = sorted({int(c) for c in self.cost[self.cost.isfinite()].tolist() if 0 < c <= self.total})
+        fewest = [0.0] + [float("inf")] * self.total
+        for r in range(1, self.total + 1):   # coin change: a few ms, once per policy
+            fewest[r] = 1 + min((fewest[r - c] for c in costs if c <= r), default=float("inf"))
+        object.__setattr__(self, "fewest", torch.tensor(fewest))
 
 
 @dataclass(frozen=True)
@@ -446,12 +466,14 @@ class Pi0Model(nn.Module):
         return {"kv": kv, "pad": p_pad, "state": batch.get("state")}
 
     @torch.no_grad()
-    def generate(self, batch: dict[str, Tensor], max_new_tokens: int, use_cache: bool = True) -> tuple[Tensor, Tensor]:
+    def generate(self, batch: dict[str, Tensor], max_new_tokens: int, use_cache: bool = True,
+                 budget: TokenBudget | None = None) -> tuple[Tensor, Tensor]:
         """Greedy decoding by the VLM alone after its context (which ends with a begin marker in batch["targets"]).
 
         Runs the stock HF Gemma forward, with a DynamicCache (each step feeds one token) or, use_cache=False,
         recomputing the whole sequence per step (the reference). Returns ids [B, n] (after a sample's END: END)
-        and each sample's summed log-probability of its tokens up to END.
+        and each sample's summed log-probability of its tokens up to END (the model's, constraint or not).
+        budget: the most likely token among those the budget allows (see TokenBudget).
         """
         emb, pad, ar, _ = self.embed_context(self._to(batch))
         lm, b = self.vlm.language_model, emb.shape[0]
@@ -460,12 +482,24 @@ class Pi0Model(nn.Module):
         x, mask, pos = emb, make_attention_mask(pad, ar), pad.long().cumsum(1) - 1
         last = (pad.long() * torch.arange(pad.shape[1], device=pad.device)).argmax(1)  # the last real token
         ids, logp, done = [], torch.zeros(b, device=emb.device), torch.zeros(b, dtype=torch.bool, device=emb.device)
-        for _ in range(max_new_tokens):
+        spent = torch.zeros(b, device=emb.device)
+        for step in range(max_new_tokens):
             bias = torch.zeros(mask.shape, dtype=x.dtype, device=x.device).masked_fill(~mask, torch.finfo(x.dtype).min)
             h = lm(inputs_embeds=x, attention_mask=bias[:, None], position_ids=pos, cache=cache,
                    use_cache=use_cache).last_hidden_state
             lp = self.lm_head(h[torch.arange(b), last]).float().log_softmax(-1)
-            best, nxt = lp.max(-1)
+            if budget is None:
+                best, nxt = lp.max(-1)
+            else:
+                cost, left = budget.cost.to(lp.device), budget.total - spent
+                after = (left[:, None] - cost[None]).clamp(-1, budget.total)   # [B, V]; -1: overspent (or inf cost)
+                fewest = F.pad(budget.fewest.to(lp.device), (0, 1), value=float("inf"))   # index -1: never
+                # the rest after this token must still be spendable exactly in the steps left before END
+                allowed = fewest[after.nan_to_num(-1).long()] <= max_new_tokens - step - 2
+                allowed[:, end[0]] = left == 0
+                nxt = lp.masked_fill(~allowed, float("-inf")).argmax(-1)
+                best = lp.gather(1, nxt[:, None])[:, 0]
+                spent = spent + torch.where(nxt == end, 0.0, cost[nxt])
             nxt, logp = torch.where(done, end, nxt), logp + torch.where(done, 0.0, best)
             ids.append(nxt)
             done = done | (nxt == end)

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from pi_vla_ros.models import flow_matching as fm
-from pi_vla_ros.models.pi0 import (ACTION_BEGIN, END, Pi0Model, Pi0ModelConfig, SUBTASK_BEGIN, make_attention_mask,
-                                   recipe_mask)
+from pi_vla_ros.models.pi0 import (ACTION_BEGIN, END, Pi0Model, Pi0ModelConfig, SUBTASK_BEGIN, TokenBudget,
+                                   make_attention_mask, recipe_mask)
 
 VOCAB = 1024
 
@@ -163,6 +163,24 @@ def test_greedy_decoding_with_the_cache_equals_decoding_without_it(expert):
     ids, logp = model.generate(batch, 12, use_cache=True)
     ref_ids, ref_logp = model.generate(batch, 12, use_cache=False)
     assert ids.shape == (2, 12) and torch.equal(ids, ref_ids) and torch.allclose(logp, ref_logp, atol=1e-5)
+    assert (logp < 0).all()
+
+
+def test_a_token_budget_ends_every_sequence_at_exactly_its_total():
+    """Constrained decoding (π0-FAST): ids 100-119 cost 1-4 symbols, everything else is never allowed."""
+    model = tiny(expert="").eval()
+    batch, _, _ = batch_of(model, subtask=False, fast=False)
+    sid = model.config.special_id
+    batch |= {"targets": torch.tensor([[sid(ACTION_BEGIN)], [sid(ACTION_BEGIN)]]),
+              "target_mask": torch.ones(2, 1, dtype=torch.bool)}
+    cost = torch.full((model.config.vocab_size,), float("inf"))
+    cost[100:120] = torch.arange(20) % 4 + 1.0
+    free, _ = model.generate(batch, 12)
+    assert not ((free >= 100) & (free < 120)).all()          # unconstrained, random weights wander off
+    ids, logp = model.generate(batch, 40, budget=TokenBudget(cost, 17))
+    for row in ids.tolist():
+        end = row.index(sid(END))
+        assert all(100 <= t < 120 for t in row[:end]) and sum(cost[t].item() for t in row[:end]) == 17
     assert (logp < 0).all()
 
 

@@ -62,7 +62,7 @@ def test_fast_targets_encode_and_decode_back_to_the_chunk(fast_policy):
 
 
 def answer(policy, seq):
-    def generate(batch, max_new_tokens, use_cache=True):
+    def generate(batch, max_new_tokens, use_cache=True, budget=None):
         return torch.tensor([seq]), torch.tensor([-0.1])
     policy.model.generate = generate
 
@@ -87,6 +87,21 @@ def test_fast_policy_acts_only_through_a_valid_token_sequence(fast_policy):
                 fast_policy.infer(obs)
     finally:
         del fast_policy.model.generate
+
+
+def test_constrained_decoding_makes_every_chunk_decodable(fast_policy):
+    """Random weights: plain greedy decodes no chunk; the budgeted decoder always decodes one."""
+    obs = observation(fast_policy.profile)
+    plain = dataclasses.replace(fast_policy.config, fast_constrained_decoding=False)
+    fast_policy.processor.config = plain
+    try:
+        with pytest.raises(InvalidActionTokens):
+            fast_policy.infer(obs)
+    finally:
+        fast_policy.processor.config = dataclasses.replace(plain, fast_constrained_decoding=True)
+    for prompt in ("pick", "place the cube", "go"):
+        out = fast_policy.infer(obs.__class__(**{**obs.__dict__, "prompt": prompt}))
+        assert out.actions.shape == (50, 7) and np.isfinite(out.actions).all()
 
 
 def test_fast_checkpoint_keeps_its_tokenizer(fast_policy, tmp_path):

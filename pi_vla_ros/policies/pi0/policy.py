@@ -23,9 +23,11 @@ and actions padded to 32 dims), inference and the checkpoint. One ``infer``:
    ``subtask_source`` (``predicted`` | ``given``). The subtask block joins the context of step 2.
 2. actions: the expert's Euler steps (only the expert acts; FAST tokens are never decoded for it), with real-time
    chunking by guidance, or by hard inpainting when trained with training-time RTC; π0-FAST decodes FAST tokens
-   greedily after ``[ACTION_BEGIN]`` and inverts them. A sequence that is not the encoding of a chunk (no END
-   within max_target_tokens, a non-FAST id, the wrong number of coefficients) raises InvalidActionTokens: the
-   policy node rejects the request (``invalid_action_tokens``), no action is produced. π0-FAST ignores committed
+   greedily after ``[ACTION_BEGIN]`` and inverts them; by default (``fast_constrained_decoding``) only among the
+   FAST tokens that can still add up to exactly H x D coefficients, END only once they do. A sequence that is not
+   the encoding of a chunk (no END within max_target_tokens, a non-FAST id, the wrong number of coefficients)
+   raises InvalidActionTokens: the policy node rejects the request (``invalid_action_tokens``), no action is
+   produced. π0-FAST ignores committed
    actions (no flow to inpaint).
 
 Checkpoint:
@@ -49,8 +51,8 @@ import numpy as np
 import torch
 
 from pi_vla_ros.models import flow_matching as fm
-from pi_vla_ros.models.fast import FastTokenizer, InvalidActionTokens, SPECIAL_TAIL, from_vlm_ids
-from pi_vla_ros.models.pi0 import ACTION_BEGIN, END, Pi0Model, SUBTASK_BEGIN
+from pi_vla_ros.models.fast import FastTokenizer, InvalidActionTokens, SPECIAL_TAIL, from_vlm_ids, to_vlm_ids
+from pi_vla_ros.models.pi0 import ACTION_BEGIN, END, Pi0Model, SUBTASK_BEGIN, TokenBudget
 from pi_vla_ros.policies.base import ActionChunk, Observation
 from pi_vla_ros.policies.checkpoint import CheckpointError
 from pi_vla_ros.policies.pi06.policy import Pi06Policy
@@ -80,6 +82,7 @@ class Pi0Policy(Pi06Policy):
                 raise ValueError(f"FAST tokenizer ({fast.vocab_size} tokens, chunks {fast.horizon}x{fast.action_dim})"
                                  f" does not fit the config ({cfg.fast_vocab}, {cfg.horizon}x{len(cfg.action_names)})")
         super().__init__(model, processor, profile, untrained=untrained, seed=seed)
+        self._budget: TokenBudget | None = None
 
     @property
     def config(self) -> Pi0Config:
@@ -146,7 +149,8 @@ class Pi0Policy(Pi06Policy):
         if fast is None:
             raise InvalidActionTokens(f"{cfg.name} has no FAST tokenizer (one is fitted on the training set)")
         block = self.processor.target_block([context + [(ACTION_BEGIN, [], True)]], close=False)
-        ids, _ = self.model.generate(batch | block, cfg.max_target_tokens)
+        ids, _ = self.model.generate(batch | block, cfg.max_target_tokens,
+                                     budget=self._fast_budget() if cfg.fast_constrained_decoding else None)
         seq, end = ids[0].tolist(), cfg.model.special_id(END)
         if end not in seq:
             raise InvalidActionTokens(f"no end of the action tokens within {cfg.max_target_tokens} tokens")
@@ -154,6 +158,15 @@ class Pi0Policy(Pi06Policy):
         out = torch.zeros(1, cfg.horizon, cfg.model.action_dim)
         out[0, :, :chunk.shape[1]] = torch.from_numpy(chunk)
         return out
+
+    def _fast_budget(self) -> TokenBudget:
+        if self._budget is None:
+            fast, vocab = self.processor.fast, self.config.model.vocab_size
+            cost = torch.full((vocab,), float("inf"))
+            cost[torch.from_numpy(to_vlm_ids(np.arange(fast.vocab_size), vocab))] = torch.from_numpy(
+                fast.symbol_counts()).float()
+            self._budget = TokenBudget(cost, fast.horizon * fast.action_dim)
+        return self._budget
 
     @classmethod
     def build(cls, config: Pi0Config, profile, *, weights: str | Path | None = None,
