@@ -26,20 +26,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
 
+from pi_vla_ros.core.instructions import nearest_subtask
+
 
 def _same(a: str, b: str) -> bool:
     return " ".join(a.lower().split()) == " ".join(b.lower().split())
-
-
-def _meant(text: str, candidates: list[str]) -> str:
-    """The candidate whose words are nearest the text's (the subtask it meant, whatever its wording)."""
-    words = text.lower().split()
-    return max(candidates, key=lambda c: SequenceMatcher(None, words, c.lower().split()).ratio())
 
 
 def score(labels: list[str], predicted: list[str], confidence: list[float], episode: np.ndarray, frame: np.ndarray,
@@ -56,7 +51,7 @@ def score(labels: list[str], predicted: list[str], confidence: list[float], epis
     for e in np.unique(episode):
         idx = np.flatnonzero(episode == e)
         candidates = sorted({labels[i] for i in idx})
-        meant[idx] = [_meant(predicted[i], candidates) == labels[i] for i in idx]
+        meant[idx] = [nearest_subtask(predicted[i], candidates) == labels[i] for i in idx]
         idx = idx[np.argsort(frame[idx])]
         changes = [frame[i] for k, i in enumerate(idx[1:], 1) if labels[i] != labels[idx[k - 1]]]
         place = 0

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Iterator, Protocol
 
 from pi_vla_ros.core.errors import RejectedInput, RejectionCounter
@@ -61,6 +62,14 @@ def validate_text(text, max_chars: int = MAX_INSTRUCTION_CHARS, kind: str = "ins
         raise RejectedInput(f"{kind}_control_char", f"{kind} contains control character "
                                                     f"U+{ord(bad.group()):04X} at {bad.start()}")
     return text
+
+
+def nearest_subtask(text: str, candidates: list[str]) -> str:
+    """The candidate whose words are nearest the text's: the subtask it names, whatever its wording ("block" for
+    "cube"). Scores a predicted subtask by meaning as well as word for word.
+    """
+    words = text.lower().split()
+    return max(candidates, key=lambda c: SequenceMatcher(None, words, c.lower().split()).ratio())
 
 
 def split_subtasks(text: str) -> list[str]:

@@ -37,7 +37,9 @@ on ``/pi_vla/language``. Subtask accuracy per frame: at every control tick (0.02
 ``/pi_vla/subtask`` message, the subtask in force (the last one published) is compared with the expert's annotation,
 ``task.subtasks[task.current]`` (lower case, punctuation and spacing ignored); ticks after the last subtask is done
 have no annotation and are not counted. ``subtask_accuracy`` counts the policy's own subtasks (sources ``predicted``
-and ``reused``); ``subtask_by_source`` has each source, ``instruction`` (a person's override) included.
+and ``reused``) word for word; ``subtask_meant_accuracy`` counts those that name the right subtask in any words
+(the task's subtask nearest in words is the annotation: "block" for "cube" counts); ``subtask_by_source`` has each
+source, ``instruction`` (a person's override) included.
 
 Override (``override_next``, with ``hierarchical``): a person changes the order mid-episode. At ``override_at_s``
 into the episode the *next* subtask (the one after the current, i.e. the second at first) is typed on
@@ -58,6 +60,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from pi_vla_ros.core.instructions import nearest_subtask
 
 STEP_S = 0.02   # one control tick: the loop's step, and the unit of per-frame subtask accuracy
 
@@ -125,7 +129,7 @@ class _Subtasks:
         run.add_node(self.node, "pi_vla_eval_subtasks")
 
     def start(self, task: str) -> None:
-        self.last, self.messages, self.frames = None, 0, {}   # frames: source -> [ticks, correct]
+        self.last, self.messages, self.frames = None, 0, {}   # frames: source -> [ticks, correct, meant]
         self.task_pub.publish(self._string(data=task))
 
     def say(self, line: str) -> None:
@@ -135,11 +139,13 @@ class _Subtasks:
         self.last = json.loads(msg.data)
         self.messages += 1
 
-    def score(self, annotation: str | None) -> None:
+    def score(self, annotation: str | None, candidates: list[str]) -> None:
+        """candidates: the task's subtasks; "meant" is right when the one nearest in words is the annotation."""
         if self.last is not None and annotation is not None:
-            counts = self.frames.setdefault(self.last["source"], [0, 0])
+            counts = self.frames.setdefault(self.last["source"], [0, 0, 0])
             counts[0] += 1
             counts[1] += _normalized(self.last["subtask"]) == _normalized(annotation)
+            counts[2] += nearest_subtask(self.last["subtask"], candidates) == annotation
 
     def summary(self) -> dict:
         return {"subtask_messages": self.messages, **_accuracy(self.frames)}
@@ -150,11 +156,15 @@ def _normalized(text: str) -> str:
 
 
 def _accuracy(frames: dict) -> dict:
-    """frames: source -> [ticks, correct]. The headline counts the policy's own subtasks, not a person's."""
-    own = [sum(frames.get(s, [0, 0])[k] for s in ("predicted", "reused")) for k in (0, 1)]
+    """frames: source -> [ticks, word for word, meant]. The headline counts the policy's own subtasks, not a
+    person's.
+    """
+    own = [sum(frames.get(s, [0, 0, 0])[k] for s in ("predicted", "reused")) for k in (0, 1, 2)]
     return {"subtask_frames": own[0], "subtask_accuracy": round(own[1] / own[0], 4) if own[0] else None,
-            "subtask_by_source": {s: {"frames": n, "correct": c, "accuracy": round(c / n, 4)}
-                                  for s, (n, c) in sorted(frames.items())}}
+            "subtask_meant_accuracy": round(own[2] / own[0], 4) if own[0] else None,
+            "subtask_by_source": {s: {"frames": n, "correct": c, "accuracy": round(c / n, 4), "meant": m,
+                                      "meant_accuracy": round(m / n, 4)}
+                                  for s, (n, c, m) in sorted(frames.items())}}
 
 
 def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpoint: str | None = None,
@@ -251,7 +261,8 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                     resting = [o for o in task.object_names if task.in_bowl(o) and o not in held]
                     placed += [o for o in resting if o not in placed]
                 if subtasks is not None:
-                    subtasks.score(task.subtasks[task.current].text if task.current < len(task.subtasks) else None)
+                    subtasks.score(task.subtasks[task.current].text if task.current < len(task.subtasks) else None,
+                                   [t.text for t in task.subtasks])
                 if override is not None:
                     _person(subtasks, task, placed, override, run.sim_time() - t0, override_at_s)
                 done = len(resting) == len(task.object_names) if override is not None else sim.success()
@@ -292,7 +303,8 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
     if multi_step:
         extra = f", subtasks done {report['subtasks_done']}/{report['subtasks_total']}"
     if hierarchical:
-        extra += f", subtask accuracy per frame {report['subtask_accuracy']}"
+        extra += (f", subtask accuracy per frame {report['subtask_accuracy']} word for word, "
+                  f"{report['subtask_meant_accuracy']} meant")
     if override_next:
         o = report["override"]
         extra += f", followed the person {o['followed']}/{o['episodes']}, all cubes placed {o['all_placed']}"
@@ -324,9 +336,10 @@ def _multi_step_report(results, hierarchical: bool, override_next: bool, overrid
         frames: dict = {}
         for r in results:
             for source, v in r["subtask_by_source"].items():
-                counts = frames.setdefault(source, [0, 0])
+                counts = frames.setdefault(source, [0, 0, 0])
                 counts[0] += v["frames"]
                 counts[1] += v["correct"]
+                counts[2] += v["meant"]
         out |= _accuracy(frames) | {"subtask_messages": sum(r["subtask_messages"] for r in results)}
     if override_next:
         said = [r for r in results if "line" in r["override"]]

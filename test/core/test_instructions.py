@@ -15,7 +15,7 @@
 import pytest
 
 from pi_vla_ros.core.errors import RejectedInput
-from pi_vla_ros.core.instructions import SubtaskQueue, split_subtasks, validate_text
+from pi_vla_ros.core.instructions import SubtaskQueue, nearest_subtask, split_subtasks, validate_text
 
 
 def test_split():
@@ -92,3 +92,9 @@ def test_validate_text_for_other_streams():
     with pytest.raises(RejectedInput, match="language_too_long"):
         validate_text("a" * 501, kind="language")
     assert validate_text("ümlaut 日本語 ✓") == "ümlaut 日本語 ✓"
+
+
+def test_the_subtask_meant_is_the_nearest_in_words():
+    steps = ["put the red cube in the bowl", "put the blue cube in the bowl"]
+    assert nearest_subtask("put the blue block in the bowl", steps) == steps[1]
+    assert nearest_subtask("Put the red block in the bowl", steps) == steps[0]

@@ -69,7 +69,8 @@ def test_hierarchical_policy_is_scored_per_frame_and_a_person_overrides(tmp_path
     own = sum(by_source[s]["frames"] for s in ("predicted", "reused") if s in by_source)
     assert report["subtask_frames"] == own and own + by_source["instruction"]["frames"] <= 100   # 2 s of 0.02 s ticks
     assert 0.0 <= report["subtask_accuracy"] <= 1.0 and all(0.0 <= v["accuracy"] <= 1.0 for v in by_source.values())
-    assert by_source["instruction"]["correct"] == 0   # the person named the second subtask; the first is current
+    assert by_source["instruction"]["correct"] == by_source["instruction"]["meant"] == 0   # named the second subtask
+    assert report["subtask_accuracy"] <= report["subtask_meant_accuracy"] <= 1.0   # every exact match is meant too
     override = ep["override"]
     assert override["line"] == ep["subtasks"][1] and override["at_s"] == 1.0 and override["cleared_at_s"] is None
     assert not override["followed"] and not ep["success"] and ep["placed_order"] == []    # random weights, 2 s
