@@ -185,7 +185,7 @@ def cmd_bench_subtask(args) -> int:
     from pi_vla_ros.benchmarks.subtask_fit import run
 
     run(args.checkpoint, args.dataset, args.out, profile=args.profile, episodes=args.episodes, every=args.every,
-        boundary_s=args.boundary_s)
+        boundary_s=args.boundary_s, from_steps=not args.free_text)
     return 0
 
 
@@ -250,6 +250,9 @@ def _add_bench(sub) -> None:
     p.add_argument("--every", type=int, default=10, help="score every N-th frame of each episode")
     p.add_argument("--boundary-s", type=float, default=0.5,
                    help="frames this close to a change of annotation are reported apart")
+    p.add_argument("--free-text", action="store_true",
+                   help="decode the subtask as free text even when the task has several steps (the policy node's "
+                        "subtask_from_steps:=false); by default it is chosen among them, as the node does")
     p.add_argument("--out", help="write the JSON report here")
     p.set_defaults(func=cmd_bench_subtask)
     p = bench.add_parser("speech", help="spoken commands: exact-subtask accuracy on synthesized utterances not used "

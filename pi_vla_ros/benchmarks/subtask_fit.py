@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pi_vla_ros.core.instructions import nearest_subtask
+from pi_vla_ros.core.instructions import nearest_subtask, split_subtasks
 
 
 def _same(a: str, b: str) -> bool:
@@ -80,8 +80,10 @@ def score(labels: list[str], predicted: list[str], confidence: list[float], epis
 
 
 def subtask_fit(checkpoint: str, dataset: str, *, profile: str | None = None, episodes: int | None = None,
-                every: int = 10, boundary_s: float = 0.5) -> dict:
-    """Decode the subtask on every `every`-th frame of the dataset's first `episodes` episodes (all by default)."""
+                every: int = 10, boundary_s: float = 0.5, from_steps: bool = True) -> dict:
+    """Decode the subtask on every `every`-th frame of the dataset's first `episodes` episodes (all by default);
+    from_steps: chosen among the task's steps where it has several, as the policy node does by default.
+    """
     import torch
 
     from pi_vla_ros.benchmarks.flow_fit import load_for_dataset
@@ -107,13 +109,15 @@ def subtask_fit(checkpoint: str, dataset: str, *, profile: str | None = None, ep
             sample = {"images": {k: images[frames.image_index[i], j].transpose(1, 2, 0) for j, k in enumerate(keys)
                                  if frames.slot_present[j]},
                       "state": frames.states[i], "prompt": frames.tasks[frames.task_index[i]], "advantage": None}
-            text, conf = policy.predict_subtask(policy.processor([sample]))
+            steps = tuple(split_subtasks(sample["prompt"])) if from_steps else ()
+            text, conf = policy.predict_subtask(policy.processor([sample]), steps)
             predicted.append(text)
             confidence.append(conf)
     frame_in_episode = np.array([i - first[int(frames.episode_index[i])] for i in picked])
     report = score([frames.subtask[i] for i in picked], predicted, confidence, frames.episode_index[picked],
                    frame_in_episode, prof.policy_rate_hz, boundary_s)  # frames are policy steps (check_fps)
-    return {"checkpoint": str(checkpoint), "policy": name, "dataset": str(dataset), "every": every} | report
+    return {"checkpoint": str(checkpoint), "policy": name, "dataset": str(dataset), "every": every,
+            "decoding": "among the task's steps" if from_steps else "free text"} | report
 
 
 def run(checkpoint: str, dataset: str, out: str | None = None, **kw) -> dict:

@@ -516,6 +516,19 @@ class Pi0Model(nn.Module):
         return torch.stack(ids, 1), logp
 
     @torch.no_grad()
+    def target_logprob(self, batch: dict[str, Tensor]) -> Tensor:
+        """[B] each sample's summed log-probability of its scored target tokens (END included): ranks given texts
+        (a hierarchical policy choosing among the task's own steps) by the VLM alone, as generate() scores its own.
+        """
+        batch = self._to(batch)
+        emb, pad, ar, fast = self.embed_context(batch)
+        n, targets = emb.shape[1], batch["targets"]
+        mask, pos = recipe_mask(pad, ar, fast, n)
+        (vlm_out, _), _ = self.joint_forward([emb, None], mask, pos, None)
+        lp = self.lm_head(vlm_out[:, n - targets.shape[1] - 1:n - 1]).float().log_softmax(-1)  # i-1 predicts i
+        return (lp.gather(-1, targets[..., None])[..., 0] * batch["target_loss"]).sum(1)
+
+    @torch.no_grad()
     def denoise(self, cache: dict, noise: Tensor, num_steps: int | None = None,
                 inpaint: fm.Inpainting | fm.PrefixInpainting | None = None) -> Tensor:
         """Euler steps of the action expert from noise [B, H, action_dim], attending to a prefix_cache."""

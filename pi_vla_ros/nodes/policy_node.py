@@ -39,9 +39,10 @@ observations; OK when chunks flow.
 Hierarchical policies (config ``subtask``, e.g. ``pi05_hier``) with ``task`` set (the parameter, or per episode a
 message on ``task_topic``, which holds until ``reset_episode()``): the prompt is the task; the policy
 decodes the current subtask from it and the observation at most every ``subtask_period_s`` (in between the last
-prediction is passed on as given) and acts on it; a ``/pi_vla/language`` other than empty or the task itself is
-then a person's verbal instruction (what the instruction node publishes, e.g. after a spoken "next") and overrides
-the prediction until it is cleared. Each chunk's subtask is published on ``subtask_topic`` (std_msgs/String,
+prediction is passed on as given; with ``subtask_from_steps``, a task of several steps has the most likely of its
+own steps chosen, so the subtask is always one the person asked for, in their words) and acts on it; a
+``/pi_vla/language`` other than empty or the task itself is then a person's verbal instruction (what the
+instruction node publishes, e.g. after a spoken "next") and overrides the prediction until it is cleared. Each chunk's subtask is published on ``subtask_topic`` (std_msgs/String,
 JSON: task, subtask, confidence, source = predicted | reused | instruction, stamp). A π0-FAST token sequence that
 is not the encoding of a chunk is rejected as ``invalid_action_tokens``.
 """
@@ -58,7 +59,7 @@ from pi_vla_ros.core.chunking import ChunkScheduler, ChunkingConfig
 from pi_vla_ros.core.errors import RejectedInput
 from pi_vla_ros.core.inference import (PolicySpec, ProcessRunner, RemoteRunner, RemoteSpec, SimulatedLatencyRunner,
                                        ThreadedRunner, warm_up)
-from pi_vla_ros.core.instructions import validate_text
+from pi_vla_ros.core.instructions import split_subtasks, validate_text
 from pi_vla_ros.core.observation import ObservationCore
 from pi_vla_ros.nodes.common import (ERROR, GraphNode, LATCHED_QOS, OK, Param, RecentLog, Rejections, SENSOR_QOS, WARN,
                                      declare, destroy_entities, diagnostics, now_sec, run_node, start_managed,
@@ -117,6 +118,9 @@ class PolicyNode(GraphNode, LifecycleNode):
         autostart=Param(True, "configure and activate at start-up (false: wait for a lifecycle manager)"),
         task=Param("", "hierarchical policies: the task prompt (the language topic then overrides the subtask)"),
         subtask_period_s=Param(1.0, "hierarchical: re-predict the subtask at most this often", (0.0, 3600.0)),
+        subtask_from_steps=Param(True, "hierarchical: a task of two or more steps (split as typed instructions are) "
+                                       "has its subtask chosen among them, by the policy's likelihood; false: "
+                                       "decoded as free text"),
         subtask_topic=Param("/pi_vla/subtask", "hierarchical: each chunk's subtask out (std_msgs/String, JSON)"),
         task_topic=Param("/pi_vla/task", "hierarchical: a new task prompt in place of `task` (std_msgs/String, "
                          "transient local; '' restores `task`)"),
@@ -321,14 +325,15 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._blocked_reason = None
         self.observation_ages.append(now - synced.stamp)
         committed = self._committed(synced.stamp, now) if self.p.real_time_chunking else None
-        subtask = None
+        subtask, choices = None, ()
         if self.task:  # hierarchical: a person's instruction, else the last prediction while it is recent
+            choices = tuple(split_subtasks(self.task)) if self.p.subtask_from_steps else ()
             last = self._subtask
             person = self.language if self.language != self.task else ""   # the task itself overrides nothing
             subtask = person or (last[0] if last and now - last[1] < self.p.subtask_period_s else None)
             self._submitted_source = "instruction" if person else "reused" if subtask is not None else "predicted"
         obs = Observation(images=synced.images, state=synced.state, prompt=self.task or self.language,
-                          stamp=synced.stamp, committed=committed, subtask=subtask)
+                          stamp=synced.stamp, committed=committed, subtask=subtask, subtask_choices=choices)
         self._submitted_prompt = self.task or self.language
         self._submitted_rtc = None if committed is None else {"frozen": committed.frozen, "overlap": committed.overlap}
         self.runner.submit(obs, now)

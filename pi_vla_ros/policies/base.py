@@ -44,6 +44,7 @@ class Observation:
     stamp: float                    # seconds (ROS time) the observation was taken
     committed: CommittedActions | None = None   # set by the policy node when real-time chunking is on
     subtask: str | None = None      # hierarchical policies: a person's subtask instruction, used as given
+    subtask_choices: tuple[str, ...] = ()   # hierarchical: the task's own steps; the prediction is one of them
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def test_a_subtask_in_other_words_is_still_the_one_meant():
 def hier(tmp_path_factory):
     root = tmp_path_factory.mktemp("subtask")
     data, ckpt = root / "data", root / "hier"
-    write_dataset(data, subtasks=SUBTASKS)
+    write_dataset(data, subtasks=SUBTASKS, tasks=(" and then ".join(SUBTASKS),))
     train(TrainConfig(policy="pi05_hier_tiny", dataset=str(data), out=str(ckpt), steps=2, batch_size=4,
                       warmup_steps=1, progress=False, threads=1, precision="fp32", freeze_vlm=False),
           log_fn=lambda *_: None)
@@ -60,9 +60,12 @@ def test_subtask_fit_decodes_every_nth_frame_and_scores_it(hier, monkeypatch):
     data, ckpt = hier
     report = subtask_fit(str(ckpt), str(data), every=5)
     assert report["frames"] == 2 * 6 and report["episodes"] == 2      # 30 frames an episode, every 5th
-    assert 0.0 <= report["accuracy"] <= 1.0
+    assert report["decoding"] == "among the task's steps" and report["accuracy"] == report["meant_accuracy"]
+    assert all(c["predicted"] in SUBTASKS for c in report["top_confusions"])       # only ever one of the steps
+    free = subtask_fit(str(ckpt), str(data), every=5, from_steps=False)
+    assert free["decoding"] == "free text" and 0.0 <= free["accuracy"] <= free["meant_accuracy"] <= 1.0
     # a model that always says the first subtask is right on exactly the first half of every episode
-    monkeypatch.setattr(Pi0Policy, "predict_subtask", lambda self, batch: (SUBTASKS[0], 1.0))
+    monkeypatch.setattr(Pi0Policy, "predict_subtask", lambda self, batch, choices=(): (SUBTASKS[0], 1.0))
     always_first = subtask_fit(str(ckpt), str(data), every=5)
     assert always_first["accuracy"] == 0.5
     assert always_first["by_subtask"]["1"]["accuracy"] == 1.0 and always_first["by_subtask"]["2"]["accuracy"] == 0.0

@@ -18,6 +18,7 @@ pre-training, greedy decoding with and without the KV cache, per-action times an
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pi_vla_ros.models import flow_matching as fm
 from pi_vla_ros.models.pi0 import (ACTION_BEGIN, END, Pi0Model, Pi0ModelConfig, SUBTASK_BEGIN, TokenBudget,
@@ -164,6 +165,21 @@ def test_greedy_decoding_with_the_cache_equals_decoding_without_it(expert):
     ref_ids, ref_logp = model.generate(batch, 12, use_cache=False)
     assert ids.shape == (2, 12) and torch.equal(ids, ref_ids) and torch.allclose(logp, ref_logp, atol=1e-5)
     assert (logp < 0).all()
+
+
+def test_a_given_text_scores_what_greedy_decoding_gave_it():
+    model = tiny().eval()
+    batch, _, _ = batch_of(model, subtask=False, fast=False)
+    sid = model.config.special_id
+    batch |= {"targets": torch.tensor([[sid(SUBTASK_BEGIN)], [sid(SUBTASK_BEGIN)]]),
+              "target_mask": torch.ones(2, 1, dtype=torch.bool)}
+    ids, logp = model.generate(batch, 6)
+    ended = ids == sid(END)
+    last = torch.where(ended.any(1), ended.long().argmax(1), ids.shape[1] - 1)   # generate() scores up to END
+    scored = {**batch, "targets": torch.cat([batch["targets"], ids], 1),
+              "target_mask": torch.ones(2, 1 + ids.shape[1], dtype=torch.bool),
+              "target_loss": F.pad(torch.arange(ids.shape[1])[None] <= last[:, None], (1, 0))}
+    assert torch.allclose(model.target_logprob(scored), logp, atol=1e-4)
 
 
 def test_a_token_budget_ends_every_sequence_at_exactly_its_total():

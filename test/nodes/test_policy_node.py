@@ -49,6 +49,16 @@ def test_hierarchical_mode_publishes_the_subtask_and_a_person_overrides_it(make_
     assert node.rejections.counter.total() == 0
 
 
+def test_a_task_of_several_steps_has_its_subtask_chosen_among_them(make_graph):
+    steps = ["pick up the red cube and put it in the bowl", "pick up the blue cube and put it in the bowl"]
+    run = make_graph("bimanual", policy="pi05_hier_tiny", skip=("pi_vla_instruction",),
+                     overrides={"pi_vla_policy": {"task": " and then ".join(steps), "subtask_period_s": 0.0}})
+    tap = Tap(run, {"/pi_vla/subtask": msgs.String})
+    run.spin_until(2.0)
+    got = [json.loads(m.data) for _, m in tap.messages["/pi_vla/subtask"]]
+    assert got and all(m["subtask"] in steps and m["source"] == "predicted" and 0 < m["confidence"] <= 1 for m in got)
+
+
 def test_a_task_on_the_task_topic_holds_until_the_episode_is_reset(make_graph):
     run = make_graph("ur5e", policy="pi05_hier_tiny", skip=("pi_vla_instruction",))
     tap = Tap(run, {"/pi_vla/subtask": msgs.String})

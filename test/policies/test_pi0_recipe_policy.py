@@ -147,6 +147,12 @@ def test_hierarchical_policy_decodes_the_subtask_it_was_taught():
     given = policy.infer(dataclasses.replace(obs[0], subtask="open the drawer"))
     assert given.info["subtask"] == "open the drawer" and given.info["subtask_source"] == "given"
     assert given.info["subtask_confidence"] == 1.0
+    # among the task's own steps: the one taught for the scene, at least as sure as of the greedy text
+    steps = ("place it in the box", "wipe the table", "pick up the cube")
+    for o, st in zip(obs, subtasks):
+        greedy = policy.infer(o).info["subtask_confidence"]
+        chosen = policy.infer(dataclasses.replace(o, subtask_choices=steps)).info
+        assert chosen["subtask"] == st and greedy <= chosen["subtask_confidence"] <= 1.0
 
 
 def test_training_time_rtc_policy_hard_inpaints_the_committed_prefix():

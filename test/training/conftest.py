@@ -24,8 +24,10 @@ TASKS = ("put the red cube in the bowl", "put the blue cube in the bowl")
 
 
 def write_dataset(root, episodes: int = 2, frames: int = 30,
-                  subtasks: tuple[str, ...] = ("reach for the cube",)) -> None:
-    """Every episode's frames split evenly between `subtasks`, in order (their annotations)."""
+                  subtasks: tuple[str, ...] = ("reach for the cube",), tasks: tuple[str, ...] = TASKS) -> None:
+    """Every episode's frames split evenly between `subtasks`, in order (their annotations); episode e's task is
+    tasks[e % len(tasks)].
+    """
     profile = load_profile("bimanual")
     rng = np.random.default_rng(0)
     with LeRobotDatasetWriter(root, profile=profile) as w:
@@ -42,7 +44,7 @@ def write_dataset(root, episodes: int = 2, frames: int = 30,
                     frame[IMAGE_PREFIX + cam.name] = img
                 w.add_frame(frame)
                 state = target + rng.normal(0, 1e-4, size=target.shape).astype(np.float32)
-            w.save_episode(task=TASKS[e % 2], success=True)
+            w.save_episode(task=tasks[e % len(tasks)], success=True)
 
 
 @pytest.fixture(scope="session")

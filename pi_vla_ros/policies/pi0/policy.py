@@ -17,9 +17,11 @@
 Reuses the π0.6 policy's camera-slot mapping and checkpoint checks; what differs is the model, the processor (state
 and actions padded to 32 dims), inference and the checkpoint. One ``infer``:
 
-1. hierarchical (config.subtask): the VLM decodes the subtask greedily after ``[SUBTASK_BEGIN]`` (or takes
-   ``obs.subtask``, a person's verbal instruction, as given); info gets ``subtask``, ``subtask_confidence`` (the
-   greedy sequence's probability, END included; 0 when no END came within max_subtask_tokens) and
+1. hierarchical (config.subtask): the VLM decodes the subtask greedily after ``[SUBTASK_BEGIN]``, or, given the
+   task's steps (``obs.subtask_choices``, two or more), picks the most likely of them, or takes ``obs.subtask``
+   (a person's verbal instruction) as given; info gets ``subtask``, ``subtask_confidence`` (greedy: the
+   sequence's probability, END included, 0 when no END came within max_subtask_tokens; among steps: its share of
+   their summed probability) and
    ``subtask_source`` (``predicted`` | ``given``). The subtask block joins the context of step 2.
 2. actions: the expert's Euler steps (only the expert acts; FAST tokens are never decoded for it), with real-time
    chunking by guidance, or by hard inpainting when trained with training-time RTC; π0-FAST decodes FAST tokens
@@ -113,7 +115,8 @@ class Pi0Policy(Pi06Policy):
         info, context = {}, []
         if cfg.subtask:
             given = getattr(obs, "subtask", None)
-            text, confidence = (given, 1.0) if given is not None else self.predict_subtask(batch)
+            text, confidence = ((given, 1.0) if given is not None else
+                                self.predict_subtask(batch, getattr(obs, "subtask_choices", ())))
             info |= {"subtask": text, "subtask_confidence": confidence,
                      "subtask_source": "predicted" if given is None else "given"}
             context = [(SUBTASK_BEGIN, self.processor.text_ids(text), False)]
@@ -134,8 +137,19 @@ class Pi0Policy(Pi06Policy):
         info |= {"policy": cfg.name, "untrained": self.untrained, "latency_s": time.perf_counter() - t0}
         return ActionChunk(actions=actions, dt=self.metadata.dt, stamp=obs.stamp, info=info)
 
-    def predict_subtask(self, batch: dict[str, torch.Tensor]) -> tuple[str, float]:
-        """Greedy subtask text after the prompt and observation, and its probability (0 without an END)."""
+    def predict_subtask(self, batch: dict[str, torch.Tensor], choices=()) -> tuple[str, float]:
+        """The subtask after the prompt and observation, and a confidence: with two or more choices the most likely
+        of them (each scored whole, END included) and its share of their summed probability; else greedy text and
+        its probability (0 without an END).
+        """
+        if len(choices) > 1:
+            block = self.processor.target_block([[(SUBTASK_BEGIN, self.processor.text_ids(c), False)]
+                                                 for c in choices])
+            k = len(choices)
+            logp = self.model.target_logprob({n: v.expand(k, *v.shape[1:]) for n, v in batch.items()} | block)
+            share = logp.softmax(0)   # how sure it is of this step rather than the others
+            best = int(share.argmax())
+            return choices[best], float(share[best])
         context = self.processor.target_block([[(SUBTASK_BEGIN, [], False)]], close=False)
         ids, logp = self.model.generate(batch | context, self.config.max_subtask_tokens + 1)
         seq, end = ids[0].tolist(), self.config.model.special_id(END)
