@@ -42,9 +42,10 @@ decodes the current subtask from it and the observation at most every ``subtask_
 prediction is passed on as given; with ``subtask_from_steps``, a task of several steps has the most likely of its
 own steps chosen, so the subtask is always one the person asked for, in their words) and acts on it; a
 ``/pi_vla/language`` other than empty or the task itself is then a person's verbal instruction (what the
-instruction node publishes, e.g. after a spoken "next") and overrides the prediction until it is cleared. Each chunk's subtask is published on ``subtask_topic`` (std_msgs/String,
-JSON: task, subtask, confidence, source = predicted | reused | instruction, stamp). A π0-FAST token sequence that
-is not the encoding of a chunk is rejected as ``invalid_action_tokens``.
+instruction node publishes, e.g. after a spoken "next") and overrides the prediction until it is cleared. Each
+chunk's subtask is published on ``subtask_topic`` (std_msgs/String, JSON: task, subtask, confidence, source =
+predicted | reused | instruction, stamp). A π0-FAST token sequence that is not the encoding of a chunk is rejected
+as ``invalid_action_tokens``.
 """
 
 from __future__ import annotations
