@@ -488,6 +488,16 @@ def cmd_recap_label(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from pi_vla_ros.evaluation.compare import compare, table
+
+    rows = compare(args.reports, args.label, args.out)
+    print(table(rows))
+    if args.out:
+        print(f"chart: {args.out}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     _env_for_graph()
     from pi_vla_ros.evaluation.closed_loop import evaluate
@@ -673,6 +683,11 @@ def _add_learning(sub) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("compare", help="evaluation reports side by side: success with its 95%% interval, a chart")
+    p.add_argument("reports", nargs="+", help="reports written by `pi-vla eval --report`")
+    p.add_argument("--label", action="append", default=[], help="a name per report, in order (default: checkpoint)")
+    p.add_argument("--out", help="bar chart (PNG) here")
+    p.set_defaults(func=cmd_compare)
 
 
 def cmd_teleop(args) -> int:
