@@ -381,13 +381,16 @@ class Pi0Model(nn.Module):
 
     @staticmethod
     def _attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, scaling: float) -> Tensor:
-        """Eager attention, softmax in fp32; k / v have fewer (KV) heads than q and are broadcast."""
+        """torch's fused attention (2-4x the eager form on a CPU, flash kernels on a GPU); k / v have fewer (KV)
+        heads than q. A query that may see no key (padding) gets what eager attention gives it, the mean of every
+        value (all keys allowed, its scores zeroed), where the fused kernels would give NaN.
+        """
         b, nh, lq, d = q.shape
-        q = q.view(b, k.shape[1], nh // k.shape[1], lq, d)  # [B, KV, group, Q, d]
-        scores = (q @ k[:, :, None].transpose(-1, -2)) * scaling
-        scores = scores.masked_fill(~mask[:, None, None], torch.finfo(scores.dtype).min)
-        probs = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)
-        return (probs @ v[:, :, None]).reshape(b, nh, lq, d).transpose(1, 2).reshape(b, lq, nh * d)
+        empty = ~mask.any(-1)                                    # [B, Q]
+        if empty.any():
+            mask, q = mask | empty[..., None], q.masked_fill(empty[:, None, :, None], 0.0)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None], scale=scaling, enable_gqa=True)
+        return out.transpose(1, 2).reshape(b, lq, nh * d)
 
     # -- training and sampling -------------------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, Tensor], noise: Tensor | None = None, time: Tensor | None = None,
