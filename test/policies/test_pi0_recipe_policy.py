@@ -92,16 +92,17 @@ def test_fast_policy_acts_only_through_a_valid_token_sequence(fast_policy):
 def test_constrained_decoding_makes_every_chunk_decodable(fast_policy):
     """Random weights: plain greedy decodes no chunk; the budgeted decoder always decodes one."""
     obs = observation(fast_policy.profile)
-    plain = dataclasses.replace(fast_policy.config, fast_constrained_decoding=False)
-    fast_policy.processor.config = plain
+    plain = fast_policy.config
+    assert not plain.fast_constrained_decoding      # the default: plain greedy
+    with pytest.raises(InvalidActionTokens):
+        fast_policy.infer(obs)
+    fast_policy.processor.config = dataclasses.replace(plain, fast_constrained_decoding=True)
     try:
-        with pytest.raises(InvalidActionTokens):
-            fast_policy.infer(obs)
+        for prompt in ("pick", "place the cube", "go"):
+            out = fast_policy.infer(obs.__class__(**{**obs.__dict__, "prompt": prompt}))
+            assert out.actions.shape == (50, 7) and np.isfinite(out.actions).all()
     finally:
-        fast_policy.processor.config = dataclasses.replace(plain, fast_constrained_decoding=True)
-    for prompt in ("pick", "place the cube", "go"):
-        out = fast_policy.infer(obs.__class__(**{**obs.__dict__, "prompt": prompt}))
-        assert out.actions.shape == (50, 7) and np.isfinite(out.actions).all()
+        fast_policy.processor.config = plain
 
 
 def test_fast_checkpoint_keeps_its_tokenizer(fast_policy, tmp_path):

@@ -45,9 +45,10 @@ class Pi0Config:
     advantage_conditioned: bool = False  # Recap: "Advantage: positive" in the inference prompt (see pi06)
     fast_tokens: bool = False            # CE on FAST action tokens (the tokenizer is fitted on the training set)
     fast_vocab: int = 1024               # FAST BPE vocabulary (paper: 1024)
-    # π0-FAST: greedy decoding among the tokens that can still end in exactly H x D coefficients (never an
-    # undecodable chunk); False: plain greedy, whose undecodable sequences are rejected (invalid_action_tokens)
-    fast_constrained_decoding: bool = True
+    # π0-FAST: True: greedy among the tokens that can still end in exactly H x D coefficients (never an undecodable
+    # chunk). False (default: it did better here, README): plain greedy, undecodable sequences rejected
+    # (invalid_action_tokens) and the executing chunk runs on
+    fast_constrained_decoding: bool = False
     subtask: bool = False                # hierarchical: CE on subtask text; inference decodes it, then acts on it
     max_target_tokens: int = 128         # longest VLM target block (subtask + FAST tokens, markers included)
     max_subtask_tokens: int = 16         # decoding budget of a subtask

@@ -25,8 +25,8 @@ and actions padded to 32 dims), inference and the checkpoint. One ``infer``:
    ``subtask_source`` (``predicted`` | ``given``). The subtask block joins the context of step 2.
 2. actions: the expert's Euler steps (only the expert acts; FAST tokens are never decoded for it), with real-time
    chunking by guidance, or by hard inpainting when trained with training-time RTC; π0-FAST decodes FAST tokens
-   greedily after ``[ACTION_BEGIN]`` and inverts them; by default (``fast_constrained_decoding``) only among the
-   FAST tokens that can still add up to exactly H x D coefficients, END only once they do. A sequence that is not
+   greedily after ``[ACTION_BEGIN]`` and inverts them; with ``fast_constrained_decoding`` only among the FAST
+   tokens that can still add up to exactly H x D coefficients, END only once they do. A sequence that is not
    the encoding of a chunk (no END within max_target_tokens, a non-FAST id, the wrong number of coefficients)
    raises InvalidActionTokens: the policy node rejects the request (``invalid_action_tokens``), no action is
    produced. π0-FAST ignores committed
