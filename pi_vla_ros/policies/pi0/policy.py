@@ -29,8 +29,7 @@ and actions padded to 32 dims), inference and the checkpoint. One ``infer``:
    tokens that can still add up to exactly H x D coefficients, END only once they do. A sequence that is not
    the encoding of a chunk (no END within max_target_tokens, a non-FAST id, the wrong number of coefficients)
    raises InvalidActionTokens: the policy node rejects the request (``invalid_action_tokens``), no action is
-   produced. π0-FAST ignores committed
-   actions (no flow to inpaint).
+   produced. π0-FAST ignores committed actions (no flow to inpaint).
 
 Checkpoint:
 
