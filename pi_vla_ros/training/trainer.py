@@ -122,13 +122,25 @@ def _rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to lr, then cosine decay to lr * final_lr_fraction at cfg.steps."""
+def lr_at(step: int, cfg: TrainConfig, budget_used: float = 0.0) -> float:
+    """Linear warm-up to lr, then cosine decay to lr * final_lr_fraction at cfg.steps.
+
+    budget_used (0..1) is the share of a --max-minutes budget already spent: the decay follows whichever of
+    steps and time runs out first, so a run stopped by its budget still ends annealed.
+    """
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    p = min(1.0, max((step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps), budget_used))
     lo = cfg.lr * cfg.final_lr_fraction
     return lo + (cfg.lr - lo) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def _budget_used(cfg: TrainConfig, wall0: float, t_decay: float | None) -> float:
+    """Share of the --max-minutes budget left after warm-up that is spent (0 without a budget)."""
+    if cfg.max_minutes <= 0 or t_decay is None:
+        return 0.0
+    left = cfg.max_minutes * 60 - (t_decay - wall0)
+    return 1.0 if left <= 0 else (time.perf_counter() - t_decay) / left
 
 
 class _LossModule(nn.Module):
@@ -346,6 +358,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         except ImportError:
             pass
     t_train = time.perf_counter()
+    t_decay = t_train if start >= cfg.warmup_steps else None
     samples = 0
     clipped = n_targets = 0
     recent: list[float] = []
@@ -361,8 +374,11 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
             clipped, n_targets = clipped + int(outside.sum()), n_targets + outside.numel()
             batch["actions"] = batch["actions"].clamp(-cfg.target_clip, cfg.target_clip)
         batch = {k: v.to(device) for k, v in batch.items()}
+        lr = lr_at(step, cfg, _budget_used(cfg, wall0, t_decay))
+        if step == cfg.warmup_steps - 1:
+            t_decay = time.perf_counter()  # the time budget's decay starts where the warm-up ends
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = lr
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             losses = step_module(batch, noise.to(device), flow_t.to(device),
                                  None if rtc_prefix is None else rtc_prefix.to(device))
@@ -384,7 +400,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         elapsed = time.perf_counter() - t_train
         if bar is not None:
             parts = {k: f"{np.mean([x for _, x in v[-50:]]):.4f}" for k, v in terms.items()}
-            bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}", **parts, lr=f"{lr_at(step - 1, cfg):.1e}",
+            bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}", **parts, lr=f"{lr:.1e}",
                             samples_s=f"{samples / max(elapsed, 1e-9):.0f}", refresh=False)
             bar.update(1)
         over_time = ((cfg.max_minutes > 0 and (time.perf_counter() - wall0) / 60 >= cfg.max_minutes)
@@ -393,7 +409,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
             save_checkpoint(out, policy, params, opt, ema, step, cfg, history, terms)
         if over_time:
             stopped_early = True
-            log_fn(f"stopping at step {step} of {cfg.steps} (max_minutes={cfg.max_minutes}, "
+            log_fn(f"stopping at step {step} of {cfg.steps}, lr {lr:.1e} (max_minutes={cfg.max_minutes}, "
                    f"pause_at_step={cfg.pause_at_step}); --resume continues")
             break
     if bar is not None:

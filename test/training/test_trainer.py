@@ -14,6 +14,7 @@
 
 """The training loop: it learns, it resumes exactly, it runs under DDP (gloo, world size 1)."""
 
+import dataclasses
 import json
 import socket
 
@@ -25,6 +26,7 @@ from pi_vla_ros.policies.checkpoint import load_tensors
 from pi_vla_ros.policies.factory import make_policy
 from pi_vla_ros.profiles import load_profile
 from pi_vla_ros.training.data import CachedPrefixBatches, load_frames, norm_stats
+from pi_vla_ros.training import trainer
 from pi_vla_ros.training.trainer import TrainConfig, build_policy, lr_at, train, trainable_named_parameters
 
 PROFILE = load_profile("bimanual")
@@ -77,6 +79,20 @@ def test_schedule_warmup_then_cosine():
     cfg = TrainConfig(policy="x", dataset="x", out="x", steps=100, lr=1.0, warmup_steps=10, final_lr_fraction=0.1)
     assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
     assert lr_at(55, cfg) == pytest.approx(0.55) and lr_at(100, cfg) == pytest.approx(0.1)
+
+
+def test_schedule_follows_a_time_budget_that_runs_out_first(monkeypatch):
+    cfg = TrainConfig(policy="x", dataset="x", out="x", steps=100, lr=1.0, warmup_steps=10, final_lr_fraction=0.1,
+                      max_minutes=1.0)
+    # started at t=0, warm-up over at t=20 s: 40 s of the budget are left for the decay
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: 40.0)
+    assert trainer._budget_used(cfg, 0.0, 20.0) == pytest.approx(0.5)
+    assert lr_at(11, cfg, 0.5) == pytest.approx(0.55)       # time leads the steps
+    assert lr_at(55, cfg, 0.1) == pytest.approx(0.55)       # steps lead the time
+    assert lr_at(12, cfg, 1.0) == pytest.approx(0.1)        # the budget is spent: annealed
+    assert lr_at(5, cfg, 0.9) == pytest.approx(0.6)         # warm-up is by steps only
+    assert trainer._budget_used(cfg, 0.0, None) == 0.0      # still warming up
+    assert trainer._budget_used(dataclasses.replace(cfg, max_minutes=0.0), 0.0, 20.0) == 0.0
 
 
 def test_checkpoint_is_a_loadable_policy_with_a_loss_curve(tiny_dataset, tmp_path):
