@@ -34,7 +34,8 @@ then carry the network round trip (``rtt_s``) next to the inference latency, and
 network delay, since the delay estimate is built from the latencies the loop experienced.
 ``/diagnostics`` (every ``diagnostics_period_s``): ERROR while the server is down, or after 3 inferences in a row
 were rejected (``inference_error``, ``bad_policy_output``); WARN when inactive, waiting for language or for
-observations; OK when chunks flow.
+observations, or when the last chunk was made from a prompt cut to the model's ``max_tokens`` (counted in
+``truncated_prompts``: the policy acted on part of the instruction); OK when chunks flow.
 
 Hierarchical policies (config ``subtask``, e.g. ``pi05_hier``) with ``task`` set (the parameter, or per episode a
 message on ``task_topic``, which holds until ``reset_episode()``): the prompt is the task; the policy
@@ -146,6 +147,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         self._entities: list = []
         self._runner_ready = True              # as last seen: a change is logged once
         self._rejected_in_a_row: list[str] = []   # reasons of the inferences rejected since the last good chunk
+        self.truncated_prompts = 0             # chunks made from a prompt cut to the model's max_tokens
+        self._last_prompt_truncated = False
         start_managed(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -382,6 +385,8 @@ class PolicyNode(GraphNode, LifecycleNode):
                                                             f"{bool(np.all(np.isfinite(actions)))}"))
             return
         self._rejected_in_a_row = []
+        self._last_prompt_truncated = bool(chunk.info.get("prompt_truncated", False))
+        self.truncated_prompts += self._last_prompt_truncated
         msg = msgs.JointTrajectory()
         msg.header.stamp = to_stamp(chunk.stamp)
         msg.joint_names = list(self.profile.action_names)
@@ -420,7 +425,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         r = self.runner
         values = {"chunks": len(self.chunk_log), "server_ready": r.ready, "restarts": r.restarts,
                   "last_error": "" if r.last_error is None else str(r.last_error),
-                  "rejected": self.rejections.counter.as_dict(), "active": self.active}
+                  "rejected": self.rejections.counter.as_dict(), "active": self.active,
+                  "truncated_prompts": self.truncated_prompts}
         if self.round_trips:   # remote: network round trip next to the latency the loop experienced
             values["rtt_ms_p50"] = round(1e3 * float(np.median(self.round_trips)), 2)
             values["latency_ms_p50"] = round(1e3 * float(np.median(self.latencies)), 2)
@@ -434,6 +440,9 @@ class PolicyNode(GraphNode, LifecycleNode):
             level, message = WARN, f"waiting for language on {self.p.language_topic}"
         elif self._blocked_reason is not None:
             level, message = WARN, f"waiting for observations: {self._blocked_reason}"
+        elif self._last_prompt_truncated:
+            level, message = WARN, (f"prompt {self._submitted_prompt!r} cut to the model's max_tokens: the policy "
+                                    f"acts on part of it")
         else:
             level, message = OK, "running"
         self.diag_pub.publish(msgs.DiagnosticArray(header=msgs.Header(stamp=self.get_clock().now().to_msg()),

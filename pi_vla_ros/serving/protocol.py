@@ -248,6 +248,8 @@ def reply_from_chunk(chunk: ActionChunk, policy_name: str, untrained: bool, timi
     return {"actions": np.asarray(chunk.actions, np.float32), "server_timing": timing,
             EXTENSION_KEY: {"dt": float(chunk.dt), "stamp": float(chunk.stamp), "policy": policy_name,
                             "untrained": bool(untrained),
+                            # the model saw the prompt cut to its max_tokens (openpi truncates silently)
+                            "prompt_truncated": bool(chunk.info.get("prompt_truncated", False)),
                             # hierarchical policies: the subtask the actions were made for, and where it came from
                             **({"subtask": str(chunk.info["subtask"]),
                                 "subtask_confidence": float(chunk.info["subtask_confidence"]),
@@ -266,7 +268,7 @@ def chunk_from_reply(reply, *, stamp: float, dt: float, horizon: int | None, act
     ext = ext if isinstance(ext, dict) else {}
     timing = reply.get("server_timing") if isinstance(reply.get("server_timing"), dict) else {}
     info = {"policy": ext.get("policy", "remote"), "untrained": bool(ext.get("untrained", False)),
-            "server_timing": timing}
+            "prompt_truncated": ext.get("prompt_truncated") is True, "server_timing": timing}
     subtask = {k: ext[k] for k in SUBTASK_INFO if k in ext}
     if subtask:
         if not (isinstance(subtask.get("subtask"), str) and isinstance(subtask.get("subtask_confidence"), float)

@@ -78,3 +78,24 @@ def test_fast_tokens_that_are_no_chunk_are_counted_as_such(make_graph):
     run.spin_until(2.0)
     counts = run.node("pi_vla_policy").rejections.counter.as_dict()
     assert counts.get("inference_error", 0) == 0 and counts.get("invalid_action_tokens", 0) > 0, counts
+
+
+def test_a_prompt_cut_to_max_tokens_is_counted_and_warned_until_a_shorter_one_comes(make_graph):
+    run = make_graph("ur5e", policy="pi0_tiny", skip=("pi_vla_instruction",),
+                     overrides={"pi_vla_policy": {"diagnostics_period_s": 0.25}})
+    tap = Tap(run, {"/diagnostics": msgs.DiagnosticArray})
+    node = run.node("pi_vla_policy")
+    pub = tap.node.create_publisher(msgs.String, "/pi_vla/language", LATCHED_QOS)
+    pub.publish(msgs.String(data=" and then ".join([TASK] * 8)))     # well over pi0_tiny's 48 tokens
+    run.spin_until(2.0)
+
+    def last_status():
+        return [s for _, m in tap.messages["/diagnostics"] for s in m.status if s.name == "pi_vla_policy"][-1]
+
+    assert node.truncated_prompts > 0 and "max_tokens" in last_status().message
+    assert {v.key: v.value for v in last_status().values}["truncated_prompts"] == str(node.truncated_prompts)
+    pub.publish(msgs.String(data=TASK))
+    run.spin_for(2.0)
+    cut = node.truncated_prompts
+    run.spin_for(1.0)
+    assert node.truncated_prompts == cut and last_status().message == "running"

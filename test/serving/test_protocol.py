@@ -112,6 +112,10 @@ def test_jpeg_decoding_and_replies():
     reply = {"actions": np.zeros((5, 3), np.float64), "server_timing": {"infer_ms": 3.0}}   # an openpi server's
     chunk = chunk_from_reply(unpack(pack(reply)), stamp=2.0, dt=0.02, horizon=None, action_dim=3)
     assert chunk.actions.dtype == np.float32 and chunk.dt == 0.02 and chunk.info["server_timing"]["infer_ms"] == 3
+    assert chunk.info["prompt_truncated"] is False
+    cut = ActionChunk(actions=np.zeros((5, 3), np.float32), dt=0.02, stamp=1.0, info={"prompt_truncated": True})
+    reply = unpack(pack(reply_from_chunk(cut, "pi0", False, {})))
+    assert chunk_from_reply(reply, stamp=1.0, dt=0.02, horizon=5, action_dim=3).info["prompt_truncated"] is True
     with pytest.raises(ProtocolError):
         chunk_from_reply(reply, stamp=2.0, dt=0.02, horizon=50, action_dim=3)
     assert RemoteError("rate_limited: too many").code == "rate_limited"

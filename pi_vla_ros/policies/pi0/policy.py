@@ -109,9 +109,10 @@ class Pi0Policy(Pi06Policy):
                   "state": state, "prompt": obs.prompt, "advantage": True if cfg.advantage_conditioned else None}
         if obs.committed is not None and model.expert is not None:
             sample["actions"], sample["fast"] = self._committed_rows(obs.committed), False
+        truncated_before = self.processor.truncated_prompts
         batch = self.processor([sample])
         committed = batch.pop("actions", None)
-        info, context = {}, []
+        info, context = {"prompt_truncated": self.processor.truncated_prompts > truncated_before}, []
         if cfg.subtask:
             given = getattr(obs, "subtask", None)
             text, confidence = ((given, 1.0) if given is not None else

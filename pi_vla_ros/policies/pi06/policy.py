@@ -114,6 +114,7 @@ class Pi06Policy:
         if committed is not None:  # the processor maps them into model space exactly like training targets
             sample["actions"] = self._committed_rows(committed)
         guided = self.config.advantage_conditioned and self.advantage_guidance != 1.0
+        truncated_before = self.processor.truncated_prompts
         batch = self.processor([sample, {**sample, "advantage": None}] if guided else [sample])
         inpaint = None
         if committed is not None:
@@ -123,7 +124,8 @@ class Pi06Policy:
         extra = {"guidance": self.advantage_guidance} if guided else {}
         actions = self.model.sample_actions(batch, noise=noise_t, generator=self._gen, inpaint=inpaint, **extra)
         actions = self.processor.postprocess(actions, state[None])[0]
-        info = {"policy": self.config.name, "untrained": self.untrained, "latency_s": time.perf_counter() - t0}
+        info = {"policy": self.config.name, "untrained": self.untrained, "latency_s": time.perf_counter() - t0,
+                "prompt_truncated": self.processor.truncated_prompts > truncated_before}
         return ActionChunk(actions=actions, dt=self.metadata.dt, stamp=obs.stamp, info=info)
 
     def _committed_rows(self, committed) -> np.ndarray:
