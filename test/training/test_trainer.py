@@ -25,8 +25,8 @@ import torch
 from pi_vla_ros.policies.checkpoint import load_tensors
 from pi_vla_ros.policies.factory import make_policy
 from pi_vla_ros.profiles import load_profile
-from pi_vla_ros.training.data import CachedPrefixBatches, load_frames, norm_stats
 from pi_vla_ros.training import trainer
+from pi_vla_ros.training.data import CachedPrefixBatches, load_frames, norm_stats
 from pi_vla_ros.training.trainer import TrainConfig, build_policy, lr_at, train, trainable_named_parameters
 
 PROFILE = load_profile("bimanual")
