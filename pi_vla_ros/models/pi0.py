@@ -425,7 +425,7 @@ class Pi0Model(nn.Module):
         (vlm_out, expert_out), _ = self.joint_forward([emb, suffix], mask, pos, cond, insulate=insulate)
         if batch.get("targets") is not None:
             targets, scored, is_fast = batch["targets"], batch["target_loss"].bool(), batch["target_fast"].bool()
-            logits = self.lm_head(vlm_out[:, n_vlm - targets.shape[1] - 1:n_vlm - 1]).float()  # i-1 predicts i
+            logits = self._target_logits(vlm_out, n_vlm, targets.shape[1])
             ce = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view_as(targets)
             for name, sel in (("ce", scored), ("ce_text", scored & ~is_fast), ("ce_fast", scored & is_fast)):
                 if sel.any():  # a part without tokens is absent, not 0
@@ -528,8 +528,12 @@ class Pi0Model(nn.Module):
         n, targets = emb.shape[1], batch["targets"]
         mask, pos = recipe_mask(pad, ar, fast, n)
         (vlm_out, _), _ = self.joint_forward([emb, None], mask, pos, None)
-        lp = self.lm_head(vlm_out[:, n - targets.shape[1] - 1:n - 1]).float().log_softmax(-1)  # i-1 predicts i
+        lp = self._target_logits(vlm_out, n, targets.shape[1]).log_softmax(-1)
         return (lp.gather(-1, targets[..., None])[..., 0] * batch["target_loss"]).sum(1)
+
+    def _target_logits(self, vlm_out: Tensor, n_context: int, n_targets: int) -> Tensor:
+        """fp32 logits [B, n_targets, V] for the target block that ends the context: position i-1 predicts i."""
+        return self.lm_head(vlm_out[:, n_context - n_targets - 1:n_context - 1]).float()
 
     @torch.no_grad()
     def denoise(self, cache: dict, noise: Tensor, num_steps: int | None = None,
