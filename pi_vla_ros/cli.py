@@ -401,7 +401,7 @@ def cmd_collect(args) -> int:
                       keep_bags=not args.no_bags, progress=not args.no_progress, policy=args.policy,
                       params=_parse_params(args.param), takeover_after_s=args.takeover_after,
                       video_codec=args.video_codec, subtask_format=args.subtask_format, vi=args.vi,
-                      vi_style=args.vi_style, voice=args.voice)
+                      vi_style=args.vi_style, voice=args.voice, fumble_p=args.fumble)
     if args.report:
         Path(args.report).write_text(json.dumps(summary, indent=2))
     if args.vi:
@@ -579,6 +579,9 @@ def _add_learning(sub) -> None:
     p.add_argument("--voice", default="typed", choices=["typed", "spoken"],
                    help="how the instructor's lines reach the robot: typed on /pi_vla/instruction, or spoken "
                         "(espeak-ng) into the speech recognizer")
+    p.add_argument("--fumble", type=_probability, default=0.0, metavar="P",
+                   help="expert demos: with probability P a subtask's first grasp is off across the fingers, so the "
+                        "episode shows the miss and the expert's retry (recovery data)")
     p.set_defaults(func=cmd_collect)
     p = sub.add_parser("convert", help="rosbag2 bags recorded on a robot (one episode each, e.g. by pi_vla_recorder) "
                                        "-> episodes appended to a LeRobot dataset")
@@ -723,6 +726,16 @@ def _add_teleop(sub) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NODE.PARAM=VALUE")
     p.add_argument("--report", help="write the session's counters (JSON) here")
     p.set_defaults(func=cmd_teleop)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not a probability (0-1)")
+    return value
 
 
 def _priority(text: str) -> int:

@@ -22,7 +22,9 @@ not started. Per episode: the graph is reset in place (:meth:`GraphRunner.reset_
 recorder writes an MCAP bag until the task succeeds (or its time limit), a final ``/sim/status`` carries the
 outcome, and :func:`~pi_vla_ros.data.rosbag.bag_to_lerobot` appends the bag to the dataset (per-frame task,
 subtask annotations from the expert's verbal instructions, ``next.success``). Bags are kept under
-``<out>/bags/`` unless ``keep_bags=False``.
+``<out>/bags/`` unless ``keep_bags=False``. With ``fumble_p`` (``--fumble``) that share of the expert's first grasps
+per subtask are off across the fingers, so the episode records the miss and the expert's retry (recovery data,
+which clean scripted demos never contain); the summary counts ``grasp_retries``.
 
 With ``policy`` (a checkpoint directory) the policy and executor nodes run instead of the expert: the episodes are the
 policy's own autonomous rollouts, successes and failures alike, with the executor's commands to the controllers as
@@ -56,7 +58,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             time_limit_s: float | None = None, progress: bool = True, log=print, policy: str | None = None,
             params: dict | None = None, takeover_after_s: float | None = None,
             correction_budget_s: float = 9.0, video_codec: str | None = None,
-            subtask_format: str = "language", vi: bool = False, vi_style: str = "", voice: str = "typed") -> dict:
+            subtask_format: str = "language", vi: bool = False, vi_style: str = "", voice: str = "typed",
+            fumble_p: float = 0.0) -> dict:
     """Record ``episodes`` demonstrations (seeds ``seed .. seed + episodes - 1``) into the dataset at ``out``
     (created, or appended to); with ``policy``, that policy's rollouts instead (``params``: node parameter
     overrides, e.g. ``{"pi_vla_policy": {"execute_steps": 16}}``). With ``takeover_after_s`` a supervisor corrects
@@ -102,8 +105,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         sim = run.sim.sim
         if policy is None:
             vi_params = [Parameter("follow_language", value=True), Parameter("announce_subtasks", value=False)]
-            expert_node = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"),
-                                                  parameter_overrides=sim_params + (vi_params if vi else [])))
+            expert_node = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
+                *sim_params, *(vi_params if vi else []), Parameter("fumble_p", value=float(fumble_p))]))
             commands = lambda: expert_node.commands  # noqa: E731
         else:
             commands = lambda: run.nodes["pi_vla_executor"].core.stats.commands  # noqa: E731
@@ -149,9 +152,11 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
                                      **({"subtask_success": True} if vi else {}))
             if not keep_bags:
                 shutil.rmtree(bag)
+            expert_now = expert_node.expert if policy is None else None
             results.append({"episode": episode, "seed": seed + i, "success": ok,
                             "time_s": round(run.sim_time() - t0, 3), "instruction": sim.instruction,
                             "commands": commands() - commands0,
+                            "grasp_retries": 0 if expert_now is None else expert_now.retried,
                             "takeover_s": None if takeover_at is None else round(takeover_at, 3)})
             if vi:
                 start = timing["start_s"]
@@ -169,7 +174,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
     summary = {"profile": profile, "dataset": str(out), "source": policy or f"expert:{expert}",
                "episodes": len(results),
                "successes": sum(r["success"] for r in results),
-               "corrections": sum(r["takeover_s"] is not None for r in results), "frames_total": frames,
+               "corrections": sum(r["takeover_s"] is not None for r in results),
+               "grasp_retries": sum(r["grasp_retries"] for r in results), "frames_total": frames,
                "wall_s": round(time.perf_counter() - wall0, 1), "episodes_detail": results}
     if vi:
         summary["vi"] = vi_summary(results)

@@ -67,6 +67,8 @@ class ExpertNode(GraphNode, Node):
         follow_language=Param(False, "start each subtask only once /pi_vla/language names it (VI collection)"),
         language_topic=Param("/pi_vla/language", "the current subtask (std_msgs/String, transient local)"),
         plan_topic=Param("/pi_vla/expert/plan", "each subtask's plan as it is made (std_msgs/String, JSON)"),
+        fumble_p=Param(0.0, "probability that a subtask's first grasp is off across the fingers: the demo shows the "
+                            "miss and the retry (0: the profile's sim.expert setting)", (0.0, 1.0)),
     )
 
     def __init__(self, sim, **kwargs):
@@ -123,6 +125,8 @@ class ExpertNode(GraphNode, Node):
     def _new_expert(self, from_current_state: bool = False) -> ScriptedExpert:
         expert = ScriptedExpert(self.sim, from_current_state=from_current_state)
         expert.released = self.released
+        if self.p.fumble_p > 0:
+            expert.cfg["fumble_p"] = self.p.fumble_p
         expert.listeners.append(lambda a: self.plan_pub.publish(msgs.String(data=json.dumps(dataclasses.asdict(a)))))
         return expert
 

@@ -99,7 +99,11 @@ class ScriptedExpert:
     ``speed`` / ``accel`` peak TCP speed (m/s) and acceleration (m/s^2), ``gripper_time`` (s) to open or
     close (slow enough for the URDF gripper velocity), ``settle`` (s) to wait after it, ``close_lift`` (m) how far
     the TCP rises while the gripper closes (0: it holds still; > 0: the motion never pauses, which a policy learned
-    from the demos needs, as in a pause nothing it observes tells it how long it has waited).
+    from the demos needs, as in a pause nothing it observes tells it how long it has waited), ``retries`` how many
+    times a subtask's grasp is tried again when the cube did not come up with the lift (the script is planned
+    anew from where the arm and the cube are, and announced again), ``fumble_p`` the probability that a subtask's
+    first grasp is deliberately off by ``fumble_offset`` (m) across the fingers (drawn from the episode's seed):
+    demonstrations that show a missed grasp and its retry, which clean scripted demos never do.
     """
 
     def __init__(self, sim: Simulator, from_current_state: bool = False):
@@ -110,6 +114,7 @@ class ScriptedExpert:
         self.from_current_state = from_current_state
         self.cfg = {"grasp_z": 0.012, "approach": 0.1, "lift": 0.12, "release_z": 0.1, "speed": 0.4,
                     "accel": 1.0, "gripper_time": 0.8, "settle": 0.2, "close_lift": 0.0,
+                    "retries": 2, "fumble_p": 0.0, "fumble_offset": 0.035,
                     **sim.profile.sim.get("expert", {})}
         self.rate = sim.profile.policy_rate_hz
         self.ik = mujoco.MjData(sim.model)
@@ -132,6 +137,8 @@ class ScriptedExpert:
         self.announcements: list[Announcement] = []
         self._q_home_from = None
         self.done = False
+        self._rng = np.random.default_rng([self.sim.seed, 7])   # fumbles: the same episode seed, the same demo
+        self.retried = 0          # grasps tried again in this episode
 
     def _select_arm(self) -> None:
         self.arm = self._choose_arm(self.obj)
@@ -139,6 +146,7 @@ class ScriptedExpert:
         self.grip_idx = self.joint_index[self.arm.gripper]
         self.q = self.action[self.arm_idx].copy()
         self.grip0 = float(self.action[self.grip_idx])
+        self.attempt = 0          # grasps of this subtask so far
 
     def _choose_arm(self, obj: str):
         """The arm whose shoulder (first joint) is nearest the cube in the plane."""
@@ -162,9 +170,14 @@ class ScriptedExpert:
         down = top_down_quat(yaw)
         lo, hi = self.arm.gripper_range
         bowl = np.array([*sim.task.place_xy(self.obj), sim.task.top_z])
-        grasp = c_pos + [0, 0, cfg["grasp_z"]]
+        off = np.zeros(3)
+        self.attempt += 1
+        if self.attempt == 1 and cfg["fumble_p"] > 0 and self._rng.random() < cfg["fumble_p"]:
+            across = yaw + math.pi / 2 * self._rng.choice([-1, 1])     # off the fingers' closing line
+            off = cfg["fumble_offset"] * np.array([math.cos(across), math.sin(across), 0.0])
+        grasp = c_pos + [0, 0, cfg["grasp_z"]] + off
         closed = grasp + [0, 0, cfg["close_lift"]]
-        above_cube = c_pos + [0, 0, cfg["approach"]]
+        above_cube = c_pos + [0, 0, cfg["approach"]] + off
         lifted = c_pos + [0, 0, cfg["lift"]]
         release = bowl + [0, 0, cfg["release_z"]]
         above_bowl = release + [0, 0, max(0.0, lifted[2] - release[2])]
@@ -183,6 +196,8 @@ class ScriptedExpert:
         ]
         self.t0 = sim.time
         self._q_home_from = None
+        self._cube_z0 = float(c_pos[2])
+        self._lifted_at = self.t0 + sum(seg.duration for seg in self.segments[:4])   # the end of the lift
         ends = np.cumsum([seg.duration for seg in self.segments]) + self.t0
         a = Announcement(self.subtask, sim.task.subtasks[self.subtask].text, self.obj, self.arm.name, self.t0,
                          float(ends[6]), float(ends[-1]))
@@ -221,6 +236,10 @@ class ScriptedExpert:
                 self.action[-2:] = self._drive()
                 return self.action.copy()
             self._plan()
+        elif self._grasp_missed() and self.attempt <= self.cfg["retries"]:
+            self.retried += 1
+            self.grip0 = float(self.action[self.grip_idx])   # the new reach opens the gripper from where it is
+            self._plan()
         elif self._script_over() and self.subtask + 1 < len(sim.task.subtasks):
             if not self._may_start(self.subtask + 1):
                 return self._hold()
@@ -256,6 +275,12 @@ class ScriptedExpert:
         self.action[self.arm_idx] = self.q
         self.action[self.grip_idx] = grip
         return self.action.copy()
+
+    def _grasp_missed(self) -> bool:
+        """At the tick the lift ends: the cube did not rise with the gripper (by half the lift)."""
+        lift = self.cfg["lift"] - self.cfg["grasp_z"]
+        return (self._lifted_at - 0.5 / self.rate <= self.sim.time < self._lifted_at + 0.5 / self.rate
+                and self.sim.object_poses()[self.obj][0][2] < self._cube_z0 + 0.5 * lift)
 
     def _script_over(self) -> bool:
         total = sum(s.duration for s in self.segments)

@@ -45,6 +45,16 @@ def test_collect_two_short_episodes(tmp_path):
         assert t in topics
 
 
+def test_fumbled_demos_record_the_miss_and_the_retry(tmp_path):
+    out = tmp_path / "demos"
+    summary = collect("bimanual", out, 1, seed=3, progress=False, log=lambda *_: None, fumble_p=1.0)
+    assert summary["successes"] == 1 and summary["grasp_retries"] == 1
+    with LeRobotDataset(out, decode_images=False) as ds:
+        said = [ds[i]["subtask"] for i in range(len(ds))]
+    phases = [t for i, t in enumerate(said) if i == 0 or said[i - 1] != t]
+    assert [t.split()[0] for t in phases[:5]] == ["reach", "grasp", "carry", "reach", "grasp"], phases
+
+
 def test_collect_appends(tmp_path):
     out = tmp_path / "demos"
     collect("bimanual", out, 1, seed=1, time_limit_s=0.2, progress=False, log=lambda *_: None)

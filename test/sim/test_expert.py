@@ -16,7 +16,7 @@
 
 import numpy as np
 
-from pi_vla_ros.sim.expert import run_episode
+from pi_vla_ros.sim.expert import ScriptedExpert, run_episode
 
 SEEDS = range(20)
 
@@ -50,3 +50,29 @@ def test_expert_actions_respect_the_profile_limits(sim_for, profile_name):
         base = a[:, p.state_dim:]
         assert np.abs(base[:, 0]).max() <= p.base_limits["linear_x"]
         assert np.abs(np.diff(base[:, 0])).max() * rate <= p.base_limits["linear_x_accel"] + 1e-9
+
+
+def test_a_missed_grasp_is_tried_again_within_the_limits(sim_for, profile_name):
+    """Recovery demos: a first grasp off across the fingers misses; the expert sees the cube stay down at the end of
+    the lift, plans the subtask again from where arm and cube are (announced again), and succeeds in time.
+    """
+    sim = sim_for(profile_name)
+    p = sim.profile
+    sim.reset(3)
+    expert = ScriptedExpert(sim)
+    expert.cfg["fumble_p"] = 1.0
+    plans, actions = [], []
+    expert.listeners.append(plans.append)
+    n_sub = round(1.0 / (p.policy_rate_hz * sim.physics_dt))
+    while not sim.success() and sim.time < sim.task.time_limit_s:
+        actions.append(expert.act())
+        sim.apply_action(actions[-1])
+        sim.step(n_sub)
+    fumbled_s = sim.time
+    assert sim.success() and expert.retried == 1 and expert.attempt == 2
+    assert [a.subtask for a in plans] == [0, 0] and plans[1].start > plans[0].start and plans[1].release > fumbled_s - 1
+    joints = np.array(actions)[:, : p.state_dim]
+    assert np.all(np.abs(np.diff(joints, axis=0)).max(0) * p.policy_rate_hz <= p.velocity())
+    assert np.all(np.abs(np.diff(joints, 2, axis=0)).max(0) * p.policy_rate_hz ** 2 <= p.acceleration())
+    clean = run_episode(sim, 3)                          # the same seed without the fumble: one grasp, sooner
+    assert clean["success"] and len(clean["announcements"]) == 1 and clean["time_s"] < fumbled_s
