@@ -42,6 +42,13 @@ def test_param_syntax_is_checked():
         main(["launch", "bimanual", "--sim", "--param", "blend_s"])
 
 
+@pytest.mark.parametrize("value, message", [("1.5", "not a probability"), ("x", "'x' is not a number")])
+def test_fumble_is_a_probability(tmp_path, capsys, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["collect", "--profile", "bimanual", "--episodes", "1", "--out", str(tmp_path), "--fumble", value])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_teleop_without_sim_points_to_ros2_launch():
     with pytest.raises(SystemExit, match="teleop:=leader"):
         main(["teleop", "bimanual", "--mode", "leader"])
