@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections import deque
 
 import numpy as np
@@ -441,8 +442,8 @@ class PolicyNode(GraphNode, LifecycleNode):
         elif self._blocked_reason is not None:
             level, message = WARN, f"waiting for observations: {self._blocked_reason}"
         elif self._last_prompt_truncated:
-            level, message = WARN, (f"prompt {self._submitted_prompt!r} cut to the model's max_tokens: the policy "
-                                    f"acts on part of it")
+            shown = textwrap.shorten(self._submitted_prompt, 60, placeholder=" ...")   # over-long by definition
+            level, message = WARN, f"prompt {shown!r} cut to the model's max_tokens: the policy acts on part of it"
         else:
             level, message = OK, "running"
         self.diag_pub.publish(msgs.DiagnosticArray(header=msgs.Header(stamp=self.get_clock().now().to_msg()),
