@@ -196,9 +196,8 @@ class ScriptedExpert:
         ]
         self.t0 = sim.time
         self._q_home_from = None
-        self._cube_z0 = float(c_pos[2])
-        self._lifted_at = self.t0 + sum(seg.duration for seg in self.segments[:4])   # the end of the lift
         ends = np.cumsum([seg.duration for seg in self.segments]) + self.t0
+        self._cube_z0, self._lifted_at = float(c_pos[2]), float(ends[3])   # ends[3]: the end of the lift
         a = Announcement(self.subtask, sim.task.subtasks[self.subtask].text, self.obj, self.arm.name, self.t0,
                          float(ends[6]), float(ends[-1]))
         self.announcements.append(a)
