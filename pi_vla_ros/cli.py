@@ -450,6 +450,7 @@ def cmd_train(args) -> int:
                       warmup_steps=args.warmup_steps, ema_decay=args.ema, precision=args.precision,
                       gradient_checkpointing=args.gradient_checkpointing, freeze_vlm=not args.train_vlm,
                       cache_prefix=not args.no_cache, only_success=not args.include_failures,
+                      skip_superseded=not args.keep_superseded,
                       save_every=args.save_every, seed=args.seed, threads=args.threads, device=args.device,
                       resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
                       overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
@@ -617,6 +618,10 @@ def _add_learning(sub) -> None:
     p.add_argument("--stage", default="post", choices=["pre", "post"],
                    help="π0.5 recipe: pre = next-token loss only (text + FAST tokens), post = CE + alpha * flow")
     p.add_argument("--include-failures", action="store_true", help="also train on unsuccessful episodes")
+    p.add_argument("--keep-superseded", action="store_true",
+                   help="also draw samples from superseded attempts (frames of a subtask that was started again "
+                        "later in its episode, e.g. a missed grasp before the retry); by default only the retry "
+                        "is learned")
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (0: at the end)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

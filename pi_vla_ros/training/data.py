@@ -20,8 +20,10 @@ resolution as uint8 -- the same ``resize_with_pad`` the processor applies at inf
 frames whose decoded images are identical (cameras run slower than the frame rate) share one stored image.
 
 A sample is a frame: its images, state and task, and the action chunk of the next H frames (padded past the
-episode's end, the padding masked out of the loss). Norm stats come from the same samples: the state over all
-frames, the actions over every model-space (delta) chunk element.
+episode's end, the padding masked out of the loss). Frames of a superseded attempt -- a subtask that was started
+again later in the episode, e.g. a missed grasp before its retry -- are marked, so a trainer can imitate the
+recovery without imitating the miss (:func:`superseded_attempts`). Norm stats come from the same samples: the
+state over all frames, the actions over every model-space (delta) chunk element.
 
 Batch sources:
 
@@ -63,6 +65,7 @@ class Frames:
     success: np.ndarray         # [N] bool: the frame's episode ended in success (unknown counts as success)
     intervention: np.ndarray    # [N] bool: a human (or the expert) had taken over at this frame
     subtask: list[str] | None = None   # [N] the subtask annotation active at the frame ("" where none)
+    superseded: np.ndarray | None = None   # [N] bool: the frame is in an attempt at a subtask started again later
 
 
 def policy_image_size(config) -> int:
@@ -254,7 +257,31 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
     return Frames(states=states, actions=actions, episode_end=ends.astype(np.int64), task_index=task_col,
                   image_index=image_index, tasks=tasks, images={s: np.stack(v) for s, v in stored.items()},
                   slot_present=present, episodes=kept, rows=index_col, episode_index=episode_col, success=success,
-                  intervention=intervention, subtask=subtasks)
+                  intervention=intervention, subtask=subtasks, superseded=superseded_attempts(subtasks, ends))
+
+
+def superseded_attempts(subtask: list[str], episode_end: np.ndarray) -> np.ndarray:
+    """[N] bool: frames from the start of a subtask to the start of the same subtask again in that episode.
+
+    A subtask that begins again (the scripted expert's retry after a missed grasp, or a person repeating an
+    instruction after a failed try) means what was done since its previous start did not achieve it: those
+    frames show the mistake, the frames after the restart show the recovery. The subtasks that follow the restart
+    (the retry's own grasp and carry) are new starts, not restarts.
+    """
+    out = np.zeros(len(subtask), bool)
+    started: dict[str, int] = {}
+    for n, label in enumerate(subtask):
+        if n > 0 and episode_end[n - 1] != episode_end[n]:
+            started = {}
+        if not label or (n > 0 and subtask[n - 1] == label and episode_end[n - 1] == episode_end[n]):
+            continue
+        if label in started:
+            since = started[label]
+            out[since:n] = True
+            # what began within the superseded attempt (its grasp, its carry) is not a start to restart from
+            started = {k: v for k, v in started.items() if v < since}
+        started[label] = n
+    return out
 
 
 def _bounds(ds, e: int) -> tuple[int, int]:

@@ -88,6 +88,9 @@ class TrainConfig:
     freeze_vlm: bool = True           # π0/π0.5: train the action expert only (π0.6's VLM is always frozen)
     cache_prefix: bool = True         # π0.6: train on the cached output of the frozen VLM
     only_success: bool = True         # train on successful episodes only
+    # Draw no samples from superseded attempts (a missed grasp before its retry, training.data.superseded_attempts):
+    # the retry is learned, the miss is not. Recap keeps them: its labels judge them.
+    skip_superseded: bool = True
     episodes: tuple[int, ...] | None = None
     save_every: int = 0               # steps between checkpoints (0: only at the end)
     seed: int = 0
@@ -321,11 +324,16 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     params = trainable_named_parameters(model, cfg.freeze_vlm)
     batches = make_batches(frames, policy, cache_prefix=cfg.cache_prefix, progress=progress, advantage=advantage,
                            advantage_dropout=cfg.advantage_dropout)
+    pool = np.arange(len(batches))
+    if cfg.skip_superseded and not recap and frames.superseded is not None and frames.superseded.any():
+        pool = np.flatnonzero(~frames.superseded)
+        log_fn(f"{int(frames.superseded.sum())} frames of superseded attempts (a subtask started again later) "
+               "are not drawn as samples")
     data_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in params.values())
     if rank == 0:
         log_fn(f"train {cfg.policy} on {cfg.dataset} ({profile.name}): {len(frames.episodes)} episodes, "
-               f"{len(batches)} samples, {n_params / 1e6:.2f} M trainable parameters; data ready in {data_s:.1f} s")
+               f"{len(pool)} samples, {n_params / 1e6:.2f} M trainable parameters; data ready in {data_s:.1f} s")
 
     decay = [p for n, p in params.items() if p.ndim >= 2 and not n.endswith("pos")]
     no_decay = [p for n, p in params.items() if not (p.ndim >= 2 and not n.endswith("pos"))]
@@ -365,7 +373,8 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     step = start
     stopped_early = False
     while step < cfg.steps:
-        idx, noise, flow_t, rtc_prefix = _draw(cfg, step, rank, len(batches), horizon, policy)
+        idx, noise, flow_t, rtc_prefix = _draw(cfg, step, rank, len(pool), horizon, policy)
+        idx = pool[idx]
         batch = batches.batch(idx, np.random.default_rng([cfg.seed, step, rank, 2]))  # Recap's indicator dropout
         if cfg.augment_shift:
             batch = augment(batch, cfg.augment_shift, _step_generator(cfg, step, rank, stream=1))
@@ -423,7 +432,7 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
         dist.barrier()
     final = float(np.mean([v for _, v in history[-100:]])) if history else float("nan")
     summary = {"policy": cfg.policy, "dataset": cfg.dataset, "checkpoint": str(out), "profile": profile.name,
-               "episodes": len(frames.episodes), "samples": len(batches), "steps": step, "start_step": start,
+               "episodes": len(frames.episodes), "samples": len(pool), "steps": step, "start_step": start,
                "batch_size": cfg.batch_size, "world_size": world, "ddp": distributed, "final_loss": round(final, 5),
                "samples_per_s": round(samples / max(train_s, 1e-9), 1), "data_s": round(data_s, 1),
                "train_s": round(train_s, 1), "wall_s": round(time.perf_counter() - wall0, 1),

@@ -20,7 +20,7 @@ import pytest
 from pi_vla_ros.data.lerobot_dataset import IMAGE_PREFIX, LeRobotDatasetWriter
 from pi_vla_ros.policies.registry import get_config
 from pi_vla_ros.profiles import load_profile
-from pi_vla_ros.training.data import load_frames
+from pi_vla_ros.training.data import load_frames, superseded_attempts
 
 
 def _write(root, outcomes):
@@ -46,6 +46,29 @@ def test_failed_episode_is_left_out_of_bc_and_failed_for_recap(tmp_path):
     everything = load_frames(tmp_path / "d", profile, config, only_success=False)
     assert everything.episodes == [0, 1, 2]
     assert everything.success.tolist() == [True] * 10 + [False] * 10 + [True] * 10
+
+
+def test_an_attempt_at_a_subtask_started_again_is_superseded():
+    """reach, grasp, carry (the cube not lifted), then reach again: the first three are the miss, the retry's grasp
+    and carry are not restarts. Another episode starting with the same subtask, and a subtask carried on over
+    several frames, are not restarts either.
+    """
+    labels = (["reach"] * 3 + ["grasp"] * 2 + ["carry"] * 2 + ["reach"] * 2 + ["grasp", "carry", "release"]
+              + ["reach"] * 2 + ["", "grasp", "reach", "grasp"])
+    first, second = 12, 6
+    ends = np.repeat([first, first + second], [first, second])
+    got = superseded_attempts(labels, ends)
+    assert got.tolist() == [True] * 7 + [False] * 5 + [True] * 4 + [False] * 2
+    assert not superseded_attempts(["reach", "grasp", "carry"], np.full(3, 3)).any()
+
+
+def test_frames_of_a_retried_subtask_are_marked_when_loaded(tmp_path):
+    from test.training.conftest import write_dataset
+
+    write_dataset(tmp_path / "d", episodes=2, frames=20, subtasks=("reach for the cube", "grasp the cube",
+                                                                   "reach for the cube", "grasp the cube"))
+    frames = load_frames(tmp_path / "d", load_profile("bimanual"), get_config("pi0_tiny"))
+    assert frames.superseded.tolist() == ([True] * 10 + [False] * 10) * 2
 
 
 # ------------------------------------------------------------------ a dataset laid out the way LeRobot writes it

@@ -110,6 +110,23 @@ def test_checkpoint_is_a_loadable_policy_with_a_loss_curve(tiny_dataset, tmp_pat
     assert not torch.equal(state[f"ema/{name}"], state[f"param/{name}"])
 
 
+def test_samples_are_not_drawn_from_superseded_attempts(tmp_path, monkeypatch):
+    """A missed grasp before its retry is not imitated (unless --keep-superseded); the retry is."""
+    from test.training.conftest import write_dataset
+
+    write_dataset(tmp_path / "d", episodes=2, frames=20, subtasks=("reach for the cube", "grasp the cube",
+                                                                   "reach for the cube", "grasp the cube"))
+    drawn = []
+    real_batch = CachedPrefixBatches.batch
+    monkeypatch.setattr(CachedPrefixBatches, "batch",
+                        lambda self, idx, rng=None: drawn.extend(idx.tolist()) or real_batch(self, idx, rng))
+    summary = train(_cfg(tmp_path / "d", tmp_path / "skip", steps=4), log_fn=lambda *_: None)
+    assert summary["samples"] == 20 and drawn and all(i % 20 >= 10 for i in drawn)
+    drawn.clear()
+    summary = train(_cfg(tmp_path / "d", tmp_path / "keep", steps=4, skip_superseded=False), log_fn=lambda *_: None)
+    assert summary["samples"] == 40 and any(i % 20 < 10 for i in drawn)
+
+
 def test_resume_continues_bit_identically(tiny_dataset, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(_cfg(tiny_dataset, straight), log_fn=lambda *_: None)
