@@ -203,6 +203,8 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                          f"pi05_hier_sim); {name or 'the scripted expert'} does not")
     multi_step = multi_step or hierarchical
     params = {k: dict(v) for k, v in (params or {}).items()}
+    # the scripted expert is no graph node of the launch: its parameters (e.g. fumble_p) are given to it here
+    expert_params = [Parameter(k, value=v) for k, v in params.pop("pi_vla_expert", {}).items()]
     if multi_step:
         params.setdefault("pi_vla_sim", {})["task"] = "pick_place_sequence"
     if hierarchical:   # the task goes to the policy node; /pi_vla/language is left to the person
@@ -223,7 +225,7 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
         prof = sim.profile
         if expert:
             run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
-                Parameter("use_sim_time", value=True), Parameter("announce_subtasks", value=False)]))
+                Parameter("use_sim_time", value=True), Parameter("announce_subtasks", value=False), *expert_params]))
         trace = _Trace(run, prof)
         subtasks = _Subtasks(run) if hierarchical else None
         if progress:
@@ -248,6 +250,7 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
             override = {} if override_next else None
             t0 = run.sim_time()
             clamps0 = executor.core.stats.safety_clamps if executor else 0
+            closings0, attached0 = dict(sim.grasp.closings), dict(sim.grasp.attached)
             kinds0 = dict(executor.core.stats.clamps_by_kind) if executor else {}
             media = out_dir is not None and i < media_episodes
             trace.clear()
@@ -283,6 +286,9 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
                             "success": success_at is not None,
                             "time_to_success_s": None if success_at is None else round(success_at, 3),
                             "wrong_object_moved": bool(sim.wrong_object_moved()),
+                            # per gripper that closed: how often, and how often it took hold of a cube
+                            "grasps": {g: [n - closings0[g], sim.grasp.attached[g] - attached0[g]]
+                                       for g, n in sim.grasp.closings.items() if n > closings0[g]},
                             "safety_clamps": (executor.core.stats.safety_clamps - clamps0) if executor else 0,
                             "clamps_by_kind": {k: v - kinds0.get(k, 0) for k, v in
                                                (executor.core.stats.clamps_by_kind if executor else {}).items()
@@ -315,7 +321,9 @@ def evaluate(profile: str, policy: str, episodes: int, *, seed: int = 0, checkpo
     log(f"eval {report['policy']} on {profile}{mode}: "
         f"success {report['successes']}/{report['episodes']} = {report['success_rate']:.0%}, wrong object "
         f"{report['wrong_object_rate']:.0%}, mean time to success {report['time_to_success_s']['mean']} s, "
-        f"clamps/episode {report['safety_clamps']['mean']}{extra}, wall {report['wall_s']} s")
+        f"clamps/episode {report['safety_clamps']['mean']}, missed grasps tried again in "
+        f"{report['regrasps']['episodes']} episodes ({report['regrasps']['successes']} successful){extra}, "
+        f"wall {report['wall_s']} s")
     return report
 
 
@@ -368,8 +376,17 @@ def _report(results, profile, policy, ckpt, seed, swapped, wall_s) -> dict:
             "swap_instruction": swapped, "successes": sum(r["success"] for r in results),
             "success_rate": sum(r["success"] for r in results) / max(n, 1),
             "wrong_object_rate": sum(r["wrong_object_moved"] for r in results) / max(n, 1),
-            "time_to_success_s": stats(times), "safety_clamps": {**stats(clamps), "total": int(sum(clamps))},
+            "time_to_success_s": stats(times), "regrasps": _regrasps(results),
+            "safety_clamps": {**stats(clamps), "total": int(sum(clamps))},
             "wall_s": round(wall_s, 1), "per_episode": results}
+
+
+def _regrasps(results) -> dict:
+    """Episodes in which a gripper closed again after a closing that held nothing: a missed grasp tried again."""
+    tried = [r for r in results if any(closed > 1 and closed > held for closed, held in r["grasps"].values())]
+    return {"episodes": len(tried), "successes": sum(r["success"] for r in tried),
+            "missed_never_tried_again": sum(1 for r in results if not r["success"] and r not in tried
+                                            and any(closed > held for closed, held in r["grasps"].values()))}
 
 
 def _image_strip(shots, path: Path, title: str) -> None:

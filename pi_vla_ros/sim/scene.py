@@ -234,6 +234,11 @@ class Grasp:
         self._ga = {a.gripper: m.actuator(a.gripper).id for a in scene.arms}
         self._obj = {n: m.body(n).id for n in task.object_names}
         self.holding: dict[str, str | None] = {a.gripper: None for a in scene.arms}
+        # Per gripper since construction: commanded closings, and those that took hold of a cube. An episode's
+        # difference says whether a grasp missed and was tried again (evaluation reports it).
+        self.closings = {a.gripper: 0 for a in scene.arms}
+        self.attached = {a.gripper: 0 for a in scene.arms}
+        self._was_closing = {a.gripper: False for a in scene.arms}
 
     def held(self) -> set[str]:
         return {o for o in self.holding.values() if o is not None}
@@ -248,7 +253,9 @@ class Grasp:
         for arm in self.scene.arms:
             g = arm.gripper
             lo, hi = arm.gripper_range
-            closing = d.ctrl[self._ga[g]] < lo + self.close_fraction * (hi - lo)
+            closing = bool(d.ctrl[self._ga[g]] < lo + self.close_fraction * (hi - lo))
+            self.closings[g] += int(closing and not self._was_closing[g])
+            self._was_closing[g] = closing
             held = self.holding[g]
             if held is not None:
                 if not closing:
@@ -282,3 +289,4 @@ class Grasp:
         m.eq_data[eq, 10] = 1.0
         d.eq_active[eq] = 1
         self.holding[gripper] = name
+        self.attached[gripper] += 1

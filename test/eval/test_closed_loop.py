@@ -30,9 +30,20 @@ def test_scripted_expert_reports_its_success_rate(tmp_path):
     report = evaluate("bimanual", "expert", 1, seed=100000, out_dir=tmp_path, progress=False, log=lambda *_: None)
     assert report["success_rate"] == 1.0 and report["wrong_object_rate"] == 0.0
     assert 4.0 < report["time_to_success_s"]["mean"] < 9.0
+    assert report["regrasps"] == {"episodes": 0, "successes": 0, "missed_never_tried_again": 0}
+    assert list(report["per_episode"][0]["grasps"].values()) == [[1, 1]]   # one gripper closed once, on the cube
     assert json.loads((tmp_path / "eval.json").read_text())["successes"] == 1
     assert (tmp_path / "episode_000_seed100000_cameras.png").stat().st_size > 10_000
     assert (tmp_path / "episode_000_seed100000_joints.png").stat().st_size > 10_000
+
+
+def test_a_missed_grasp_tried_again_is_reported():
+    """The expert's first grasp made to miss (fumble_p=1): the gripper closes twice, holds once, and succeeds."""
+    report = evaluate("bimanual", "expert", 1, seed=100000, progress=False, log=lambda *_: None,
+                      params={"pi_vla_expert": {"fumble_p": 1.0}})
+    assert report["success_rate"] == 1.0
+    assert report["regrasps"] == {"episodes": 1, "successes": 1, "missed_never_tried_again": 0}
+    assert list(report["per_episode"][0]["grasps"].values()) == [[2, 1]]
 
 
 def test_policy_through_the_graph_with_swapped_instruction(tmp_path):
