@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("mujoco")
 
-from pi_vla_ros.evaluation.closed_loop import evaluate  # noqa: E402
+from pi_vla_ros.evaluation.closed_loop import _regrasps, evaluate  # noqa: E402
 from pi_vla_ros.policies.pi06 import Pi06Policy  # noqa: E402
 from pi_vla_ros.policies.registry import get_config  # noqa: E402
 from pi_vla_ros.profiles import load_profile  # noqa: E402
@@ -44,6 +44,19 @@ def test_a_missed_grasp_tried_again_is_reported():
     assert report["success_rate"] == 1.0
     assert report["regrasps"] == {"episodes": 1, "successes": 1, "missed_never_tried_again": 0}
     assert list(report["per_episode"][0]["grasps"].values()) == [[2, 1]]
+
+
+def test_regrasp_counts_tell_a_retry_from_a_second_pick_and_a_miss_left_alone():
+    def ep(success, **grasps):
+        return {"success": success, "grasps": grasps}
+
+    results = [ep(True, left=[1, 1]),                    # one clean grasp
+               ep(True, left=[2, 1]),                    # missed, tried again, held
+               ep(False, right=[4, 0]),                  # missed four times
+               ep(True, right=[2, 2]),                   # held, let go, picked up again: no miss
+               ep(False, left=[1, 0]),                   # missed once and never closed again
+               ep(False)]                                # never closed
+    assert _regrasps(results) == {"episodes": 2, "successes": 1, "missed_never_tried_again": 1}
 
 
 def test_policy_through_the_graph_with_swapped_instruction(tmp_path):
