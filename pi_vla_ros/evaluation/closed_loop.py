@@ -383,10 +383,12 @@ def _report(results, profile, policy, ckpt, seed, swapped, wall_s) -> dict:
 
 def _regrasps(results) -> dict:
     """Episodes in which a gripper closed again after a closing that held nothing: a missed grasp tried again."""
-    tried = [r for r in results if any(closed > 1 and closed > held for closed, held in r["grasps"].values())]
+    def missed(r, closings: int) -> bool:   # some gripper closed at least `closings` times and held less often
+        return any(closed >= closings and closed > held for closed, held in r["grasps"].values())
+
+    tried = [r for r in results if missed(r, 2)]
     return {"episodes": len(tried), "successes": sum(r["success"] for r in tried),
-            "missed_never_tried_again": sum(1 for r in results if not r["success"] and r not in tried
-                                            and any(closed > held for closed, held in r["grasps"].values()))}
+            "missed_never_tried_again": sum(not r["success"] and missed(r, 1) and not missed(r, 2) for r in results)}
 
 
 def _image_strip(shots, path: Path, title: str) -> None:

@@ -327,13 +327,14 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     pool = np.arange(len(batches))
     if cfg.skip_superseded and not recap and frames.superseded is not None and frames.superseded.any():
         pool = np.flatnonzero(~frames.superseded)
-        log_fn(f"{int(frames.superseded.sum())} frames of superseded attempts (a subtask started again later) "
-               "are not drawn as samples")
     data_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in params.values())
     if rank == 0:
         log_fn(f"train {cfg.policy} on {cfg.dataset} ({profile.name}): {len(frames.episodes)} episodes, "
                f"{len(pool)} samples, {n_params / 1e6:.2f} M trainable parameters; data ready in {data_s:.1f} s")
+        if len(pool) < len(batches):
+            log_fn(f"{len(batches) - len(pool)} frames of superseded attempts (a subtask started again later) are "
+                   "not drawn as samples")
 
     decay = [p for n, p in params.items() if p.ndim >= 2 and not n.endswith("pos")]
     no_decay = [p for n, p in params.items() if not (p.ndim >= 2 and not n.endswith("pos"))]
