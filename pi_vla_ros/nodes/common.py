@@ -231,6 +231,24 @@ def diagnostics(node_name: str, level: bytes, message: str, values: dict):
                 for k, v in values.items()])
 
 
+def _record_stop_signals() -> list[int]:
+    """Python handlers for SIGINT (raise KeyboardInterrupt, as by default) and SIGTERM that note the signal.
+
+    A KeyboardInterrupt raised while rclpy's C++ code converts a taken message is replaced by pybind11's
+    "Unable to convert call argument '0' ..." RuntimeError: only the note tells that shutdown from a fault.
+    """
+    received: list[int] = []
+
+    def note(signum, _frame):
+        received.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, note)
+    return received
+
+
 def run_node(node_cls, args=None) -> int:
     """The console-script main for one node: spin until SIGINT/SIGTERM, then shut down cleanly (exit 0).
 
@@ -239,6 +257,7 @@ def run_node(node_cls, args=None) -> int:
     """
     from pi_vla_ros.ros import ExternalShutdownException, SingleThreadedExecutor, rclpy
 
+    stop_signal = _record_stop_signals()   # before rclpy.init: its handlers chain to these
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:
@@ -251,8 +270,9 @@ def run_node(node_cls, args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback, then a non-zero exit
-        if node is not None and not rclpy.ok():
-            # a callback was publishing when SIGINT shut the context down under it: that is the shutdown
+        if node is not None and (stop_signal or not rclpy.ok()):
+            # a callback was publishing when SIGINT shut the context down under it, or the KeyboardInterrupt hit
+            # rclpy converting a message and came out as another error: either way, that is the shutdown
             return 0
         print(f"[{node_cls.__name__}] fatal: {exc}", file=sys.stderr, flush=True)
         return 1
