@@ -397,9 +397,12 @@ def cmd_collect(args) -> int:
     _env_for_graph()
     from pi_vla_ros.data.collect import collect
 
+    if (args.takeover_after is not None or args.takeover_on_miss is not None) and not args.policy:
+        raise ValueError("--takeover-after / --takeover-on-miss correct a policy's rollouts: give --policy")
     summary = collect(args.profile, args.out, args.episodes, seed=args.seed, expert=args.expert,
                       keep_bags=not args.no_bags, progress=not args.no_progress, policy=args.policy,
                       params=_parse_params(args.param), takeover_after_s=args.takeover_after,
+                      takeover_on_miss_s=args.takeover_on_miss,
                       video_codec=args.video_codec, subtask_format=args.subtask_format, vi=args.vi,
                       vi_style=args.vi_style, voice=args.voice, fumble_p=args.fumble)
     if args.report:
@@ -450,7 +453,7 @@ def cmd_train(args) -> int:
                       warmup_steps=args.warmup_steps, ema_decay=args.ema, precision=args.precision,
                       gradient_checkpointing=args.gradient_checkpointing, freeze_vlm=not args.train_vlm,
                       cache_prefix=not args.no_cache, only_success=not args.include_failures,
-                      skip_superseded=not args.keep_superseded,
+                      skip_superseded=not args.keep_superseded, skip_corrected=not args.keep_corrected,
                       save_every=args.save_every, seed=args.seed, threads=args.threads, device=args.device,
                       resume=args.resume, max_minutes=args.max_minutes, progress=not args.no_progress,
                       overrides={k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None,
@@ -558,6 +561,9 @@ def _add_learning(sub) -> None:
                    help="node parameter for policy rollouts, e.g. policy.execute_steps=16")
     p.add_argument("--takeover-after", type=float, metavar="S",
                    help="policy rollouts: the scripted expert corrects episodes not finished after S seconds")
+    p.add_argument("--takeover-on-miss", type=float, metavar="S",
+                   help="policy rollouts: the scripted expert corrects as soon as a gripper has been closed on nothing "
+                        "for S seconds (a missed grasp; e.g. 0.4)")
     p.add_argument("--episodes", type=int, required=True)
     p.add_argument("--out", required=True, help="dataset directory (created, or appended to)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed + i")
@@ -618,6 +624,9 @@ def _add_learning(sub) -> None:
     p.add_argument("--stage", default="post", choices=["pre", "post"],
                    help="π0.5 recipe: pre = next-token loss only (text + FAST tokens), post = CE + alpha * flow")
     p.add_argument("--include-failures", action="store_true", help="also train on unsuccessful episodes")
+    p.add_argument("--keep-corrected", action="store_true",
+                   help="also draw samples from a corrected rollout's frames before the correction took over (the "
+                        "policy's own mistake); by default only the correction is learned")
     p.add_argument("--keep-superseded", action="store_true",
                    help="also draw samples from superseded attempts (frames of a subtask that was started again "
                         "later in its episode, e.g. a missed grasp before the retry); by default only the retry "

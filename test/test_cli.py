@@ -24,6 +24,8 @@ from pi_vla_ros.cli import main
     (["collect", "--profile", "nope", "--episodes", "1", "--out", "{tmp}/d"], "unknown robot profile 'nope'"),
     (["collect", "--profile", "bimanual", "--policy", "/nonexistent", "--episodes", "1", "--out", "{tmp}/d"],
      "'/nonexistent' is not a checkpoint directory"),
+    (["collect", "--profile", "bimanual", "--takeover-on-miss", "0.4", "--episodes", "1", "--out", "{tmp}/d"],
+     "give --policy"),
     (["bench", "subtask", "/nonexistent", "--dataset", "{tmp}"], "not a checkpoint directory"),
     (["train", "--policy", "pi06_sim", "--dataset", "/nonexistent", "--out", "{tmp}/c", "--steps", "1"],
      "/nonexistent"),

@@ -57,14 +57,16 @@ EXPERTS = ("scripted",)
 def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "scripted", keep_bags: bool = True,
             time_limit_s: float | None = None, progress: bool = True, log=print, policy: str | None = None,
             params: dict | None = None, takeover_after_s: float | None = None,
-            correction_budget_s: float = 9.0, video_codec: str | None = None,
+            takeover_on_miss_s: float | None = None, correction_budget_s: float = 9.0, video_codec: str | None = None,
             subtask_format: str = "language", vi: bool = False, vi_style: str = "", voice: str = "typed",
             fumble_p: float = 0.0) -> dict:
     """Record ``episodes`` demonstrations (seeds ``seed .. seed + episodes - 1``) into the dataset at ``out``
     (created, or appended to); with ``policy``, that policy's rollouts instead (``params``: node parameter
     overrides, e.g. ``{"pi_vla_policy": {"execute_steps": 16}}``). With ``takeover_after_s`` a supervisor corrects
     the policy: an episode not finished by then is taken over by the scripted expert from wherever the robot is
-    (frames flagged ``intervention``), with ``correction_budget_s`` more to finish. ``video_codec``: "av1" (the
+    (frames flagged ``intervention``), with ``correction_budget_s`` more to finish; with ``takeover_on_miss_s``, also
+    as soon as a gripper has been closed on nothing that long (a missed grasp: the correction shows the recovery
+    from the policy's own miss, HG-DAgger style). ``video_codec``: "av1" (the
     default when PyAV has SVT-AV1, as LeRobot records) or "h264"; appending follows the dataset's.
     ``subtask_format``: "language" (LeRobot's language columns) or "index" (subtask_index: what released LeRobot
     0.4 opens). ``vi``: verbal-instruction collection (see the module docstring; ``vi_style``: the instructor's
@@ -111,7 +113,7 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
         else:
             commands = lambda: run.nodes["pi_vla_executor"].core.stats.commands  # noqa: E731
         supervisor = None
-        if policy is not None and takeover_after_s is not None:
+        if policy is not None and (takeover_after_s is not None or takeover_on_miss_s is not None):
             supervisor = run.add_node(ExpertNode(sim=sim, **run.node_options("expert"), parameter_overrides=[
                 *sim_params, Parameter("wait_for_takeover", value=True), Parameter("announce_subtasks", value=False),
                 Parameter("follow_language", value=vi)]))
@@ -135,12 +137,15 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
             bag.parent.mkdir(parents=True, exist_ok=True)
             recorder.start(bag)
             t0, commands0 = run.sim_time(), commands()
-            deadline, takeover_at = limit, None
+            deadline, takeover_at, takeover_on = limit, None, None
             while not _episode_over(sim, instructor, run.sim_time()) and run.sim_time() - t0 < deadline - 1e-9:
-                if supervisor is not None and takeover_at is None and run.sim_time() - t0 >= takeover_after_s - 1e-9:
-                    takeover_at = run.sim_time() - t0
-                    supervisor.take_over()
-                    deadline = takeover_at + correction_budget_s
+                if supervisor is not None and takeover_at is None:
+                    late = takeover_after_s is not None and run.sim_time() - t0 >= takeover_after_s - 1e-9
+                    missed = takeover_on_miss_s is not None and sim.grasp.missed(takeover_on_miss_s)
+                    if missed or late:
+                        takeover_at, takeover_on = run.sim_time() - t0, "miss" if missed else "time"
+                        supervisor.take_over()
+                        deadline = takeover_at + correction_budget_s
                 run.spin_for(dt)
             run.sim.publish_status()              # the outcome, as the last status in the bag
             run.spin_for(run.sim.p.step_period_s)
@@ -157,7 +162,8 @@ def collect(profile: str, out, episodes: int, *, seed: int = 0, expert: str = "s
                             "time_s": round(run.sim_time() - t0, 3), "instruction": sim.instruction,
                             "commands": commands() - commands0,
                             "grasp_retries": 0 if expert_now is None else expert_now.retried,
-                            "takeover_s": None if takeover_at is None else round(takeover_at, 3)})
+                            "takeover_s": None if takeover_at is None else round(takeover_at, 3),
+                            "takeover_on": takeover_on})
             if vi:
                 start = timing["start_s"]
                 results[-1].update(

@@ -239,6 +239,9 @@ class Grasp:
         self.closings = {a.gripper: 0 for a in scene.arms}
         self.attached = {a.gripper: 0 for a in scene.arms}
         self._was_closing = {a.gripper: False for a in scene.arms}
+        # Sim time since which each gripper has been commanded closed without holding a cube (None: open, or
+        # holding): a grasp that stays empty past the fingers' closing time missed (corrections start there).
+        self.closed_empty_since: dict[str, float | None] = {a.gripper: None for a in scene.arms}
 
     def held(self) -> set[str]:
         return {o for o in self.holding.values() if o is not None}
@@ -247,6 +250,12 @@ class Grasp:
         for eq in self.scene.welds.values():
             self.data.eq_active[eq] = 0
         self.holding = {g: None for g in self.holding}
+        self.closed_empty_since = {g: None for g in self.holding}
+
+    def missed(self, after_s: float) -> str | None:
+        """A gripper that has been closed on nothing for at least ``after_s`` of sim time (a missed grasp), or None."""
+        now = float(self.data.time)
+        return next((g for g, t in self.closed_empty_since.items() if t is not None and now - t >= after_s), None)
 
     def update(self) -> None:
         d = self.data
@@ -256,6 +265,11 @@ class Grasp:
             closing = bool(d.ctrl[self._ga[g]] < lo + self.close_fraction * (hi - lo))
             self.closings[g] += int(closing and not self._was_closing[g])
             self._was_closing[g] = closing
+            empty = closing and self.holding[g] is None
+            if not empty:
+                self.closed_empty_since[g] = None
+            elif self.closed_empty_since[g] is None:
+                self.closed_empty_since[g] = float(d.time)
             held = self.holding[g]
             if held is not None:
                 if not closing:
@@ -290,3 +304,4 @@ class Grasp:
         d.eq_active[eq] = 1
         self.holding[gripper] = name
         self.attached[gripper] += 1
+        self.closed_empty_since[gripper] = None

@@ -22,7 +22,8 @@ frames whose decoded images are identical (cameras run slower than the frame rat
 A sample is a frame: its images, state and task, and the action chunk of the next H frames (padded past the
 episode's end, the padding masked out of the loss). Frames of a superseded attempt -- a subtask that was started
 again later in the episode, e.g. a missed grasp before its retry -- are marked, so a trainer can imitate the
-recovery without imitating the miss (:func:`superseded_attempts`). Norm stats come from the same samples: the
+recovery without imitating the miss (:func:`superseded_attempts`); so are a corrected rollout's frames before the
+correction took over (:func:`corrected_before_takeover`). Norm stats come from the same samples: the
 state over all frames, the actions over every model-space (delta) chunk element.
 
 Batch sources:
@@ -66,6 +67,7 @@ class Frames:
     intervention: np.ndarray    # [N] bool: a human (or the expert) had taken over at this frame
     subtask: list[str] | None = None   # [N] the subtask annotation active at the frame ("" where none)
     superseded: np.ndarray | None = None   # [N] bool: the frame is in an attempt at a subtask started again later
+    corrected: np.ndarray | None = None    # [N] bool: the policy drove this frame of an episode it was corrected in
 
 
 def policy_image_size(config) -> int:
@@ -257,7 +259,21 @@ def load_frames(root, profile, config, *, episodes: list[int] | None = None, onl
     return Frames(states=states, actions=actions, episode_end=ends.astype(np.int64), task_index=task_col,
                   image_index=image_index, tasks=tasks, images={s: np.stack(v) for s, v in stored.items()},
                   slot_present=present, episodes=kept, rows=index_col, episode_index=episode_col, success=success,
-                  intervention=intervention, subtask=subtasks, superseded=superseded_attempts(subtasks, ends))
+                  intervention=intervention, subtask=subtasks, superseded=superseded_attempts(subtasks, ends),
+                  corrected=corrected_before_takeover(intervention, ends))
+
+
+def corrected_before_takeover(intervention: np.ndarray, episode_end: np.ndarray) -> np.ndarray:
+    """[N] bool: in each episode with a correction (any ``intervention`` frame), the frames not intervened in.
+
+    Those are what the policy did that needed correcting (HG-DAgger trains on the corrections only); an
+    episode without an intervention, a demonstration or a rollout left alone, has none.
+    """
+    out = np.zeros(len(intervention), bool)
+    for start, end in zip(np.r_[0, np.unique(episode_end)[:-1]], np.unique(episode_end)):
+        if intervention[start:end].any():
+            out[start:end] = ~intervention[start:end]
+    return out
 
 
 def superseded_attempts(subtask: list[str], episode_end: np.ndarray) -> np.ndarray:

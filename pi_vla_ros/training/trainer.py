@@ -91,6 +91,9 @@ class TrainConfig:
     # Draw no samples from superseded attempts (a missed grasp before its retry, training.data.superseded_attempts):
     # the retry is learned, the miss is not. Recap keeps them: its labels judge them.
     skip_superseded: bool = True
+    # Nor from a corrected rollout's frames before the correction (training.data.corrected_before_takeover): the
+    # correction is learned, the policy's own mistake is not. Recap keeps them too.
+    skip_corrected: bool = True
     episodes: tuple[int, ...] | None = None
     save_every: int = 0               # steps between checkpoints (0: only at the end)
     seed: int = 0
@@ -324,17 +327,19 @@ def _train(cfg: TrainConfig, log_fn) -> dict:
     params = trainable_named_parameters(model, cfg.freeze_vlm)
     batches = make_batches(frames, policy, cache_prefix=cfg.cache_prefix, progress=progress, advantage=advantage,
                            advantage_dropout=cfg.advantage_dropout)
-    pool = np.arange(len(batches))
-    if cfg.skip_superseded and not recap and frames.superseded is not None and frames.superseded.any():
-        pool = np.flatnonzero(~frames.superseded)
+    left_out = np.zeros(len(batches), bool)
+    for skip, marked in ((cfg.skip_superseded, frames.superseded), (cfg.skip_corrected, frames.corrected)):
+        if skip and not recap and marked is not None:
+            left_out |= marked
+    pool = np.flatnonzero(~left_out)
     data_s = time.perf_counter() - t0
     n_params = sum(p.numel() for p in params.values())
     if rank == 0:
         log_fn(f"train {cfg.policy} on {cfg.dataset} ({profile.name}): {len(frames.episodes)} episodes, "
                f"{len(pool)} samples, {n_params / 1e6:.2f} M trainable parameters; data ready in {data_s:.1f} s")
         if len(pool) < len(batches):
-            log_fn(f"{len(batches) - len(pool)} frames of superseded attempts (a subtask started again later) are "
-                   "not drawn as samples")
+            log_fn(f"{len(batches) - len(pool)} frames not drawn as samples: superseded attempts (a subtask started "
+                   "again later) and what a correction took over from")
 
     decay = [p for n, p in params.items() if p.ndim >= 2 and not n.endswith("pos")]
     no_decay = [p for n, p in params.items() if not (p.ndim >= 2 and not n.endswith("pos"))]

@@ -121,6 +121,27 @@ def test_collect_corrections_hand_the_robot_to_the_expert(tmp_path):
     assert 9 <= first <= 11 and flags[first:].all() and not flags[:first].any()   # 20 Hz frames from 0.5 s on
 
 
+def test_collect_corrections_start_at_a_missed_grasp(tmp_path, monkeypatch):
+    """--takeover-on-miss: the expert takes over at the tick the simulator reports a gripper closed on nothing
+    (here: from 0.5 s of sim time on), without waiting for --takeover-after.
+    """
+    from pi_vla_ros.policies.factory import make_policy
+    from pi_vla_ros.profiles import load_profile
+    from pi_vla_ros.sim.scene import Grasp
+
+    ckpt = tmp_path / "policy"
+    policy = make_policy("pi06_tiny", load_profile("ur5e"), allow_untrained=True)
+    policy.untrained = False
+    policy.save_pretrained(ckpt)
+    monkeypatch.setattr(Grasp, "missed", lambda self, after_s: "gripper" if self.data.time >= 0.5 + after_s else None)
+    summary = collect("ur5e", tmp_path / "corrected", 1, seed=3, time_limit_s=3.0, progress=False,
+                      log=lambda *_: None, policy=str(ckpt), takeover_after_s=2.5, takeover_on_miss_s=0.2,
+                      correction_budget_s=1.0, keep_bags=False)
+    detail = summary["episodes_detail"][0]
+    assert summary["corrections"] == 1 and detail["takeover_on"] == "miss"
+    assert detail["takeover_s"] == pytest.approx(0.7, abs=0.03) and detail["time_s"] == pytest.approx(1.7, abs=0.06)
+
+
 def test_vi_collection_stores_each_subtask_at_the_frame_it_was_given(tmp_path):
     """--vi: the instructor gives the subtasks (typed here), the expert follows the language; the dataset holds
     each subtask label and language event at the frame of the line, per-subtask success and the whole task.

@@ -61,18 +61,24 @@ def test_a_missed_grasp_is_tried_again_within_the_limits(sim_for, profile_name):
     sim.reset(3)
     expert = ScriptedExpert(sim)
     expert.cfg["fumble_p"] = 1.0
-    plans, actions = [], []
+    plans, actions, missed_at = [], [], []
     expert.listeners.append(plans.append)
     n_sub = round(1.0 / (p.policy_rate_hz * sim.physics_dt))
     while not sim.success() and sim.time < sim.task.time_limit_s:
         actions.append(expert.act())
         sim.apply_action(actions[-1])
         sim.step(n_sub)
+        if sim.grasp.missed(0.4) and not missed_at:
+            missed_at.append(sim.time)
     fumbled_s = sim.time
     assert sim.success() and expert.retried == 1 and expert.attempt == 2
+    # the simulator tells the miss (what corrections start from) well before the expert's own check after the lift
+    assert missed_at and missed_at[0] < plans[1].start - 0.5, (missed_at, plans[1].start)
     assert [a.subtask for a in plans] == [0, 0] and plans[1].start > plans[0].start and plans[1].release > fumbled_s - 1
     joints = np.array(actions)[:, : p.state_dim]
     assert np.all(np.abs(np.diff(joints, axis=0)).max(0) * p.policy_rate_hz <= p.velocity())
     assert np.all(np.abs(np.diff(joints, 2, axis=0)).max(0) * p.policy_rate_hz ** 2 <= p.acceleration())
-    clean = run_episode(sim, 3)                          # the same seed without the fumble: one grasp, sooner
+    misses = []
+    clean = run_episode(sim, 3, on_tick=lambda s, a: misses.append(s.grasp.missed(0.4)))   # no fumble: one grasp
     assert clean["success"] and len(clean["announcements"]) == 1 and clean["time_s"] < fumbled_s
+    assert not any(misses)                               # a grasp that holds is never a miss

@@ -24,9 +24,11 @@ TASKS = ("put the red cube in the bowl", "put the blue cube in the bowl")
 
 
 def write_dataset(root, episodes: int = 2, frames: int = 30,
-                  subtasks: tuple[str, ...] = ("reach for the cube",), tasks: tuple[str, ...] = TASKS) -> None:
+                  subtasks: tuple[str, ...] = ("reach for the cube",), tasks: tuple[str, ...] = TASKS,
+                  corrected_from: int | None = None) -> None:
     """Every episode's frames split evenly between `subtasks`, in order (their annotations); episode e's task is
-    tasks[e % len(tasks)].
+    tasks[e % len(tasks)]. With `corrected_from`, the odd episodes are corrected rollouts: frames from that one on
+    are flagged `intervention`.
     """
     profile = load_profile("bimanual")
     rng = np.random.default_rng(0)
@@ -38,6 +40,8 @@ def write_dataset(root, episodes: int = 2, frames: int = 30,
                 target = state.copy()
                 target[7 * (e % 2): 7 * (e % 2) + 6] += 0.01 * (1 + e % 2)
                 frame = {"observation.state": state, "action": target, "subtask": subtasks[k * len(subtasks) // frames]}
+                if corrected_from is not None:
+                    frame["intervention"] = e % 2 == 1 and k >= corrected_from
                 for cam in profile.cameras:
                     img = np.full((cam.height, cam.width, 3), 180, np.uint8)
                     img[50:62, x0 + k: x0 + k + 12] = (200, 30, 30) if e % 2 == 0 else (30, 60, 220)

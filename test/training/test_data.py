@@ -20,7 +20,7 @@ import pytest
 from pi_vla_ros.data.lerobot_dataset import IMAGE_PREFIX, LeRobotDatasetWriter
 from pi_vla_ros.policies.registry import get_config
 from pi_vla_ros.profiles import load_profile
-from pi_vla_ros.training.data import load_frames, superseded_attempts
+from pi_vla_ros.training.data import corrected_before_takeover, load_frames, superseded_attempts
 
 
 def _write(root, outcomes):
@@ -69,6 +69,23 @@ def test_frames_of_a_retried_subtask_are_marked_when_loaded(tmp_path):
                                                                    "reach for the cube", "grasp the cube"))
     frames = load_frames(tmp_path / "d", load_profile("bimanual"), get_config("pi0_tiny"))
     assert frames.superseded.tolist() == ([True] * 10 + [False] * 10) * 2
+
+
+def test_what_a_correction_took_over_from_is_marked():
+    """Only in an episode with a correction: its frames before the takeover (the policy's own driving)."""
+    flags = np.array([0, 0, 0, 0] + [0, 0, 1, 1, 1] + [0, 0, 0], bool)   # demo | corrected rollout | rollout
+    ends = np.repeat([4, 9, 12], [4, 5, 3])
+    assert corrected_before_takeover(flags, ends).tolist() == [False] * 4 + [True, True, False, False, False] + \
+        [False] * 3
+
+
+def test_a_corrected_rollout_is_marked_when_loaded(tmp_path):
+    from test.training.conftest import write_dataset
+
+    write_dataset(tmp_path / "d", episodes=2, frames=20, corrected_from=12)
+    frames = load_frames(tmp_path / "d", load_profile("bimanual"), get_config("pi0_tiny"))
+    assert frames.intervention.tolist() == [False] * 20 + [False] * 12 + [True] * 8
+    assert frames.corrected.tolist() == [False] * 20 + [True] * 12 + [False] * 8
 
 
 # ------------------------------------------------------------------ a dataset laid out the way LeRobot writes it

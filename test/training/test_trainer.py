@@ -127,6 +127,24 @@ def test_samples_are_not_drawn_from_superseded_attempts(tmp_path, monkeypatch):
     assert summary["samples"] == 40 and any(i % 20 < 10 for i in drawn)
 
 
+def test_samples_are_drawn_from_corrections_not_from_what_they_corrected(tmp_path, monkeypatch):
+    """A corrected rollout (HG-DAgger): the expert's correction is imitated, the policy's frames before it are not
+    (unless --keep-corrected); a demonstration is drawn whole.
+    """
+    from test.training.conftest import write_dataset
+
+    write_dataset(tmp_path / "d", episodes=2, frames=20, corrected_from=12)
+    drawn = []
+    real_batch = CachedPrefixBatches.batch
+    monkeypatch.setattr(CachedPrefixBatches, "batch",
+                        lambda self, idx, rng=None: drawn.extend(idx.tolist()) or real_batch(self, idx, rng))
+    summary = train(_cfg(tmp_path / "d", tmp_path / "skip", steps=6), log_fn=lambda *_: None)
+    assert summary["samples"] == 28 and drawn and not any(20 <= i < 32 for i in drawn)
+    drawn.clear()
+    summary = train(_cfg(tmp_path / "d", tmp_path / "keep", steps=6, skip_corrected=False), log_fn=lambda *_: None)
+    assert summary["samples"] == 40 and any(20 <= i < 32 for i in drawn)
+
+
 def test_resume_continues_bit_identically(tiny_dataset, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     train(_cfg(tiny_dataset, straight), log_fn=lambda *_: None)
