@@ -185,11 +185,10 @@ def build_policy(name: str, profile, norm_stats, tokenizer, device, seed: int, o
     config = dataclasses.replace(policy_config(name, overrides), advantage_conditioned=advantage_conditioned)
     if isinstance(config, Pi0Config):
         policy = Pi0Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
-                                 seed=seed, fast=fast)
+                                 seed=seed, fast=fast, untrained=False)
     else:
         policy = Pi06Policy.build(config, profile, norm_stats=norm_stats, tokenizer=tokenizer, device=str(device),
                                   seed=seed, untrained=False)
-    policy.untrained = False
     return policy
 
 

@@ -185,12 +185,14 @@ class Pi0Policy(Pi06Policy):
     @classmethod
     def build(cls, config: Pi0Config, profile, *, weights: str | Path | None = None,
               norm_stats: dict[str, NormStats] | None = None, tokenizer=None, device: str = "cpu",
-              seed: int = 0, fast: FastTokenizer | None = None) -> Pi0Policy:
+              seed: int = 0, fast: FastTokenizer | None = None, untrained: bool | None = None) -> Pi0Policy:
         """A policy from a registry config: random weights, or `weights` = an openpi / LeRobot model.safetensors.
 
         tokenizer: a tokenizer object or a LOCAL directory (e.g. PaliGemma's); without one, a small word-level
         tokenizer is built from the profile's task words (untrained plumbing only). Without norm_stats the
         normalization is the identity. fast: the FAST tokenizer of fast_tokens configs (fitted on a dataset).
+        untrained: whether to flag (and warn about) random weights; default: without `weights` (a trainer about
+        to train them passes False).
         """
         cfg = config.resolve(profile)
         with torch.random.fork_rng(devices=[]):  # deterministic init without touching the caller's RNG
@@ -200,7 +202,8 @@ class Pi0Policy(Pi06Policy):
             load_weights(model, weights)
         processor = cls._processor(cfg, profile, tokenizer, norm_stats)
         processor.fast = fast
-        return cls(model.to(device), processor, profile, untrained=weights is None, seed=seed)
+        untrained = weights is None if untrained is None else untrained
+        return cls(model.to(device), processor, profile, untrained=untrained, seed=seed)
 
     def save_pretrained(self, path: str | Path) -> Path:
         path = self._save_common(path)
