@@ -270,7 +270,8 @@ def corrected_before_takeover(intervention: np.ndarray, episode_end: np.ndarray)
     episode without an intervention, a demonstration or a rollout left alone, has none.
     """
     out = np.zeros(len(intervention), bool)
-    for start, end in zip(np.r_[0, np.unique(episode_end)[:-1]], np.unique(episode_end)):
+    ends = np.unique(episode_end)
+    for start, end in zip(np.r_[0, ends[:-1]], ends):
         if intervention[start:end].any():
             out[start:end] = ~intervention[start:end]
     return out
